@@ -1,0 +1,42 @@
+# Builds every numbered example (NN-*.c), one standalone program per file.
+# See README.md: `make demo` runs them all in order, `make test` tests them.
+#
+# CC, CFLAGS, CPPFLAGS, LDFLAGS and LDLIBS are yours to override; what the
+# code itself needs (the C standard, feature macros in each source file,
+# the libraries) lives in variables of its own so an override cannot break it.
+
+CC       ?= cc
+CFLAGS   ?= -O2 -g
+STD       = -std=c11
+WARNINGS  = -Wall -Wextra -Wpedantic -Wshadow -Wformat=2 -Wwrite-strings \
+            -Wstrict-prototypes -Wmissing-prototypes -Wvla -Wundef -Wcast-align
+# `make WERROR=-Werror` turns warnings into errors, as CI does.
+WERROR   ?=
+# -lrt: shm_open and mq_open live in librt on glibc before 2.34 and on some
+# other systems; -pthread: process-shared semaphores.
+IPC_LIBS  = -lrt -pthread
+
+# Programs are built beside their sources unless BINDIR says otherwise
+# (the sanitizer builds of `make check` go to build/).
+BINDIR   ?= .
+SOURCES  := $(sort $(wildcard [0-9][0-9]-*.c))
+PROGRAMS := $(SOURCES:%.c=$(BINDIR)/%)
+
+.PHONY: all test demo clean
+all: $(PROGRAMS)
+
+$(BINDIR)/%: %.c
+	@mkdir -p $(BINDIR)
+	$(CC) $(STD) $(WARNINGS) $(WERROR) $(CPPFLAGS) $(CFLAGS) -pthread $(LDFLAGS) -o $@ $< $(LDLIBS) $(IPC_LIBS)
+
+# The suite runs the programs in $(BINDIR); RUN, when set, prefixes every
+# program the tests start (the valgrind gate of `make check` uses it).
+test: all
+	BIN=$(BINDIR) bash tests/run.sh
+
+demo: all
+	bash tests/transcripts.sh demo README.md
+
+clean:
+	rm -f $(SOURCES:%.c=%)
+	rm -rf build

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Runs every test case of tests/NN-*.sh (or of the files named as arguments),
+# each in a fresh shell under a time limit, then checks that the suite as a
+# whole left nothing behind. Ends with the line "N passed, N failed".
+set -u
+cd "$(dirname "$0")/.." || exit 1
+export BIN=${BIN:-.}
+# Files the cases share (the random inputs): made once, removed at the end.
+SHARED=$(mktemp -d "${TMPDIR:-/tmp}/ipc-suite.XXXXXXXX")
+export SHARED
+trap 'rm -rf "$SHARED"' EXIT
+CASE_LIMIT=${CASE_LIMIT:-60}
+passed=0 failed=0 skipped=0
+
+# What the whole machine holds that the suite could leak: compared at the end.
+snapshot() {
+	ls /dev/shm /dev/mqueue 2>/dev/null
+	ipcs -q -s -m 2>/dev/null | awk '$1 ~ /^0x/ {print $1, $2}'
+}
+before=$(snapshot)
+
+files=("$@")
+[ $# -gt 0 ] || files=(tests/[0-9][0-9]-*.sh)
+for file in "${files[@]}"; do
+	for case in $(grep -o '^test_[A-Za-z0-9_]*' "$file"); do
+		name=${case#test_}
+		name=${name//_/ }
+		status=0
+		log=$(timeout -k 5 "$CASE_LIMIT" bash -c \
+			'. tests/lib.sh && . "$1" && run_case "$2"' _ "$file" "$case" 2>&1) || status=$?
+		if [ "$status" -eq 0 ]; then
+			passed=$((passed + 1))
+			printf 'ok   %s: %s\n' "${file#tests/}" "$name"
+		elif [ "$status" -eq 77 ]; then
+			skipped=$((skipped + 1))
+			printf 'skip %s: %s (%s)\n' "${file#tests/}" "$name" "$(printf '%s' "$log" | sed -n 's/^SKIP: //p' | tail -n 1)"
+		else
+			[ "$status" -eq 124 ] && log="$log
+timed out after $CASE_LIMIT s"
+			failed=$((failed + 1))
+			printf 'FAIL %s: %s\n' "${file#tests/}" "$name"
+			printf '%s\n' "$log" | sed 's/^/     | /'
+		fi
+	done
+done
+
+# The suite's own leak gate: anything new on the machine is a failure.
+after=$(snapshot)
+leaked=$(comm -13 <(printf '%s\n' "$before" | sort) <(printf '%s\n' "$after" | sort) | grep -v '^$')
+if [ -z "$leaked" ]; then
+	passed=$((passed + 1))
+	echo 'ok   the suite left nothing in /dev/shm, /dev/mqueue or ipcs'
+else
+	failed=$((failed + 1))
+	echo 'FAIL the suite left behind:'
+	printf '%s\n' "$leaked" | sed 's/^/     | /'
+fi
+
+if [ "$skipped" -gt 0 ]; then
+	echo "$passed passed, $failed failed, $skipped skipped"
+else
+	echo "$passed passed, $failed failed"
+fi
+[ "$failed" -eq 0 ]
