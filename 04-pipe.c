@@ -1,0 +1,143 @@
+/*
+ * 04-pipe: a parent sends its standard input to its child through a pipe;
+ * the child copies the pipe to standard output.
+ *
+ *   echo hello | ./04-pipe
+ *   ./04-pipe < big.iso | cmp - big.iso
+ *
+ * Watch for: each side closes the end it does not use. A reader waits for
+ * end of file until every write end is closed, its own copy included.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define PROGRAM "04-pipe"
+enum { CHUNK = 64 * 1024 };
+
+/* One line on stderr, "program: call object: reason (fix)", then exit 1. */
+static _Noreturn void die(const char *call, const char *object,
+			  const char *reason, const char *fix)
+{
+	if (fix)
+		fprintf(stderr, "%s: %s %s: %s (%s)\n", PROGRAM, call, object, reason, fix);
+	else
+		fprintf(stderr, "%s: %s %s: %s\n", PROGRAM, call, object, reason);
+	exit(1);
+}
+
+/* write() may take only part of the buffer (pipes, signals): loop. */
+static int write_all(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, buf, len);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Copy from one descriptor to another until end of file. Returns 0, or -1
+ * with errno set and *failed naming the side ("read" or "write"). */
+static int copy(int from, int to, const char **failed)
+{
+	static char buf[CHUNK];
+	for (;;) {
+		ssize_t n = read(from, buf, sizeof buf);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == 0)
+			return 0;
+		if (n == -1) {
+			*failed = "read";
+			return -1;
+		}
+		if (write_all(to, buf, (size_t)n) == -1) {
+			*failed = "write";
+			return -1;
+		}
+	}
+}
+
+/* Reap the child; 0 if it succeeded. A child that died of SIGPIPE found
+ * standard output closed (| head): we then end quietly the same way. */
+static int reap(pid_t child)
+{
+	int status;
+	while (waitpid(child, &status, 0) == -1)
+		if (errno != EINTR)
+			die("waitpid", "child", strerror(errno), NULL);
+	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGPIPE) {
+		signal(SIGPIPE, SIG_DFL);
+		raise(SIGPIPE);
+	}
+	if (WIFSIGNALED(status)) {
+		fprintf(stderr, "%s: child killed by signal %d\n", PROGRAM, WTERMSIG(status));
+		return 1;
+	}
+	return WEXITSTATUS(status); /* a failing child said why itself */
+}
+
+int main(int argc, char *argv[])
+{
+	(void)argv;
+	if (argc != 1) {
+		fprintf(stderr, "usage: %s   (copies standard input to standard output)\n", PROGRAM);
+		return 2;
+	}
+
+	/* Step 1: the pipe: fds[0] is the read end, fds[1] the write end. */
+	int fds[2];
+	if (pipe(fds) == -1)
+		die("pipe", "to the child", strerror(errno), NULL);
+
+	/* Step 2: fork. The child gets copies of both ends. */
+	pid_t child = fork();
+	if (child == -1)
+		die("fork", "child", strerror(errno), NULL);
+
+	if (child == 0) {
+		/* Child: read the pipe until every write end is closed. */
+		const char *failed;
+		if (close(fds[1]) == -1)
+			die("close", "pipe write end", strerror(errno), NULL);
+		if (copy(fds[0], STDOUT_FILENO, &failed) == -1)
+			die(failed, *failed == 'r' ? "pipe" : "standard output", strerror(errno), NULL);
+		_exit(0);
+	}
+
+	/* Parent: a child that stops reading must be an error we report,
+	 * not a silent death by SIGPIPE, so the parent ignores SIGPIPE and
+	 * gets EPIPE from write() instead. (The child keeps the default.) */
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
+		die("signal", "SIGPIPE", strerror(errno), NULL);
+	if (close(fds[0]) == -1)
+		die("close", "pipe read end", strerror(errno), NULL);
+
+	/* Step 3: copy standard input into the pipe, then close our write
+	 * end: that is the end of file the child waits for. */
+	const char *failed;
+	int copied = copy(STDIN_FILENO, fds[1], &failed);
+	int saved = errno;
+	if (close(fds[1]) == -1 && copied == 0)
+		die("close", "pipe write end", strerror(errno), NULL);
+
+	/* Step 4: wait for the child, and fail if it failed. A child that
+	 * failed has said why; our EPIPE is only the echo of that. */
+	int child_status = reap(child);
+	if (copied == -1 && !(saved == EPIPE && child_status != 0))
+		die(failed, *failed == 'r' ? "standard input" : "pipe", strerror(saved),
+		    saved == EPIPE ? "the child stopped reading" : NULL);
+	return child_status == 0 && copied == 0 ? 0 : 1;
+}
