@@ -4,6 +4,8 @@
 # whole left nothing behind. Ends with the line "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.." || exit 1
+# The cases compare error messages, which other locales translate.
+export LC_ALL=C
 export BIN=${BIN:-.}
 # Files the cases share (the random inputs): made once, removed at the end.
 SHARED=$(mktemp -d "${TMPDIR:-/tmp}/ipc-suite.XXXXXXXX")

@@ -12,6 +12,8 @@
 # every "demo" in a block becomes a name unique to the run, so that shared
 # memory and queue names never collide with another run's.
 set -u
+# Error messages (strerror) are translated in other locales.
+export LC_ALL=C
 mode=${1:-} doc=${2:-}
 if [ "$mode" != demo ] && [ "$mode" != check ] || [ ! -f "$doc" ]; then
 	echo "usage: tests/transcripts.sh demo|check FILE.md" >&2
