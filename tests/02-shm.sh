@@ -112,3 +112,11 @@ test_malformed_names_are_usage_errors() {
 	done
 	expect_status 2 run 02-consumer "/$ID" extra 2> /dev/null
 }
+
+test_a_producer_reading_a_terminal_says_how_to_end_the_input() {
+	# script(1) gives the producer a terminal; its input ends at once.
+	script -qec "$BIN/02-producer /$ID" /dev/null < /dev/null | tr -d '\r' > "$T/err"
+	stderr_is "$T/err" "02-producer: reading standard input; end it with Ctrl-D"
+	run 02-consumer "/$ID" > "$T/out"
+	[ ! -s "$T/out" ] || fail "output not empty"
+}

@@ -172,3 +172,11 @@ test_a_closed_standard_output_ends_the_reader_quietly_and_removes_the_fifo() {
 	finished $writer 1
 	[ ! -e "$T/f" ] || fail "FIFO left behind"
 }
+
+test_a_writer_reading_a_terminal_says_how_to_end_the_input() {
+	spawn 05-fifo-reader "$T/f" > "$T/out"
+	local reader=$!
+	script -qec "$BIN/05-fifo-writer $T/f" /dev/null < /dev/null | tr -d '\r' > "$T/err"
+	stderr_is "$T/err" "05-fifo-writer: reading standard input; end it with Ctrl-D"
+	finished $reader 0
+}

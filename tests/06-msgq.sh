@@ -183,3 +183,12 @@ test_a_queue_made_by_another_user_is_refused_and_left_alone() {
 		fail "something was sent into it"
 	ipcrm -Q "$(ftok_key "$key" "$QPROJ")"
 }
+
+test_a_sender_reading_a_terminal_says_how_to_end_the_input() {
+	local key
+	key=$(keyfile q.key)
+	script -qec "$BIN/06-msgq-send $key" /dev/null < /dev/null | tr -d '\r' > "$T/err"
+	stderr_is "$T/err" "06-msgq-send: reading standard input; end it with Ctrl-D"
+	run 06-msgq-recv "$key" > "$T/out"
+	[ ! -s "$T/out" ] || fail "output not empty"
+}
