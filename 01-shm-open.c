@@ -34,8 +34,8 @@ static _Noreturn void die(const char *call, const char *object,
 
 int main(int argc, char *argv[])
 {
-	char default_name[32];
-	snprintf(default_name, sizeof default_name, "/ipc-01-%ld", (long)getuid());
+	char default_name[32]; /* "/ipc-NN-" and a uid always fit */
+	(void)snprintf(default_name, sizeof default_name, "/ipc-01-%ld", (long)getuid());
 	const char *name = argc == 2 ? argv[1] : default_name;
 	/* A portable name is "/" and then a name with no further "/". */
 	if (argc > 2 || name[0] != '/' || name[1] == '\0' || strchr(name + 1, '/') ||
@@ -50,7 +50,7 @@ int main(int argc, char *argv[])
 	int fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0600);
 	if (fd == -1) {
 		char fix[NAME_MAX + 64];
-		snprintf(fix, sizeof fix, "remove it with ./01-shm-unlink %s", name);
+		(void)snprintf(fix, sizeof fix, "remove it with ./01-shm-unlink %s", name);
 		die("shm_open", name, strerror(errno), errno == EEXIST ? fix : NULL);
 	}
 	/* The descriptor is only our handle; the object stays after close. */

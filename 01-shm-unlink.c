@@ -32,8 +32,8 @@ static _Noreturn void die(const char *call, const char *object,
 
 int main(int argc, char *argv[])
 {
-	char default_name[32];
-	snprintf(default_name, sizeof default_name, "/ipc-01-%ld", (long)getuid());
+	char default_name[32]; /* "/ipc-NN-" and a uid always fit */
+	(void)snprintf(default_name, sizeof default_name, "/ipc-01-%ld", (long)getuid());
 	const char *name = argc == 2 ? argv[1] : default_name;
 	if (argc > 2 || name[0] != '/' || name[1] == '\0' || strchr(name + 1, '/') ||
 	    strlen(name) > NAME_MAX) {

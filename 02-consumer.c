@@ -62,8 +62,8 @@ static int write_all(int fd, const unsigned char *buf, size_t len)
 
 int main(int argc, char *argv[])
 {
-	char default_name[32];
-	snprintf(default_name, sizeof default_name, "/ipc-02-%ld", (long)getuid());
+	char default_name[32]; /* "/ipc-NN-" and a uid always fit */
+	(void)snprintf(default_name, sizeof default_name, "/ipc-02-%ld", (long)getuid());
 	const char *name = argc == 2 ? argv[1] : default_name;
 	if (argc > 2 || name[0] != '/' || name[1] == '\0' || strchr(name + 1, '/') ||
 	    strlen(name) > NAME_MAX) {
@@ -88,7 +88,7 @@ int main(int argc, char *argv[])
 		die("shm_open", name, "belongs to another user", "pass another NAME");
 	if (info.st_size != (off_t)sizeof(struct region)) {
 		char reason[96];
-		snprintf(reason, sizeof reason, "%lld bytes, not the %zu of a 02-producer region",
+		(void)snprintf(reason, sizeof reason, "%lld bytes, not the %zu of a 02-producer region",
 			 (long long)info.st_size, sizeof(struct region));
 		die("fstat", name, reason, NULL);
 	}
@@ -107,7 +107,7 @@ int main(int argc, char *argv[])
 		die("mmap", name, "no 02-producer header (wrong magic number)", NULL);
 	if (length > CAPACITY) {
 		char reason[96];
-		snprintf(reason, sizeof reason, "header claims %lu bytes, more than the capacity of %d",
+		(void)snprintf(reason, sizeof reason, "header claims %lu bytes, more than the capacity of %d",
 			 (unsigned long)length, CAPACITY);
 		die("mmap", name, reason, NULL);
 	}

@@ -51,13 +51,14 @@ static const char *region_name;
 static void remove_region(void)
 {
 	if (region_name)
-		shm_unlink(region_name);
+		(void)shm_unlink(region_name); /* best effort: we are failing anyway */
 }
 
 int main(int argc, char *argv[])
 {
-	char default_name[32];
-	snprintf(default_name, sizeof default_name, "/ipc-02-%ld", (long)getuid());
+	/* static: remove_region may use it after main has returned. */
+	static char default_name[32]; /* "/ipc-NN-" and a uid always fit */
+	(void)snprintf(default_name, sizeof default_name, "/ipc-02-%ld", (long)getuid());
 	const char *name = argc == 2 ? argv[1] : default_name;
 	if (argc > 2 || name[0] != '/' || name[1] == '\0' || strchr(name + 1, '/') ||
 	    strlen(name) > NAME_MAX) {

@@ -116,7 +116,8 @@ int main(int argc, char *argv[])
 		die("mmap", path, strerror(errno), NULL);
 
 	/* Step 5: write MESSAGE at offset 0 with an ordinary memcpy. */
-	memcpy(view, message, length);
+	/* The bytes of MESSAGE without its NUL: the file gets no terminator. */
+	memcpy(view, message, length); // NOLINT(bugprone-not-null-terminated-result): bytes, not a string
 
 	if (private) {
 		/* Step 6 (-p): show both: our copy changed, the file did not. */

@@ -114,6 +114,8 @@ int main(int argc, char *argv[])
 			die("close", "pipe write end", strerror(errno), NULL);
 		if (copy(fds[0], STDOUT_FILENO, &failed) == -1)
 			die(failed, *failed == 'r' ? "pipe" : "standard output", strerror(errno), NULL);
+		if (close(fds[0]) == -1)
+			die("close", "pipe read end", strerror(errno), NULL);
 		_exit(0);
 	}
 
