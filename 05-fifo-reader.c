@@ -43,7 +43,7 @@ static void remove_fifo(void)
 {
 	if (must_remove) {
 		must_remove = 0;
-		unlink(fifo_path); /* best effort: nobody is left to tell */
+		(void)unlink(fifo_path); /* best effort: nobody is left to tell */
 	}
 }
 
@@ -75,8 +75,10 @@ static int write_all(int fd, const char *buf, size_t len)
 
 int main(int argc, char *argv[])
 {
-	char default_path[64];
-	snprintf(default_path, sizeof default_path, "/tmp/ipc-05-%ld.fifo", (long)getuid());
+	/* static: the atexit handler may use it after main has returned.
+	 * 64 bytes hold the longest uid, so snprintf cannot truncate. */
+	static char default_path[64];
+	(void)snprintf(default_path, sizeof default_path, "/tmp/ipc-05-%ld.fifo", (long)getuid());
 	if (argc > 2 || (argc == 2 && (argv[1][0] == '-' || argv[1][0] == '\0'))) {
 		fprintf(stderr, "usage: %s [PATH]   (default PATH: %s)\n", PROGRAM, default_path);
 		return 2;

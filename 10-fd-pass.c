@@ -51,7 +51,7 @@ static void stop_child(void)
 	pid_t pid = (pid_t)child_pid;
 	if (pid > 0) {
 		child_pid = 0;
-		kill(pid, SIGKILL);
+		(void)kill(pid, SIGKILL); /* it can only be gone already */
 		while (waitpid(pid, NULL, 0) == -1 && errno == EINTR)
 			continue;
 	}
@@ -251,7 +251,7 @@ int main(int argc, char *argv[])
 	}
 	if (WIFSIGNALED(status)) {
 		char reason[32];
-		snprintf(reason, sizeof reason, "killed by signal %d", WTERMSIG(status));
+		(void)snprintf(reason, sizeof reason, "killed by signal %d", WTERMSIG(status));
 		die("waitpid", "child", reason, NULL);
 	}
 	return WEXITSTATUS(status) == 0 ? 0 : 1; /* the child said why */

@@ -48,7 +48,7 @@ static void stop_child(void)
 	pid_t pid = (pid_t)child_pid;
 	if (pid > 0) {
 		child_pid = 0;
-		kill(pid, SIGKILL);
+		(void)kill(pid, SIGKILL); /* it can only be gone already */
 		while (waitpid(pid, NULL, 0) == -1 && errno == EINTR)
 			continue;
 	}
@@ -141,12 +141,12 @@ static void receive(int count, pid_t parent)
 static void send_signal(pid_t child, int sig, const char *name, int payload)
 {
 	const union sigval value = { .sival_int = payload };
-	const struct timespec pause = { .tv_nsec = 1000 * 1000 };
+	const struct timespec pause = { .tv_nsec = 1000000 }; /* 1 ms */
 	for (int tries = 1; sigqueue(child, sig, value) == -1; tries++) {
 		if (errno != EAGAIN || tries == 1000)
 			die("sigqueue", name, strerror(errno),
 			    errno == EAGAIN ? "too many signals pending; see ulimit -i" : NULL);
-		nanosleep(&pause, NULL);
+		(void)nanosleep(&pause, NULL); /* woken early by a signal: just retry sooner */
 	}
 }
 
@@ -225,7 +225,7 @@ int main(int argc, char *argv[])
 	}
 	if (WIFSIGNALED(status)) {
 		char reason[32];
-		snprintf(reason, sizeof reason, "killed by signal %d", WTERMSIG(status));
+		(void)snprintf(reason, sizeof reason, "killed by signal %d", WTERMSIG(status));
 		die("waitpid", "child", reason, NULL);
 	}
 	return WEXITSTATUS(status) == 0 ? 0 : 1; /* the child said why */

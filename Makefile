@@ -37,6 +37,18 @@ test: all
 demo: all
 	bash tests/transcripts.sh demo README.md
 
+# `make check`: every gate of tests/check/, one line each (README,
+# Contributing); `make check-NAME` runs one, e.g. `make check-asan`.
+# check-lint is cppcheck and clang-tidy together.
+CHECKS = shell strict build cppcheck tidy asan valgrind
+.PHONY: check check-lint $(CHECKS:%=check-%)
+check:
+	@bash tests/check/all.sh $(CHECKS)
+check-lint:
+	@bash tests/check/all.sh cppcheck tidy
+$(CHECKS:%=check-%): check-%:
+	@bash tests/check/$*.sh
+
 clean:
 	rm -f $(SOURCES:%.c=%)
 	rm -rf build

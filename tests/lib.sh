@@ -77,10 +77,12 @@ is_blocked() { [ "$(state "$1")" = S ]; }
 
 # input NAME BYTES: a file of random bytes (NUL bytes included), made once
 # per suite run and shared by all cases, since 100 MB takes a moment.
+# INPUT_MAX, when set, caps BYTES (the valgrind gate's slow runs use it).
 input() {
-	local file="$SHARED/$1"
+	local file="$SHARED/$1" bytes=$2
+	[ -n "${INPUT_MAX:-}" ] && [ "$bytes" -gt "$INPUT_MAX" ] && bytes=$INPUT_MAX
 	if [ ! -f "$file" ]; then
-		head -c "$2" /dev/urandom > "$file.$$"
+		head -c "$bytes" /dev/urandom > "$file.$$"
 		mv -f "$file.$$" "$file"
 	fi
 	printf '%s\n' "$file"
@@ -138,7 +140,9 @@ case_cleanup() {
 # run_case FUNCTION: what the runner calls, in a fresh bash per case.
 run_case() {
 	T=$(mktemp -d "${TMPDIR:-/tmp}/ipc-test.XXXXXXXX")
-	ID=ipctest-${T##*.}
+	# For the suite's leak gate: this directory must be gone at the end.
+	printf '%s\n' "$T" >> "$SHARED/.case-dirs"
+	ID=ipctest-${SUITE_TAG:-0}-${T##*.}
 	trap case_cleanup EXIT
 	trap 'exit 143' TERM
 	trap 'exit 130' INT

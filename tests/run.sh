@@ -10,14 +10,35 @@ export BIN=${BIN:-.}
 # Files the cases share (the random inputs): made once, removed at the end.
 SHARED=$(mktemp -d "${TMPDIR:-/tmp}/ipc-suite.XXXXXXXX")
 export SHARED
+# In every case's object names (see run_case), so that this run's leak gate
+# can tell its own objects from those of another suite running at once.
+SUITE_TAG=${SHARED##*.}
+export SUITE_TAG
 trap 'rm -rf "$SHARED"' EXIT
 CASE_LIMIT=${CASE_LIMIT:-60}
 passed=0 failed=0 skipped=0
 
 # What the whole machine holds that the suite could leak: compared at the end.
 snapshot() {
-	ls /dev/shm /dev/mqueue 2>/dev/null
+	ls /dev/shm /dev/mqueue 2>/dev/null | grep -v -e '^ipctest-' -e '^$'
+	ls /dev/shm /dev/mqueue 2>/dev/null | grep -e "^ipctest-$SUITE_TAG-" || true
 	ipcs -q -s -m 2>/dev/null | awk '$1 ~ /^0x/ {print $1, $2}'
+	# FIFOs and sockets at the examples' default paths (/tmp/ipc-NN-<uid>.*)
+	# or named with a case's token.
+	find /tmp "${TMPDIR:-/tmp}" -maxdepth 1 \( -name 'ipc-*' -o -name "*ipctest-$SUITE_TAG-*" \) \
+		\( -type p -o -type s \) -print 2>/dev/null | sort -u
+}
+# The temporary directory of a case whose cleanup never ran (one killed at
+# its time limit), with the FIFOs and sockets left in it; run_case lists them.
+left_case_dirs() {
+	local dir
+	[ -f "$SHARED/.case-dirs" ] || return 0
+	while IFS= read -r dir; do
+		[ -e "$dir" ] || continue
+		printf '%s\n' "$dir"
+		find "$dir" \( -type p -o -type s \) -print 2>/dev/null
+		rm -rf "$dir"
+	done < "$SHARED/.case-dirs"
 }
 before=$(snapshot)
 
@@ -28,8 +49,12 @@ for file in "${files[@]}"; do
 		name=${case#test_}
 		name=${name//_/ }
 		status=0
-		log=$(timeout -k 5 "$CASE_LIMIT" bash -c \
-			'. tests/lib.sh && . "$1" && run_case "$2"' _ "$file" "$case" 2>&1) || status=$?
+		# Into a file, not $(...): a program the case failed to stop would
+		# hold a pipe open, and the suite would wait for it forever.
+		timeout -k 5 "$CASE_LIMIT" bash -c \
+			'. tests/lib.sh && . "$1" && run_case "$2"' _ "$file" "$case" \
+			> "$SHARED/.case-log" 2>&1 || status=$?
+		log=$(cat "$SHARED/.case-log")
 		if [ "$status" -eq 0 ]; then
 			passed=$((passed + 1))
 			printf 'ok   %s: %s\n' "${file#tests/}" "$name"
@@ -48,10 +73,11 @@ done
 
 # The suite's own leak gate: anything new on the machine is a failure.
 after=$(snapshot)
-leaked=$(comm -13 <(printf '%s\n' "$before" | sort) <(printf '%s\n' "$after" | sort) | grep -v '^$')
+leaked=$(comm -13 <(printf '%s\n' "$before" | sort) <(printf '%s\n' "$after" | sort) | grep -v '^$'
+	left_case_dirs)
 if [ -z "$leaked" ]; then
 	passed=$((passed + 1))
-	echo 'ok   the suite left nothing in /dev/shm, /dev/mqueue or ipcs'
+	echo 'ok   the suite left nothing in /dev/shm, /dev/mqueue, ipcs or FIFOs and sockets in /tmp'
 else
 	failed=$((failed + 1))
 	echo 'FAIL the suite left behind:'
