@@ -49,6 +49,25 @@ check-lint:
 $(CHECKS:%=check-%): check-%:
 	@bash tests/check/$*.sh
 
+# The benchmark: `make bench` builds bench/ipc-bench and runs it, with
+# BENCH_ARGS if set (e.g. BENCH_ARGS=--quick); `make plot` draws
+# bench/results.svg from bench/results.csv, measuring first if there is none.
+BENCH_ARGS ?=
+.PHONY: bench plot
+bench/ipc-bench: bench/ipc-bench.c
+	$(CC) $(STD) $(WARNINGS) $(WERROR) $(CPPFLAGS) -O2 $(CFLAGS) -pthread $(LDFLAGS) -o $@ $< $(LDLIBS) $(IPC_LIBS)
+
+bench: bench/ipc-bench
+	bench/ipc-bench $(BENCH_ARGS)
+
+bench/results.csv: | bench/ipc-bench
+	bench/ipc-bench --csv $(BENCH_ARGS) > $@.tmp || { rm -f $@.tmp; exit 1; }
+	mv $@.tmp $@
+
+plot: bench/results.csv
+	sh bench/plot.sh bench/results.csv > bench/results.svg.tmp && mv bench/results.svg.tmp bench/results.svg
+
 clean:
 	rm -f $(SOURCES:%.c=%)
+	rm -f bench/ipc-bench
 	rm -rf build

@@ -1,0 +1,148 @@
+# shellcheck shell=bash
+# bench/ipc-bench (`make bench`): it runs, checks every message, reports
+# sane figures and cleans up. It asserts nothing about speed: a benchmark's
+# figures belong to the machine, not to the test. (Not run under $RUN: a
+# benchmark under valgrind would measure valgrind.)
+
+MECHANISMS='pipe fifo sysv-mq posix-mq unix-stream unix-dgram tcp shm-sem-ring shm-spsc-ring'
+HEADER='mechanism,placement,message_bytes,rtt_median_ns,rtt_p99_ns,msgs_per_s,mb_per_s,ctx_switches_per_msg,syscalls_per_msg'
+
+# bench ARGS...: the benchmark, bounded like every program the tests run.
+bench() { timeout -k 2 "$TMO" "$ROOT/bench/ipc-bench" "$@"; }
+
+# placements: what the machine allows (the program says so in its output).
+placements() { if [ "$(nproc)" -ge 2 ]; then echo same-cpu cross-cpu; else echo same-cpu; fi; }
+
+# without_progress FILE: stderr minus the progress lines.
+without_progress() { grep -v '^ipc-bench: \[[0-9]*/[0-9]*\] ' "$1" || true; }
+
+# sysv_queues_of PID...: System V queues last used by these processes.
+sysv_queues_of() {
+	local pid
+	for pid in "$@"; do
+		awk -v pid="$pid" 'NR > 1 && ($6 == pid || $7 == pid) {print $2}' /proc/sysvipc/msg
+	done
+}
+has_sysv_queue() { [ -n "$(sysv_queues_of "$1")" ]; }
+partner_of() { pgrep -P "$1" | head -n 1; }
+
+test_make_bench_quick_csv_has_every_row_with_sane_figures() {
+	expect_status 0 timeout -k 2 "$TMO" make -s --no-print-directory -C "$ROOT" bench BENCH_ARGS='--quick --csv' \
+		> "$T/csv" 2> "$T/err"
+	[ "$(head -n 1 "$T/csv")" = "$HEADER" ] || fail "wrong CSV header: $(head -n 1 "$T/csv")"
+	if without_progress "$T/err" | grep -qv '^ipc-bench: [0-9]* CPUs usable'; then
+		fail "unexpected messages: $(cat "$T/err")"
+	fi
+	awk -F, -v mechanisms="$MECHANISMS" -v placements="$(placements)" '
+		function bad(why) { print "row " NR ": " why ": " $0 > "/dev/stderr"; failed = 1 }
+		NR == 1 { next }
+		NF != 9 { bad("not 9 fields"); next }
+		$1 == "cacheline" {
+			if ($3 != 64 || !($4 > 0) || !($5 >= $4) || $6 != "" || $7 != "") bad("cache line figures")
+			seen[$1 "," $2 ",64"]++; next
+		}
+		$1 == "memcpy" {
+			if ($2 != "same-cpu" || !($7 > 0) || $4 != "" || $6 != "") bad("memcpy figures")
+			seen[$1 "," $3]++; next
+		}
+		{
+			key = $1 "," $2 "," $3
+			seen[key]++
+			if (!($6 > 0) || !($7 > 0)) bad("throughput not positive")
+			if ($7 < $6 * $3 / 1e6 * 0.99 || $7 > $6 * $3 / 1e6 * 1.01 + 0.1) bad("MB/s does not match msgs/s")
+			if ($8 == "" || $8 < 0) bad("no context switches")
+			# a kernel transport makes a call to send and one to receive;
+			# the atomic ring may make none; the semaphore ring cannot count
+			if ($1 == "shm-sem-ring" ? $9 != "" : $1 == "shm-spsc-ring" ? $9 == "" || $9 < 0 : !($9 >= 1.99)) bad("system calls")
+			if ($3 == 64 && (!($4 > 0) || !($5 >= $4))) bad("round trip")
+			if ($3 != 64 && ($4 != "" || $5 != "")) bad("round trip where none was measured")
+		}
+		END {
+			n = split(mechanisms, m, " "); np = split(placements, p, " ")
+			for (i = 1; i <= n; i++) for (j = 1; j <= np; j++) {
+				split("64 4096 65536", sizes, " ")
+				for (k = 1; k <= 3; k++)
+					if (seen[m[i] "," p[j] "," sizes[k]] != 1) { print "missing: " m[i] " " p[j] " " sizes[k] > "/dev/stderr"; failed = 1 }
+			}
+			for (j = 1; j <= np; j++)
+				if (seen["cacheline," p[j] ",64"] != 2) { print "cache line before and after missing for " p[j] > "/dev/stderr"; failed = 1 }
+			if (seen["memcpy,65536"] != 2 || seen["memcpy,67108864"] != 2) { print "memcpy before and after missing" > "/dev/stderr"; failed = 1 }
+			if (NR - 1 != n * np * 3 + 2 * (np + 2)) { print "wrong number of rows: " NR - 1 > "/dev/stderr"; failed = 1 }
+			exit failed
+		}' "$T/csv" || fail "bad CSV (see above)"
+}
+
+test_the_table_shows_each_pair_the_references_and_the_targets() {
+	expect_status 0 bench --quick --mechanisms pipe,shm-spsc-ring > "$T/out" 2> "$T/err"
+	local placement mechanism np steps
+	np=$(placements | wc -w)
+	steps=$((2 * (np + 2) + 2 * np * 4))
+	grep -q '^mechanism  *placement  *bytes  *rtt_med  *rtt_p99 ' "$T/out" || fail "no table header"
+	for placement in $(placements); do
+		for mechanism in pipe shm-spsc-ring; do
+			[ "$(grep -c "^$mechanism  *$placement " "$T/out")" = 3 ] || fail "$mechanism $placement: not 3 rows"
+		done
+		grep -q "^cacheline (before) *$placement " "$T/out" || fail "no cache line before"
+		grep -q "^cacheline (after) *$placement " "$T/out" || fail "no cache line after"
+	done
+	[ "$(grep -c '^memcpy (before) ' "$T/out")" = 2 ] || fail "no memcpy before"
+	[ "$(grep -c '^memcpy (after) ' "$T/out")" = 2 ] || fail "no memcpy after"
+	grep -q '^targets ' "$T/out" || fail "no targets"
+	# not a tty: one progress line per step, then nothing else
+	[ "$(grep -c '^ipc-bench: \[' "$T/err")" = "$(grep -c '' "$T/err")" ] || fail "unexpected messages"
+	grep -q "^ipc-bench: \[$steps/$steps\] memcpy" "$T/err" || fail "progress does not reach the end"
+}
+
+test_a_corrupted_last_byte_stops_every_mechanism_with_an_error() {
+	local mechanism left
+	for mechanism in $MECHANISMS; do
+		expect_status 1 bench --mechanisms "$mechanism" --sizes 65536 --placement same \
+			--reps 1 --rep-ms 1 --corrupt 10 > "$T/out" 2> "$T/err"
+		without_progress "$T/err" > "$T/msg"
+		printf '%s\n' \
+			'ipc-bench: verify message 10 of 65536 bytes: wrong content on arrival (the transport lost or corrupted data)' \
+			'ipc-bench: the partner process ended during a measurement' > "$T/want"
+		diff -u "$T/want" "$T/msg" >&2 || fail "$mechanism: unexpected messages"
+		if grep -q "^$mechanism " "$T/out"; then fail "$mechanism: a figure was printed"; fi
+	done
+	for left in /dev/shm/ipc-bench-* /dev/mqueue/ipc-bench-* /tmp/ipc-bench-*; do
+		[ ! -e "$left" ] || fail "left behind: $left"
+	done
+}
+
+test_sigint_removes_the_queues_and_ends_the_partner() {
+	"$ROOT/bench/ipc-bench" --mechanisms sysv-mq --placement same --rep-ms 1 --count 100000000 > /dev/null 2>&1 &
+	local pid=$! partner
+	wait_until has_sysv_queue $pid
+	partner=$(partner_of $pid)
+	[ -n "$partner" ] || fail "no partner process"
+	kill -INT $pid
+	finished $pid 130
+	wait_until exited "$partner"
+	[ -z "$(sysv_queues_of $pid "$partner")" ] || fail "queues left behind"
+}
+
+test_a_killed_partner_stops_the_run_with_an_error_and_removes_the_queues() {
+	"$ROOT/bench/ipc-bench" --mechanisms sysv-mq --placement same --rep-ms 1 --count 100000000 > "$T/out" 2> "$T/err" &
+	local pid=$! partner
+	wait_until has_sysv_queue $pid
+	partner=$(partner_of $pid)
+	kill -KILL "$partner"
+	finished $pid 1
+	without_progress "$T/err" > "$T/msg"
+	stderr_is "$T/msg" 'ipc-bench: the partner process ended during a measurement'
+	if grep -q '^sysv-mq ' "$T/out"; then fail "figures printed after a failure"; fi
+	[ -z "$(sysv_queues_of $pid "$partner")" ] || fail "queues left behind"
+}
+
+test_usage_errors_exit_2_and_help_exits_0() {
+	local usage='usage: ipc-bench [--csv] [--quick] [--mechanisms LIST] [--sizes LIST] [--reps N]'
+	expect_status 2 bench --bogus 2> "$T/err"
+	[ "$(head -n 1 "$T/err")" = "$usage" ] || fail "wrong usage line: $(head -n 1 "$T/err")"
+	expect_status 2 bench --sizes 12 2> /dev/null
+	expect_status 2 bench --mechanisms pipe,carrier-pigeon 2> /dev/null
+	expect_status 2 bench --reps 2> /dev/null
+	expect_status 0 bench --help > "$T/out"
+	[ "$(head -n 1 "$T/out")" = "$usage" ] || fail "--help does not start with the usage line"
+	grep -q -- '--quick' "$T/out" || fail "--help does not explain --quick"
+}
