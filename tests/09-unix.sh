@@ -1,0 +1,263 @@
+# shellcheck shell=bash
+# 09-unix-server / 09-unix-client: an echo server on a Unix domain socket.
+
+# answers PATH: a server accepts connections there. The socket file appears
+# at bind(), a moment before listen(), so its existence alone is not enough;
+# an empty client is the honest check (and is served like any other).
+answers() { [ -S "$1" ] && "$BIN/09-unix-client" "$1" < /dev/null > /dev/null 2>&1; }
+
+# start_server PATH: a server in the background, its stderr in $T/server.err;
+# sets $server to its pid and returns once it answers.
+start_server() {
+	spawn 09-unix-server "$1" 2> "$T/server.err"
+	server=$!
+	wait_until answers "$1"
+}
+
+# stop_server PATH: SIGTERM, which must remove the socket and exit 0.
+stop_server() {
+	kill -TERM "$server"
+	finished "$server" 0
+	[ ! -e "$1" ] || fail "socket left behind"
+}
+
+test_text_comes_back_unchanged() {
+	printf 'hello through a Unix socket\n' > "$T/in"
+	start_server "$T/s"
+	run 09-unix-client "$T/s" < "$T/in" > "$T/out"
+	same "$T/in" "$T/out"
+	stop_server "$T/s"
+	[ ! -s "$T/server.err" ] || fail "the server was not quiet"
+}
+
+test_100_MB_of_binary_data_come_back_without_deadlock() {
+	local big
+	big=$(input big 100000000)
+	start_server "$T/s"
+	run 09-unix-client "$T/s" < "$big" > "$T/out"
+	same "$big" "$T/out"
+	stop_server "$T/s"
+}
+
+test_empty_input_gives_empty_output() {
+	start_server "$T/s"
+	run 09-unix-client "$T/s" < /dev/null > "$T/out"
+	[ ! -s "$T/out" ] || fail "output not empty"
+	stop_server "$T/s"
+}
+
+test_nul_bytes_and_line_ends_survive() {
+	printf 'a\0b\0\0c\r\n\0\377' > "$T/in"
+	start_server "$T/s"
+	run 09-unix-client "$T/s" < "$T/in" > "$T/out"
+	same "$T/in" "$T/out"
+	stop_server "$T/s"
+}
+
+test_several_clients_one_after_another() {
+	local i
+	start_server "$T/s"
+	for i in 1 2 3 4 5; do
+		head -c $((i * 70000)) "$(input small-a 300000)" > "$T/in"
+		run 09-unix-client "$T/s" < "$T/in" > "$T/out"
+		same "$T/in" "$T/out"
+	done
+	stop_server "$T/s"
+}
+
+test_a_second_client_waits_for_the_first() {
+	start_server "$T/s"
+	mkfifo "$T/feed"
+	exec 3<> "$T/feed"
+	spawn 09-unix-client "$T/s" < "$T/feed" > "$T/out-1" 3>&-
+	local first=$!
+	printf 'first\n' >&3
+	wait_until test -s "$T/out-1"
+	printf 'second\n' > "$T/in-2"
+	spawn 09-unix-client "$T/s" < "$T/in-2" > "$T/out-2" 3>&-
+	local second=$!
+	wait_until is_blocked $second
+	[ ! -s "$T/out-2" ] || fail "the second client was served during the first"
+	exec 3>&-
+	finished $first 0
+	finished $second 0
+	printf 'first\n' | cmp - "$T/out-1" || fail "first client: wrong output"
+	printf 'second\n' | cmp - "$T/out-2" || fail "second client: wrong output"
+	stop_server "$T/s"
+}
+
+test_a_client_with_no_server_gets_a_clear_error() {
+	expect_status 1 run 09-unix-client "$T/s" < /dev/null 2> "$T/err"
+	stderr_is "$T/err" "09-unix-client: connect $T/s: No such file or directory (is 09-unix-server running?)"
+	[ ! -e "$T/s" ] || fail "the client made a file"
+}
+
+test_usage_errors_exit_2() {
+	expect_status 2 run 09-unix-server a b 2> "$T/err"
+	stderr_is "$T/err" "usage: 09-unix-server [PATH]   (default PATH: /tmp/ipc-09-$(id -u).sock)"
+	expect_status 2 run 09-unix-client -x < /dev/null 2> "$T/err"
+	stderr_is "$T/err" "usage: 09-unix-client [PATH]   (default PATH: /tmp/ipc-09-$(id -u).sock)"
+	expect_status 2 run 09-unix-server '' 2> /dev/null
+	expect_status 2 run 09-unix-client '' < /dev/null 2> /dev/null
+}
+
+test_a_path_too_long_for_a_socket_address_is_a_clear_error() {
+	local long
+	long=$T/$(printf 'x%.0s' {1..120})
+	expect_status 1 run 09-unix-server "$long" 2> "$T/err"
+	stderr_is "$T/err" "09-unix-server: bind $long: File name too long (a socket path must be shorter)"
+	expect_status 1 run 09-unix-client "$long" < /dev/null 2> "$T/err"
+	stderr_is "$T/err" "09-unix-client: connect $long: File name too long (a socket path must be shorter)"
+	[ ! -e "${long:0:107}" ] || fail "a truncated path was bound"
+}
+
+test_a_regular_file_at_path_is_refused_and_left_untouched() {
+	printf 'precious\n' > "$T/file"
+	cp "$T/file" "$T/orig"
+	expect_status 1 run 09-unix-server "$T/file" 2> "$T/err"
+	stderr_is "$T/err" "09-unix-server: bind $T/file: File exists and is not a socket (remove it or pass another PATH)"
+	same "$T/orig" "$T/file"
+}
+
+test_a_symlink_to_a_stale_socket_is_refused() {
+	start_server "$T/real"
+	kill -KILL "$server"
+	finished "$server" 137
+	ln -s "$T/real" "$T/link"
+	expect_status 1 run 09-unix-server "$T/link" 2> "$T/err"
+	stderr_is "$T/err" "09-unix-server: bind $T/link: File exists and is not a socket (remove it or pass another PATH)"
+	[ -L "$T/link" ] && [ -S "$T/real" ] || fail "something was removed"
+}
+
+test_a_stale_socket_left_by_a_killed_server_is_replaced() {
+	start_server "$T/s"
+	kill -KILL "$server"
+	finished "$server" 137
+	[ -S "$T/s" ] || fail "SIGKILL should have left the socket"
+	expect_status 1 run 09-unix-client "$T/s" < /dev/null 2> "$T/err"
+	stderr_is "$T/err" "09-unix-client: connect $T/s: Connection refused (is 09-unix-server running?)"
+	printf 'after the crash\n' > "$T/in"
+	start_server "$T/s"
+	run 09-unix-client "$T/s" < "$T/in" > "$T/out"
+	same "$T/in" "$T/out"
+	stop_server "$T/s"
+}
+
+test_a_live_server_is_not_stolen() {
+	start_server "$T/s"
+	local first=$server
+	expect_status 1 run 09-unix-server "$T/s" 2> "$T/err"
+	stderr_is "$T/err" "09-unix-server: bind $T/s: another server is listening on it (stop it or pass another PATH)"
+	printf 'still mine\n' > "$T/in"
+	run 09-unix-client "$T/s" < "$T/in" > "$T/out"
+	same "$T/in" "$T/out"
+	server=$first
+	stop_server "$T/s"
+}
+
+test_a_socket_of_another_user_is_refused_and_left_alone() {
+	chmod 711 "$T"
+	mkdir -m 1777 "$T/shared"
+	[ "$(id -u)" = 0 ] || skip "permission checks need root to switch users"
+	setpriv --reuid=12345 --regid=12345 --clear-groups -- \
+		"$BIN/09-unix-server" "$T/shared/s" 2> /dev/null &
+	local other=$!
+	wait_until test -S "$T/shared/s"
+	kill -KILL $other
+	finished $other 137
+	expect_status 1 as_user 12346 "$BIN/09-unix-server" "$T/shared/s" 2> "$T/err"
+	stderr_is "$T/err" "09-unix-server: bind $T/shared/s: Socket exists and belongs to another user (pass another PATH)"
+	[ "$(stat -c %u "$T/shared/s")" = 12345 ] || fail "the socket was replaced"
+}
+
+test_the_socket_is_private_to_its_owner() {
+	start_server "$T/s"
+	[ "$(stat -c %a "$T/s")" = 600 ] || fail "socket mode is $(stat -c %a "$T/s")"
+	stop_server "$T/s"
+}
+
+test_a_client_that_vanishes_mid_stream_does_not_bring_the_server_down() {
+	command -v perl > /dev/null || skip "perl is needed for a client that never reads"
+	start_server "$T/s"
+	# Sends for ever and never reads, so bytes are in flight when it dies.
+	perl -MIO::Socket::UNIX -e '
+		my $s = IO::Socket::UNIX->new(Peer => $ARGV[0]) or die "connect: $!";
+		syswrite($s, "x" x 65536) or die "send: $!";
+		print "sent\n"; STDOUT->flush;
+		1 while syswrite($s, "x" x 65536);' "$T/s" > "$T/perl" &
+	local vanishing=$!
+	wait_until test -s "$T/perl"
+	kill -KILL $vanishing
+	finished $vanishing 137
+	wait_until test -s "$T/server.err"
+	# Whether the server was reading or writing when the peer died decides
+	# which call notices; either way, one line and on to the next client.
+	grep -Exq "09-unix-server: (send $T/s: Broken pipe|recv $T/s: Connection reset by peer) \(client gone; serving the next one\)" "$T/server.err" ||
+		fail "unexpected message: $(cat "$T/server.err")"
+	printf 'next\n' > "$T/in"
+	run 09-unix-client "$T/s" < "$T/in" > "$T/out"
+	same "$T/in" "$T/out"
+	[ "$(wc -l < "$T/server.err")" = 1 ] || fail "more than one line on stderr"
+	stop_server "$T/s"
+}
+
+test_a_closed_standard_output_ends_the_client_quietly() {
+	local big
+	big=$(input big 100000000)
+	start_server "$T/s"
+	set +e
+	run 09-unix-client "$T/s" < "$big" 2> "$T/err" | head -c 10 > "$T/out"
+	local codes=("${PIPESTATUS[@]}")
+	set -e
+	[ "${codes[0]}" = 141 ] || fail "client exited ${codes[0]}, expected death by SIGPIPE"
+	[ ! -s "$T/err" ] || fail "client was not quiet"
+	head -c 10 "$big" | cmp - "$T/out" || fail "head got the wrong bytes"
+	printf 'next\n' > "$T/in"
+	run 09-unix-client "$T/s" < "$T/in" > "$T/out"
+	same "$T/in" "$T/out"
+	stop_server "$T/s"
+}
+
+test_a_killed_server_makes_the_client_fail_loudly() {
+	start_server "$T/s"
+	mkfifo "$T/feed"
+	exec 3<> "$T/feed"
+	spawn 09-unix-client "$T/s" < "$T/feed" > "$T/out" 2> "$T/err"
+	local client=$!
+	printf 'part\n' >&3
+	wait_until test -s "$T/out"
+	kill -KILL "$server"
+	finished "$server" 137
+	finished $client 1
+	stderr_is "$T/err" "09-unix-client: recv $T/s: the server closed the connection before the end"
+	rm "$T/s"
+}
+
+test_sigint_on_an_idle_server_removes_the_socket_and_exits_0() {
+	start_server "$T/s"
+	wait_until is_blocked "$server"
+	kill -INT "$server"
+	finished "$server" 0
+	[ ! -e "$T/s" ] || fail "socket left behind"
+}
+
+test_sigterm_on_a_server_busy_with_a_stalled_client_exits_0() {
+	start_server "$T/s"
+	# The client's output goes nowhere, so the server ends up blocked
+	# sending to it: the signal must still get through.
+	mkfifo "$T/stall"
+	exec 4<> "$T/stall"
+	spawn 09-unix-client "$T/s" < /dev/zero > "$T/stall"
+	wait_until is_blocked $!
+	wait_until is_blocked "$server"
+	stop_server "$T/s"
+}
+
+test_a_client_reading_a_terminal_says_how_to_end_the_input() {
+	command -v script > /dev/null || skip "script(1) is needed for a terminal"
+	start_server "$T/s"
+	# script gives the client a terminal; its input at once ends (Ctrl-D).
+	script -qec "$BIN/09-unix-client $T/s" /dev/null < /dev/null | tr -d '\r' > "$T/err"
+	stderr_is "$T/err" "09-unix-client: reading standard input; end it with Ctrl-D"
+	stop_server "$T/s"
+}
