@@ -20,8 +20,8 @@ passed=0 failed=0 skipped=0
 
 # What the whole machine holds that the suite could leak: compared at the end.
 snapshot() {
-	ls /dev/shm /dev/mqueue 2>/dev/null | grep -v -e '^ipctest-' -e '^$'
-	ls /dev/shm /dev/mqueue 2>/dev/null | grep -e "^ipctest-$SUITE_TAG-" || true
+	find /dev/shm /dev/mqueue -mindepth 1 -maxdepth 1 ! -name '*ipctest-*' 2>/dev/null
+	find /dev/shm /dev/mqueue -mindepth 1 -maxdepth 1 -name "*ipctest-$SUITE_TAG-*" 2>/dev/null
 	ipcs -q -s -m 2>/dev/null | awk '$1 ~ /^0x/ {print $1, $2}'
 	# FIFOs and sockets at the examples' default paths (/tmp/ipc-NN-<uid>.*)
 	# or named with a case's token.
