@@ -110,6 +110,15 @@ test_a_corrupted_last_byte_stops_every_mechanism_with_an_error() {
 	done
 }
 
+# With no spin, every wait of the atomic ring sleeps on its futex: the
+# batched wake-ups and the flushes must still deliver every message, or
+# the run hangs until the timeout.
+test_the_atomic_ring_delivers_when_every_wait_sleeps() {
+	expect_status 0 bench --quick --mechanisms shm-spsc-ring --sizes 64,65536,1048576 \
+		--spin-us 0 > "$T/out" 2> /dev/null
+	[ "$(grep -c '^shm-spsc-ring ' "$T/out")" = $((3 * $(placements | wc -w))) ] || fail "rows missing"
+}
+
 test_sigint_removes_the_queues_and_ends_the_partner() {
 	"$ROOT/bench/ipc-bench" --mechanisms sysv-mq --placement same --rep-ms 1 --count 100000000 > /dev/null 2>&1 &
 	local pid=$! partner
