@@ -12,8 +12,8 @@ if need cppcheck; then
 		--enable=warning,portability,performance --inline-suppr \
 		--error-exitcode=1 -j "$JOBS" \
 		--template='{file}:{line}: {severity}: {message} [{id}]' \
-		"${SOURCES[@]}" >> "$LOG" 2>&1 || status=1
+		"${LINT_SOURCES[@]}" >> "$LOG" 2>&1 || status=1
 else
 	status=1
 fi
-gate_end cppcheck "${#SOURCES[@]} sources, warnings, portability, performance, POSIX library" "$status"
+gate_end cppcheck "${#LINT_SOURCES[@]} sources, warnings, portability, performance, POSIX library" "$status"

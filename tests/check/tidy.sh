@@ -18,6 +18,7 @@ mkdir -p "$COPIES"
 
 copy_with_handlers() {
 	local source=$1 copy=$COPIES/$1 name n=0
+	mkdir -p "$(dirname "$copy")"
 	cp "$source" "$copy"
 	{
 		echo
@@ -50,12 +51,12 @@ drop_errno_findings() {
 
 status=0
 if need clang-tidy; then
-	for source in "${SOURCES[@]}"; do
+	for source in "${LINT_SOURCES[@]}"; do
 		copy_with_handlers "$source"
 	done
 	# One clang-tidy per source, $JOBS at a time; the copies sit in
 	# build/check/tidy, so they are told where .clang-tidy is.
-	printf '%s\n' "${SOURCES[@]}" |
+	printf '%s\n' "${LINT_SOURCES[@]}" |
 		xargs -r -P "$JOBS" -I{} clang-tidy --quiet --config-file=.clang-tidy \
 			"$COPIES/{}" -- -std=c11 -I. 2>&1 |
 		grep -v -e '^[0-9]* warnings\? generated\.$' -e '^Suppressed [0-9]* warnings' \
@@ -72,4 +73,4 @@ if need clang-tidy; then
 else
 	status=1
 fi
-gate_end tidy "${#SOURCES[@]} sources, unchecked results, signal safety, bounds, leaks (.clang-tidy)" "$status"
+gate_end tidy "${#LINT_SOURCES[@]} sources, unchecked results, signal safety, bounds, leaks (.clang-tidy)" "$status"
