@@ -71,8 +71,11 @@ int main(int argc, char *argv[])
 		return 2;
 	}
 
-	/* Step 1: open the existing object, read-only: we only consume. */
-	int fd = shm_open(name, O_RDONLY, 0);
+	/* Step 1: open the existing object, read-only: we only consume.
+	 * O_NONBLOCK: /dev/shm is writable by everyone, and opening a FIFO
+	 * planted at our name would otherwise wait forever (Linux passes the
+	 * flag on to open; POSIX leaves it unspecified for shm_open). */
+	int fd = shm_open(name, O_RDONLY | O_NONBLOCK, 0);
 	if (fd == -1)
 		die("shm_open", name, strerror(errno),
 		    errno == ENOENT ? "run ./02-producer first" : NULL);
@@ -84,6 +87,8 @@ int main(int argc, char *argv[])
 	struct stat info;
 	if (fstat(fd, &info) == -1)
 		die("fstat", name, strerror(errno), NULL);
+	if (!S_ISREG(info.st_mode))
+		die("shm_open", name, "not a shared memory object", "pass another NAME");
 	if (info.st_uid != geteuid())
 		die("shm_open", name, "belongs to another user", "pass another NAME");
 	if (info.st_size != (off_t)sizeof(struct region)) {

@@ -120,3 +120,11 @@ test_a_producer_reading_a_terminal_says_how_to_end_the_input() {
 	run 02-consumer "/$ID" > "$T/out"
 	[ ! -s "$T/out" ] || fail "output not empty"
 }
+
+test_a_fifo_planted_at_the_name_is_refused_without_blocking() {
+	as_user 12345 mkfifo -m 666 "/dev/shm/$ID"
+	expect_status 1 as_user 12346 timeout 5 "$BIN/02-consumer" "/$ID" > "$T/out" 2> "$T/err"
+	stderr_is "$T/err" "02-consumer: shm_open /$ID: not a shared memory object (pass another NAME)"
+	[ -p "/dev/shm/$ID" ] || fail "the planted FIFO was removed"
+	rm "/dev/shm/$ID"
+}
