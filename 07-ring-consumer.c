@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <semaphore.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -266,7 +267,8 @@ int main(int argc, char *argv[])
 	static char default_name[64];
 	(void)snprintf(default_name, sizeof default_name, "/ipc-07-%ld", (long)getuid());
 	const char *name = argc == 2 ? argv[1] : default_name;
-	if (argc > 2 || name[0] != '/' || name[1] == '\0' || strchr(name + 1, '/')) {
+	if (argc > 2 || name[0] != '/' || name[1] == '\0' || strchr(name + 1, '/') ||
+	    strlen(name) > NAME_MAX) {
 		fprintf(stderr, "usage: %s [NAME]   (default NAME: %s)\n", PROGRAM, default_name);
 		return 2;
 	}

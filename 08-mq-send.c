@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <mqueue.h>
 #include <signal.h>
 #include <stdio.h>
@@ -74,7 +75,8 @@ int main(int argc, char *argv[])
 	(void)snprintf(default_name, sizeof default_name, "/ipc-08-%ld", (long)getuid());
 	/* Portable queue names are "/" and a name without further slashes. */
 	if (argc > 2 || (argc == 2 && (argv[1][0] != '/' || argv[1][1] == '\0' ||
-				       strchr(argv[1] + 1, '/') != NULL))) {
+				       strchr(argv[1] + 1, '/') != NULL ||
+				       strlen(argv[1]) > NAME_MAX))) {
 		fprintf(stderr, "usage: %s [NAME]   (default NAME: %s)\n", PROGRAM, default_name);
 		return 2;
 	}

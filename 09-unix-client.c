@@ -79,9 +79,18 @@ int main(int argc, char *argv[])
 	if (strlen(path) >= sizeof address.sun_path)
 		die("connect", path, strerror(ENAMETOOLONG), "a socket path must be shorter");
 	memcpy(address.sun_path, path, strlen(path) + 1);
-	int sock = socket(AF_UNIX, SOCK_STREAM, 0);
-	if (sock == -1)
+	int first = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (first == -1)
 		die("socket", "AF_UNIX", strerror(errno), NULL);
+	/* socket() takes the lowest free descriptor: started with standard
+	 * input or output closed (<&-, >&-), we would get 0 or 1 and read
+	 * from or write to our own socket in their place. Moved to 3 or
+	 * above, a closed standard stream fails with EBADF, as it should. */
+	int sock = fcntl(first, F_DUPFD, 3);
+	if (sock == -1)
+		die("fcntl", "AF_UNIX", strerror(errno), NULL);
+	if (close(first) == -1)
+		die("close", "AF_UNIX", strerror(errno), NULL);
 	if (connect(sock, (struct sockaddr *)&address, sizeof address) == -1)
 		die("connect", path, strerror(errno),
 		    errno == ENOENT || errno == ECONNREFUSED ? "is 09-unix-server running?" : NULL);

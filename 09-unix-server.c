@@ -15,14 +15,15 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #define PROGRAM "09-unix-server"
@@ -51,32 +52,41 @@ static void remove_socket(void)
 	}
 }
 
-/* Stop signals only set this flag. They are blocked except while pselect
- * waits, and pselect unblocks them atomically: a signal can never slip in
- * between our look at the flag and going to sleep (the race that plain
- * select or accept has). */
+/* Stop signals set this flag and write a byte into this pipe, which every
+ * wait polls beside the socket: a signal that lands between our look at
+ * the flag and the call to poll has left its byte, so poll returns at once
+ * (the self-pipe trick). pselect, the other race-free way, cannot watch a
+ * descriptor at or past FD_SETSIZE (1024), which a server started with
+ * many files open gets; poll has no such limit. */
 static volatile sig_atomic_t stop_requested;
+static int wake_pipe[2];
 
 static void on_signal(int sig)
 {
+	int saved_errno = errno;
 	stop_requested = sig;
+	/* write is async-signal-safe. The write end is non-blocking: when the
+	 * pipe is full, a wake-up is already waiting. */
+	ssize_t ignored = write(wake_pipe[1], "x", 1);
+	(void)ignored;
+	errno = saved_errno;
 }
 
 /* Wait until fd is readable (or writable), or a stop signal arrives.
  * Returns 0 when fd is ready, -1 when we must stop. */
-static int wait_for(int fd, int want_write, const sigset_t *unblocked)
+static int wait_for(int fd, int want_write)
 {
 	for (;;) {
-		fd_set ready;
-		FD_ZERO(&ready);
-		FD_SET(fd, &ready);
-		int n = pselect(fd + 1, want_write ? NULL : &ready, want_write ? &ready : NULL,
-				NULL, NULL, unblocked);
+		struct pollfd fds[2] = {
+			{ .fd = fd, .events = want_write ? POLLOUT : POLLIN },
+			{ .fd = wake_pipe[0], .events = POLLIN },
+		};
+		int n = poll(fds, 2, -1);
 		if (n == -1 && errno != EINTR)
-			die("pselect", socket_path, strerror(errno), NULL);
+			die("poll", socket_path, strerror(errno), NULL);
 		if (stop_requested)
 			return -1;
-		if (n > 0)
+		if (n > 0 && fds[0].revents != 0)
 			return 0;
 	}
 }
@@ -84,12 +94,12 @@ static int wait_for(int fd, int want_write, const sigset_t *unblocked)
 /* Echo one client until it half-closes. The socket is non-blocking, so a
  * client that stops reading cannot keep us from hearing a stop signal.
  * Returns -1 when we must stop. */
-static int serve(int client, const sigset_t *unblocked)
+static int serve(int client)
 {
 	static char buf[CHUNK];
 	size_t pending = 0, offset = 0;
 	for (;;) {
-		if (wait_for(client, pending > 0, unblocked) == -1)
+		if (wait_for(client, pending > 0) == -1)
 			return -1;
 		ssize_t n = pending > 0 ? send(client, buf + offset, pending, 0)
 					: recv(client, buf, sizeof buf, 0);
@@ -132,29 +142,32 @@ int main(int argc, char *argv[])
 		die("bind", path, strerror(ENAMETOOLONG), "a socket path must be shorter");
 	memcpy(address.sun_path, path, strlen(path) + 1);
 
-	/* Stop signals: flag only, blocked outside pselect (see on_signal).
-	 * No SA_RESTART, so a blocked call is interrupted, not resumed. A
-	 * client that vanishes must not kill us with SIGPIPE: ignored, send
-	 * fails with EPIPE instead. */
-	sigset_t stop_set, unblocked;
-	sigemptyset(&stop_set);
+	/* Stop signals: a flag and a byte in the wake-up pipe (see
+	 * on_signal), which must exist before the handler can run. No
+	 * SA_RESTART, so a blocked call is interrupted, not resumed. A client
+	 * that vanishes must not kill us with SIGPIPE: ignored, send fails
+	 * with EPIPE instead. */
+	if (pipe(wake_pipe) == -1)
+		die("pipe", "for signals", strerror(errno), NULL);
+	if (fcntl(wake_pipe[1], F_SETFL, O_NONBLOCK) == -1)
+		die("fcntl", "pipe for signals", strerror(errno), NULL);
 	const int stop_signals[] = { SIGHUP, SIGINT, SIGTERM };
 	struct sigaction sa = { .sa_handler = on_signal };
 	sigemptyset(&sa.sa_mask);
 	for (size_t i = 0; i < sizeof stop_signals / sizeof stop_signals[0]; i++) {
-		sigaddset(&stop_set, stop_signals[i]);
 		if (sigaction(stop_signals[i], &sa, NULL) == -1)
 			die("sigaction", "SIGTERM", strerror(errno), NULL);
 	}
-	if (sigprocmask(SIG_BLOCK, &stop_set, &unblocked) == -1)
-		die("sigprocmask", "SIGTERM", strerror(errno), NULL);
 	sa.sa_handler = SIG_IGN;
 	if (sigaction(SIGPIPE, &sa, NULL) == -1)
 		die("sigaction", "SIGPIPE", strerror(errno), NULL);
 
 	/* Step 1: something already at PATH? Only a socket of ours that no
 	 * server answers on (left by one that was killed) may be removed.
-	 * lstat: a symlink is refused, never followed. */
+	 * lstat: a symlink is refused, never followed. The probe does not
+	 * block: a live server with a full backlog would keep a blocking
+	 * connect waiting until it accepted someone, while EAGAIN tells us at
+	 * once that a server is listening. */
 	struct stat existing;
 	if (lstat(path, &existing) == 0) {
 		if (!S_ISSOCK(existing.st_mode))
@@ -164,7 +177,10 @@ int main(int argc, char *argv[])
 		int probe = socket(AF_UNIX, SOCK_STREAM, 0);
 		if (probe == -1)
 			die("socket", "AF_UNIX", strerror(errno), NULL);
-		if (connect(probe, (struct sockaddr *)&address, sizeof address) == 0)
+		if (fcntl(probe, F_SETFL, O_NONBLOCK) == -1)
+			die("fcntl", path, strerror(errno), NULL);
+		if (connect(probe, (struct sockaddr *)&address, sizeof address) == 0 ||
+		    errno == EAGAIN || errno == EWOULDBLOCK)
 			die("bind", path, "another server is listening on it", "stop it or pass another PATH");
 		if (errno != ECONNREFUSED)
 			die("connect", path, strerror(errno), NULL);
@@ -193,7 +209,7 @@ int main(int argc, char *argv[])
 		die("atexit", "remove_socket", "failed", NULL);
 
 	/* Step 3: listen; from now on clients wait in the backlog. The
-	 * listener is non-blocking so a client that gave up between pselect
+	 * listener is non-blocking so a client that gave up between poll
 	 * and accept cannot leave us stuck in accept. */
 	if (listen(listener, BACKLOG) == -1)
 		die("listen", path, strerror(errno), NULL);
@@ -201,16 +217,28 @@ int main(int argc, char *argv[])
 		die("fcntl", path, strerror(errno), NULL);
 
 	/* Step 4: serve clients one after another until a stop signal. */
-	while (wait_for(listener, 0, &unblocked) == 0) {
+	while (wait_for(listener, 0) == 0) {
 		int client = accept(listener, NULL, NULL);
-		if (client == -1 && (errno == EAGAIN || errno == EWOULDBLOCK ||
-				     errno == ECONNABORTED || errno == EINTR))
+		if (client == -1 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 			continue;
+		if (client == -1 && (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+				     errno == ENOMEM || errno == EPROTO || errno == ECONNABORTED)) {
+			/* Out of descriptors or memory for now, or one client
+			 * that gave up: no reason to stop serving. A waiting
+			 * client keeps the listener readable, so pause rather
+			 * than spin; a stop signal cuts the pause short. */
+			fprintf(stderr, "%s: accept %s: %s (trying again in a second)\n",
+				PROGRAM, path, strerror(errno));
+			struct timespec pause = { .tv_sec = 1 };
+			if (nanosleep(&pause, NULL) == -1 && errno != EINTR)
+				die("nanosleep", path, strerror(errno), NULL);
+			continue;
+		}
 		if (client == -1)
 			die("accept", path, strerror(errno), NULL);
 		if (fcntl(client, F_SETFL, O_NONBLOCK) == -1)
 			die("fcntl", path, strerror(errno), NULL);
-		int stop = serve(client, &unblocked);
+		int stop = serve(client);
 		if (close(client) == -1)
 			die("close", path, strerror(errno), NULL);
 		if (stop == -1)

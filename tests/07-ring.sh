@@ -275,9 +275,12 @@ test_usage_errors_exit_2() {
 	expect_status 2 run 07-ring-producer -x < /dev/null 2> "$T/err"
 	stderr_is "$T/err" "usage: 07-ring-producer [NAME]   (default NAME: /ipc-07-$(id -u))"
 	local name
-	for name in '' / "$ID-r" "/$ID/r"; do
-		expect_status 2 run 07-ring-producer "$name" < /dev/null 2> /dev/null
-		expect_status 2 run 07-ring-consumer "$name" > /dev/null 2> /dev/null
+	# The last one is longer than NAME_MAX, as 01 and 02 refuse it.
+	for name in '' / "$ID-r" "/$ID/r" "/$ID-$(printf 'x%.0s' {1..300})"; do
+		expect_status 2 run 07-ring-producer "$name" < /dev/null 2> "$T/err"
+		stderr_is "$T/err" "usage: 07-ring-producer [NAME]   (default NAME: /ipc-07-$(id -u))"
+		expect_status 2 run 07-ring-consumer "$name" > /dev/null 2> "$T/err"
+		stderr_is "$T/err" "usage: 07-ring-consumer [NAME]   (default NAME: /ipc-07-$(id -u))"
 	done
 }
 

@@ -86,11 +86,13 @@ test_usage_errors_exit_2() {
 	expect_status 2 run 08-mq-recv /a /b 2> /dev/null
 }
 
-test_a_name_too_long_is_a_clear_error() {
+test_a_name_too_long_is_a_usage_error() {
 	local long
 	long=/$ID-$(printf 'x%.0s' {1..300})
-	expect_status 1 run 08-mq-send "$long" < /dev/null 2> "$T/err"
-	stderr_is "$T/err" "08-mq-send: mq_open $long: File name too long"
+	expect_status 2 run 08-mq-send "$long" < /dev/null 2> "$T/err"
+	stderr_is "$T/err" "usage: 08-mq-send [NAME]   (default NAME: /ipc-08-$(id -u))"
+	expect_status 2 run 08-mq-recv "$long" > /dev/null 2> "$T/err"
+	stderr_is "$T/err" "usage: 08-mq-recv [NAME]   (default NAME: /ipc-08-$(id -u))"
 }
 
 test_a_queue_made_by_another_user_is_refused_and_left_alone() {

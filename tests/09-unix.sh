@@ -261,3 +261,88 @@ test_a_client_reading_a_terminal_says_how_to_end_the_input() {
 	stderr_is "$T/err" "09-unix-client: reading standard input; end it with Ctrl-D"
 	stop_server "$T/s"
 }
+
+test_a_second_server_is_refused_at_once_while_the_backlog_is_full() {
+	start_server "$T/s"
+	mkfifo "$T/feed"
+	exec 3<> "$T/feed"
+	# The first client is served and never ends; the next ones fill the
+	# backlog (8), and the rest wait in connect for a place in it.
+	local i clients=()
+	for i in $(seq 20); do
+		spawn 09-unix-client "$T/s" < "$T/feed" > /dev/null 2>&1 3>&-
+		clients+=($!)
+	done
+	for i in "${clients[@]}"; do wait_until is_blocked "$i"; done
+	expect_status 1 run 09-unix-server "$T/s" 2> "$T/err"
+	stderr_is "$T/err" "09-unix-server: bind $T/s: another server is listening on it (stop it or pass another PATH)"
+	[ -S "$T/s" ] || fail "the live server's socket is gone"
+	stop_server "$T/s"
+}
+
+test_a_server_started_with_1100_descriptors_open_still_serves() {
+	# Descriptors 3 to 1100 taken, so the server's own are past
+	# FD_SETSIZE (1024), which select cannot watch.
+	(
+		for fd in $(seq 3 1100); do eval "exec $fd< /dev/null"; done
+		exec ${RUN:-} "$BIN/09-unix-server" "$T/s"
+	) 2> "$T/server.err" &
+	server=$!
+	wait_until answers "$T/s"
+	local lowest
+	lowest=$(find "/proc/$server/fd" -lname 'socket:*' -printf '%f\n' | sort -n | head -n 1)
+	[ "$lowest" -ge 1024 ] || fail "the listener is descriptor $lowest, below FD_SETSIZE"
+	printf 'from high descriptors\n' > "$T/in"
+	run 09-unix-client "$T/s" < "$T/in" > "$T/out"
+	same "$T/in" "$T/out"
+	stop_server "$T/s"
+	[ ! -s "$T/server.err" ] || fail "the server was not quiet"
+}
+
+test_a_client_with_standard_input_closed_fails_and_frees_the_server() {
+	start_server "$T/s"
+	expect_status 1 run 09-unix-client "$T/s" <&- > "$T/out" 2> "$T/err"
+	stderr_is "$T/err" "09-unix-client: read standard input: Bad file descriptor"
+	[ ! -s "$T/out" ] || fail "output not empty"
+	printf 'next\n' > "$T/in"
+	run 09-unix-client "$T/s" < "$T/in" > "$T/out"
+	same "$T/in" "$T/out"
+	stop_server "$T/s"
+}
+
+test_a_client_with_standard_output_closed_fails_loudly() {
+	start_server "$T/s"
+	printf 'nowhere to go\n' > "$T/in"
+	expect_status 1 run 09-unix-client "$T/s" < "$T/in" >&- 2> "$T/err"
+	stderr_is "$T/err" "09-unix-client: write standard output: Bad file descriptor"
+	printf 'next\n' > "$T/in"
+	run 09-unix-client "$T/s" < "$T/in" > "$T/out"
+	same "$T/in" "$T/out"
+	stop_server "$T/s"
+}
+
+test_accept_out_of_descriptors_is_reported_and_the_server_goes_on() {
+	command -v prlimit > /dev/null || skip "prlimit(1) is needed to lower a running server's limit"
+	start_server "$T/s"
+	# Lower the server's limit to its lowest free descriptor: accept has
+	# none left to give.
+	local lowest=0 soft
+	while [ -e "/proc/$server/fd/$lowest" ]; do lowest=$((lowest + 1)); done
+	soft=$(prlimit --pid "$server" --nofile --output SOFT --noheadings)
+	prlimit --pid "$server" --nofile="$lowest:"
+	printf 'late\n' > "$T/in"
+	spawn 09-unix-client "$T/s" < "$T/in" > "$T/out"
+	local client=$!
+	wait_until test -s "$T/server.err"
+	prlimit --pid "$server" --nofile="$soft:"
+	finished $client 0
+	same "$T/in" "$T/out"
+	# A try a second: a server that spun would have written thousands.
+	local lines
+	lines=$(wc -l < "$T/server.err")
+	[ "$lines" -le 5 ] || fail "$lines lines on stderr: the server spins"
+	if grep -qvxF "09-unix-server: accept $T/s: Too many open files (trying again in a second)" "$T/server.err"; then
+		fail "unexpected message: $(cat "$T/server.err")"
+	fi
+	stop_server "$T/s"
+}
