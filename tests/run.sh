@@ -65,7 +65,7 @@ for file in "${files[@]}"; do
 			[ "$status" -eq 124 ] && log="$log
 timed out after $CASE_LIMIT s"
 			failed=$((failed + 1))
-			printf 'FAIL %s: %s\n' "${file#tests/}" "$name"
+			printf 'FAIL %s: %s (exit status %s)\n' "${file#tests/}" "$name" "$status"
 			printf '%s\n' "$log" | sed 's/^/     | /'
 		fi
 	done
