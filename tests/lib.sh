@@ -118,6 +118,9 @@ as_user() {
 
 case_cleanup() {
 	local status=$? left='' job key file
+	# The case ran under set -e; here a job that ended on its own between
+	# jobs -p and kill must not cut the cleanup short.
+	set +e
 	for job in $(jobs -p); do kill -TERM "$job" 2>/dev/null; done
 	wait 2>/dev/null
 	for file in /dev/shm/*"$ID"* /dev/mqueue/*"$ID"*; do
