@@ -37,9 +37,11 @@ finished() {
 	[ "$got" -eq "$2" ] || fail "process $1 exited $got, expected $2"
 }
 
-fail() { printf 'FAIL: %s\n' "$*" >&2; exit 1; }
+# Messages go to descriptor 9, the case's own stderr (see run_case), so that
+# a case redirecting stderr (expect_status ... 2> file) cannot swallow them.
+fail() { printf 'FAIL: %s\n' "$*" >&9; exit 1; }
 # skip REASON: this case cannot run here (the runner counts it as skipped).
-skip() { printf 'SKIP: %s\n' "$*" >&2; exit 77; }
+skip() { printf 'SKIP: %s\n' "$*" >&9; exit 77; }
 
 # expect_status N COMMAND...: run COMMAND, fail unless it exits with N.
 expect_status() {
@@ -134,7 +136,7 @@ case_cleanup() {
 	done
 	rm -rf "$T"
 	if [ -n "$left" ]; then
-		printf 'FAIL: left behind:%s\n' "$left" >&2
+		printf 'FAIL: left behind:%s\n' "$left" >&9
 		exit 1
 	fi
 	exit "$status"
@@ -146,6 +148,7 @@ run_case() {
 	# For the suite's leak gate: this directory must be gone at the end.
 	printf '%s\n' "$T" >> "$SHARED/.case-dirs"
 	ID=ipctest-${SUITE_TAG:-0}-${T##*.}
+	exec 9>&2
 	trap case_cleanup EXIT
 	trap 'exit 143' TERM
 	trap 'exit 130' INT
