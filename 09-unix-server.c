@@ -248,6 +248,8 @@ int main(int argc, char *argv[])
 	/* Step 5: told to stop is our normal end: remove the socket, exit 0. */
 	if (close(listener) == -1)
 		die("close", path, strerror(errno), NULL);
+	if (close(wake_pipe[0]) == -1 || close(wake_pipe[1]) == -1)
+		die("close", "pipe for signals", strerror(errno), NULL);
 	must_remove = 0;
 	if (unlink(path) == -1)
 		die("unlink", path, strerror(errno), NULL);
