@@ -90,7 +90,7 @@ int main(int argc, char *argv[])
 	const int stop_signals[] = { SIGHUP, SIGINT, SIGTERM };
 	for (size_t i = 0; i < sizeof stop_signals / sizeof stop_signals[0]; i++)
 		if (sigaction(stop_signals[i], &sa, NULL) == -1)
-			die("sigaction", "SIGTERM", strerror(errno), NULL);
+			die("sigaction", "SIGHUP/SIGINT/SIGTERM", strerror(errno), NULL);
 	/* A closed standard output (| head) must still let us remove the
 	 * FIFO before we go, so SIGPIPE is ignored and EPIPE handled below. */
 	sa.sa_handler = SIG_IGN;

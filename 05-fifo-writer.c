@@ -87,7 +87,7 @@ int main(int argc, char *argv[])
 	const int stop_signals[] = { SIGHUP, SIGINT, SIGTERM };
 	for (size_t i = 0; i < sizeof stop_signals / sizeof stop_signals[0]; i++)
 		if (sigaction(stop_signals[i], &sa, NULL) == -1)
-			die("sigaction", "SIGTERM", strerror(errno), NULL);
+			die("sigaction", "SIGHUP/SIGINT/SIGTERM", strerror(errno), NULL);
 	/* A reader that goes away must be an error we report, not a silent
 	 * death by SIGPIPE: ignoring it makes write() fail with EPIPE. */
 	sa.sa_handler = SIG_IGN;

@@ -269,7 +269,7 @@ int main(int argc, char *argv[])
 	const int stop_signals[] = { SIGHUP, SIGINT, SIGTERM };
 	for (size_t i = 0; i < sizeof stop_signals / sizeof stop_signals[0]; i++)
 		if (sigaction(stop_signals[i], &sa, NULL) == -1)
-			die("sigaction", "SIGTERM", strerror(errno), NULL);
+			die("sigaction", "SIGHUP/SIGINT/SIGTERM", strerror(errno), NULL);
 	sa.sa_handler = on_bus;
 	if (sigaction(SIGBUS, &sa, NULL) == -1)
 		die("sigaction", "SIGBUS", strerror(errno), NULL);

@@ -87,7 +87,7 @@ int main(int argc, char *argv[])
 	const int stop_signals[] = { SIGHUP, SIGINT, SIGTERM };
 	for (size_t i = 0; i < sizeof stop_signals / sizeof stop_signals[0]; i++)
 		if (sigaction(stop_signals[i], &sa, NULL) == -1)
-			die("sigaction", "SIGTERM", strerror(errno), NULL);
+			die("sigaction", "SIGHUP/SIGINT/SIGTERM", strerror(errno), NULL);
 
 	/* Step 1: open the queue, creating it if the receiver has not. O_CREAT
 	 * without O_EXCL does "create or open" in one atomic step, so neither

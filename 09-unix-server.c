@@ -156,7 +156,7 @@ int main(int argc, char *argv[])
 	sigemptyset(&sa.sa_mask);
 	for (size_t i = 0; i < sizeof stop_signals / sizeof stop_signals[0]; i++) {
 		if (sigaction(stop_signals[i], &sa, NULL) == -1)
-			die("sigaction", "SIGTERM", strerror(errno), NULL);
+			die("sigaction", "SIGHUP/SIGINT/SIGTERM", strerror(errno), NULL);
 	}
 	sa.sa_handler = SIG_IGN;
 	if (sigaction(SIGPIPE, &sa, NULL) == -1)

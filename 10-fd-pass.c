@@ -181,7 +181,7 @@ int main(int argc, char *argv[])
 	sigemptyset(&stop_set);
 	for (size_t i = 0; i < sizeof stop_signals / sizeof stop_signals[0]; i++) {
 		if (sigaction(stop_signals[i], &sa, NULL) == -1)
-			die("sigaction", "SIGTERM", strerror(errno), NULL);
+			die("sigaction", "SIGHUP/SIGINT/SIGTERM", strerror(errno), NULL);
 		sigaddset(&stop_set, stop_signals[i]);
 	}
 	/* A closed standard output must be an EPIPE we handle, not a death
