@@ -32,7 +32,7 @@ $(BINDIR)/%: %.c
 # The suite runs the programs in $(BINDIR); RUN, when set, prefixes every
 # program the tests start (the valgrind gate of `make check` uses it).
 test: all
-	BIN=$(BINDIR) bash tests/run.sh
+	CC='$(CC)' BIN=$(BINDIR) bash tests/run.sh
 
 demo: all
 	bash tests/transcripts.sh demo README.md

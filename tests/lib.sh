@@ -108,6 +108,35 @@ keyfile() {
 # queue_exists KEYPATH: a System V queue exists under that path's key.
 queue_exists() { ipcs -q | awk '{print $1}' | grep -qix "$(ftok_key "$1" "$QPROJ")"; }
 
+# errtext ENAME: strerror(ENAME) of the C library under test, so that an
+# expected error line never depends on one library's wording.
+errtext() { "$SHARED/libc" strerror "$1"; }
+# signum SIGNAME[+N]: that signal's number in the C library under test
+# (real-time numbers differ between libraries: SIGRTMIN+1).
+signum() { "$SHARED/libc" signal "$1"; }
+
+# needs WHAT...: a case's prerequisites, as its first line; one missing
+# skips the case with its reason. WHAT: root, user-switch (root and
+# setpriv), mount-namespace (root and unshare -m), cmd NAME.
+needs() {
+	while [ $# -gt 0 ]; do
+		case $1 in
+		root) [ "$(id -u)" = 0 ] || skip "needs root" ;;
+		user-switch)
+			[ "$(id -u)" = 0 ] && command -v setpriv > /dev/null ||
+				skip "needs root and setpriv to switch users" ;;
+		mount-namespace)
+			[ "$(id -u)" = 0 ] && unshare -m true 2> /dev/null ||
+				skip "needs root and unshare -m for a private mount" ;;
+		cmd)
+			shift
+			command -v "$1" > /dev/null || skip "needs the command $1" ;;
+		*) fail "needs: unknown prerequisite $1" ;;
+		esac
+		shift
+	done
+}
+
 # as_user UID COMMAND...: run COMMAND as an unprivileged user, since root
 # passes every permission check and would prove nothing.
 # Switching users takes root: elsewhere the case is skipped.

@@ -15,6 +15,12 @@ export SHARED
 SUITE_TAG=${SHARED##*.}
 export SUITE_TAG
 trap 'rm -rf "$SHARED"' EXIT
+# The cases' helper programs, built with the compiler under test (make
+# passes its CC), so that they report that C library's texts and numbers.
+if ! ${CC:-cc} -std=c11 -O2 -o "$SHARED/libc" tests/helpers/libc.c; then
+	echo "cannot build tests/helpers/libc.c with ${CC:-cc}"
+	exit 1
+fi
 CASE_LIMIT=${CASE_LIMIT:-60}
 passed=0 failed=0 skipped=0
 

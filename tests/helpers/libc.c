@@ -1,0 +1,55 @@
+/*
+ * What the C library under test says, for the tests: built with the same
+ * compiler as the examples, so an expected error line is that library's.
+ *
+ *   libc strerror ENOENT     No such file or directory
+ *   libc signal SIGRTMIN+1   35
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ENTRY(name) { #name, name }
+static const struct { const char *name; int number; } errors[] = {
+	ENTRY(E2BIG), ENTRY(EACCES), ENTRY(EADDRINUSE), ENTRY(EAGAIN), ENTRY(EBADF),
+	ENTRY(EBUSY), ENTRY(ECONNREFUSED), ENTRY(ECONNRESET), ENTRY(EDEADLK),
+	ENTRY(EEXIST), ENTRY(EFAULT), ENTRY(EFBIG), ENTRY(EIDRM), ENTRY(EINTR),
+	ENTRY(EINVAL), ENTRY(EIO), ENTRY(EISDIR), ENTRY(ELOOP), ENTRY(EMFILE),
+	ENTRY(EMSGSIZE), ENTRY(ENAMETOOLONG), ENTRY(ENFILE), ENTRY(ENODEV),
+	ENTRY(ENOENT), ENTRY(ENOMEM), ENTRY(ENOSPC), ENTRY(ENOSYS), ENTRY(ENOTDIR),
+	ENTRY(ENOTEMPTY), ENTRY(ENOTRECOVERABLE), ENTRY(ENOTSOCK), ENTRY(ENXIO),
+	ENTRY(EOVERFLOW), ENTRY(EOWNERDEAD), ENTRY(EPERM), ENTRY(EPIPE), ENTRY(ERANGE),
+	ENTRY(ESRCH), ENTRY(ETIMEDOUT), ENTRY(ETXTBSY),
+};
+static const struct { const char *name; int number; } signals[] = {
+	ENTRY(SIGABRT), ENTRY(SIGALRM), ENTRY(SIGBUS), ENTRY(SIGCHLD), ENTRY(SIGCONT),
+	ENTRY(SIGFPE), ENTRY(SIGHUP), ENTRY(SIGILL), ENTRY(SIGINT), ENTRY(SIGKILL),
+	ENTRY(SIGPIPE), ENTRY(SIGPOLL), ENTRY(SIGPROF), ENTRY(SIGQUIT), ENTRY(SIGSEGV),
+	ENTRY(SIGSTOP), ENTRY(SIGSYS), ENTRY(SIGTERM), ENTRY(SIGTRAP), ENTRY(SIGTSTP),
+	ENTRY(SIGTTIN), ENTRY(SIGTTOU), ENTRY(SIGURG), ENTRY(SIGUSR1), ENTRY(SIGUSR2),
+	ENTRY(SIGVTALRM), ENTRY(SIGXCPU), ENTRY(SIGXFSZ),
+};
+
+int main(int argc, char *argv[])
+{
+	if (argc == 3 && strcmp(argv[1], "strerror") == 0) {
+		for (size_t i = 0; i < sizeof errors / sizeof errors[0]; i++)
+			if (strcmp(argv[2], errors[i].name) == 0)
+				return printf("%s\n", strerror(errors[i].number)) < 0;
+	} else if (argc == 3 && strcmp(argv[1], "signal") == 0) {
+		const char *name = argv[2];
+		if (strncmp(name, "SIGRTMIN", 8) == 0 && (name[8] == '\0' || name[8] == '+'))
+			return printf("%d\n", SIGRTMIN + atoi(name[8] ? name + 9 : "0")) < 0;
+		if (strncmp(name, "SIGRTMAX", 8) == 0 && (name[8] == '\0' || name[8] == '-'))
+			return printf("%d\n", SIGRTMAX - atoi(name[8] ? name + 9 : "0")) < 0;
+		for (size_t i = 0; i < sizeof signals / sizeof signals[0]; i++)
+			if (strcmp(name, signals[i].name) == 0)
+				return printf("%d\n", signals[i].number) < 0;
+	}
+	fprintf(stderr, "usage: libc strerror ENAME | libc signal SIGNAME[+N]\n");
+	return 2;
+}
