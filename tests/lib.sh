@@ -77,6 +77,36 @@ exited() { case $(state "$1") in Z | '') true ;; *) false ;; esac; }
 # is_blocked PID: the process sleeps in the kernel (waiting for a peer).
 is_blocked() { [ "$(state "$1")" = S ]; }
 
+# stall_output: $STALL, a FIFO that nobody reads (descriptor 4 holds it
+# open), so a program writing its output there blocks once the pipe is full.
+stall_output() {
+	STALL=$T/stall
+	mkfifo "$STALL"
+	exec 4<> "$STALL"
+}
+
+# child_of PID: the one child of PID, once it has one.
+child_of() {
+	wait_until pgrep -P "$1" > /dev/null
+	pgrep -P "$1" | head -n 1
+}
+
+# quiet_under_head BYTES PROGRAM ARGS...: run PROGRAM with its output into
+# `head -c BYTES`; fail unless it died of SIGPIPE, as a filter does, and
+# said nothing. What head got is left in $T/head.out.
+quiet_under_head() {
+	local bytes=$1 codes
+	shift
+	set +e
+	run "$@" 2> "$T/head.err" | head -c "$bytes" > "$T/head.out"
+	codes=("${PIPESTATUS[@]}")
+	set -e
+	[ "${codes[0]}" = $((128 + $(signum SIGPIPE))) ] ||
+		fail "$1 exited ${codes[0]} under head, expected death by SIGPIPE"
+	[ ! -s "$T/head.err" ] || fail "$1 was not quiet under head: $(cat "$T/head.err")"
+	[ "$(wc -c < "$T/head.out")" = "$bytes" ] || fail "head got the wrong amount"
+}
+
 # input NAME BYTES: a file of random bytes (NUL bytes included), made once
 # per suite run and shared by all cases, since 100 MB takes a moment.
 # INPUT_MAX, when set, caps BYTES (the valgrind gate's slow runs use it).
