@@ -51,11 +51,15 @@ $(CHECKS:%=check-%): check-%:
 
 # The benchmark: `make bench` builds bench/ipc-bench and runs it, with
 # BENCH_ARGS if set (e.g. BENCH_ARGS=--quick); `make plot` draws
-# bench/results.svg from bench/results.csv, measuring first if there is none.
+# bench/results.svg from bench/results.csv, measuring first if there is none;
+# `make bench-peers` measures the peer middleware beside our rings
+# (bench/peers/, bench/README.md). The benchmark is several files and one
+# header (bench/ipc-bench.h lists them): any of them changed rebuilds it.
 BENCH_ARGS ?=
-.PHONY: bench plot
-bench/ipc-bench: bench/ipc-bench.c
-	$(CC) $(STD) $(WARNINGS) $(WERROR) $(CPPFLAGS) -O2 $(CFLAGS) -pthread $(LDFLAGS) -o $@ $< $(LDLIBS) $(IPC_LIBS)
+BENCH_SOURCES := $(sort $(wildcard bench/*.c))
+.PHONY: bench plot bench-peers
+bench/ipc-bench: $(BENCH_SOURCES) bench/ipc-bench.h
+	$(CC) $(STD) $(WARNINGS) $(WERROR) $(CPPFLAGS) -O2 $(CFLAGS) -pthread $(LDFLAGS) -o $@ $(BENCH_SOURCES) $(LDLIBS) $(IPC_LIBS)
 
 bench: bench/ipc-bench
 	bench/ipc-bench $(BENCH_ARGS)
@@ -66,6 +70,9 @@ bench/results.csv: | bench/ipc-bench
 
 plot: bench/results.csv
 	sh bench/plot.sh bench/results.csv > bench/results.svg.tmp && mv bench/results.svg.tmp bench/results.svg
+
+bench-peers: bench/ipc-bench
+	sh bench/peers/run.sh $(BENCH_ARGS)
 
 clean:
 	rm -f $(SOURCES:%.c=%)

@@ -4,8 +4,9 @@
 # figures belong to the machine, not to the test. (Not run under $RUN: a
 # benchmark under valgrind would measure valgrind.)
 
-MECHANISMS='pipe fifo sysv-mq posix-mq unix-stream unix-dgram tcp shm-sem-ring shm-spsc-ring'
-HEADER='mechanism,placement,message_bytes,rtt_median_ns,rtt_p99_ns,msgs_per_s,mb_per_s,ctx_switches_per_msg,syscalls_per_msg'
+MECHANISMS='pipe fifo sysv-mq posix-mq unix-stream unix-dgram unix-seqpacket tcp shm-sem-ring shm-spsc-ring sysv-sem-ring eventfd-ring'
+RINGS='shm-sem-ring shm-spsc-ring sysv-sem-ring eventfd-ring'
+HEADER='mechanism,placement,message_bytes,rtt_median_ns,rtt_p99_ns,msgs_per_s,mb_per_s,ctx_switches_per_msg,syscalls_per_msg,spin_ring_fraction,cacheline_rtt_ns'
 
 # bench ARGS...: the benchmark, bounded like every program the tests run.
 bench() { timeout -k 2 "$TMO" "$ROOT/bench/ipc-bench" "$@"; }
@@ -13,8 +14,9 @@ bench() { timeout -k 2 "$TMO" "$ROOT/bench/ipc-bench" "$@"; }
 # placements: what the machine allows (the program says so in its output).
 placements() { if [ "$(nproc)" -ge 2 ]; then echo same-cpu cross-cpu; else echo same-cpu; fi; }
 
-# without_progress FILE: stderr minus the progress lines.
-without_progress() { grep -v '^ipc-bench: \[[0-9]*/[0-9]*\] ' "$1" || true; }
+# without_progress FILE: stderr minus the progress lines, and minus the
+# note that the host moved the CPUs during a ring (it can, at any time).
+without_progress() { grep -v -e '^ipc-bench: \[[0-9]*/[0-9]*\] ' -e '^ipc-bench: the CPUs moved during ' "$1" || true; }
 
 # sysv_queues_of PID...: System V queues last used by these processes.
 sysv_queues_of() {
@@ -33,10 +35,12 @@ test_make_bench_quick_csv_has_every_row_with_sane_figures() {
 	if without_progress "$T/err" | grep -qv '^ipc-bench: [0-9]* CPUs usable'; then
 		fail "unexpected messages: $(cat "$T/err")"
 	fi
-	awk -F, -v mechanisms="$MECHANISMS" -v placements="$(placements)" '
+	awk -F, -v mechanisms="$MECHANISMS" -v rings="$RINGS" -v placements="$(placements)" '
 		function bad(why) { print "row " NR ": " why ": " $0 > "/dev/stderr"; failed = 1 }
+		function rate_matches() { return $7 >= $6 * $3 / 1e6 * 0.99 - 0.05 && $7 <= $6 * $3 / 1e6 * 1.01 + 0.05 }
+		BEGIN { split(rings, r, " "); for (i in r) ring[r[i]] = 1 }
 		NR == 1 { next }
-		NF != 9 { bad("not 9 fields"); next }
+		NF != 11 { bad("not 11 fields"); next }
 		$1 == "cacheline" {
 			if ($3 != 64 || !($4 > 0) || !($5 >= $4) || $6 != "" || $7 != "") bad("cache line figures")
 			seen[$1 "," $2 ",64"]++; next
@@ -45,30 +49,46 @@ test_make_bench_quick_csv_has_every_row_with_sane_figures() {
 			if ($2 != "same-cpu" || !($7 > 0) || $4 != "" || $6 != "") bad("memcpy figures")
 			seen[$1 "," $3]++; next
 		}
+		$1 == "spin-ring" {
+			# mb_per_s is printed with one decimal: allow its rounding (0.05)
+			if ($2 != "cross-cpu" || !($6 > 0) || !($7 > 0) || !rate_matches() || !($11 > 0)) bad("spin ring figures")
+			seen[$1 "," $3]++; next
+		}
+		$1 == "generator" || $1 == "checker" {
+			if ($2 != "same-cpu" || !($6 > 0) || !($7 > 0) || !rate_matches()) bad("pattern rates")
+			seen[$1 "," $3]++; next
+		}
 		{
 			key = $1 "," $2 "," $3
 			seen[key]++
 			if (!($6 > 0) || !($7 > 0)) bad("throughput not positive")
-			# mb_per_s is printed with one decimal: allow its rounding (0.05)
-			if ($7 < $6 * $3 / 1e6 * 0.99 - 0.05 || $7 > $6 * $3 / 1e6 * 1.01 + 0.05) bad("MB/s does not match msgs/s")
+			if (!rate_matches()) bad("MB/s does not match msgs/s")
 			if ($8 == "" || $8 < 0) bad("no context switches")
 			# a kernel transport makes a call to send and one to receive;
-			# the atomic ring may make none; the semaphore ring cannot count
-			if ($1 == "shm-sem-ring" ? $9 != "" : $1 == "shm-spsc-ring" ? $9 == "" || $9 < 0 : !($9 >= 1.99)) bad("system calls")
-			if ($3 == 64 && (!($4 > 0) || !($5 >= $4))) bad("round trip")
-			if ($3 != 64 && ($4 != "" || $5 != "")) bad("round trip where none was measured")
+			# the atomic and eventfd rings may make none; the semaphore
+			# ring cannot count
+			if ($1 == "shm-sem-ring" ? $9 != "" : ($1 == "shm-spsc-ring" || $1 == "eventfd-ring") ? $9 == "" || $9 < 0 : !($9 >= 1.99)) bad("system calls")
+			rtt = $3 == 64 || ($3 == 4096 && $1 in ring)
+			if (rtt && (!($4 > 0) || !($5 >= $4))) bad("round trip")
+			if (!rtt && ($4 != "" || $5 != "")) bad("round trip where none was measured")
+			cross = $2 == "cross-cpu"
+			if (cross != ($10 > 0)) bad("fraction of the spin ring")
+			if ((cross && $1 in ring) != ($11 > 0)) bad("cache line beside a ring")
 		}
 		END {
 			n = split(mechanisms, m, " "); np = split(placements, p, " ")
-			for (i = 1; i <= n; i++) for (j = 1; j <= np; j++) {
-				split("64 4096 65536", sizes, " ")
-				for (k = 1; k <= 3; k++)
-					if (seen[m[i] "," p[j] "," sizes[k]] != 1) { print "missing: " m[i] " " p[j] " " sizes[k] > "/dev/stderr"; failed = 1 }
-			}
+			ns = split("64 4096 65536", sizes, " ")
+			for (i = 1; i <= n; i++) for (j = 1; j <= np; j++) for (k = 1; k <= ns; k++)
+				if (seen[m[i] "," p[j] "," sizes[k]] != 1) { print "missing: " m[i] " " p[j] " " sizes[k] > "/dev/stderr"; failed = 1 }
 			for (j = 1; j <= np; j++)
-				if (seen["cacheline," p[j] ",64"] != 2) { print "cache line before and after missing for " p[j] > "/dev/stderr"; failed = 1 }
+				if (seen["cacheline," p[j] ",64"] != 3) { print "cache line before, between and after missing for " p[j] > "/dev/stderr"; failed = 1 }
 			if (seen["memcpy,65536"] != 2 || seen["memcpy,67108864"] != 2) { print "memcpy before and after missing" > "/dev/stderr"; failed = 1 }
-			if (NR - 1 != n * np * 3 + 2 * (np + 2)) { print "wrong number of rows: " NR - 1 > "/dev/stderr"; failed = 1 }
+			for (k = 1; k <= ns; k++) {
+				if (np == 2 && seen["spin-ring," sizes[k]] != 3) { print "spin ring missing at " sizes[k] > "/dev/stderr"; failed = 1 }
+				if (seen["generator," sizes[k]] != 1 || seen["checker," sizes[k]] != 1) { print "generator or checker missing at " sizes[k] > "/dev/stderr"; failed = 1 }
+			}
+			want = n * np * ns + 3 * (np + (np == 2 ? ns : 0)) + 2 * 2 + 2 * ns
+			if (NR - 1 != want) { print "wrong number of rows: " NR - 1 ", not " want > "/dev/stderr"; failed = 1 }
 			exit failed
 		}' "$T/csv" || fail "bad CSV (see above)"
 }
@@ -77,20 +97,40 @@ test_the_table_shows_each_pair_the_references_and_the_targets() {
 	expect_status 0 bench --quick --mechanisms pipe,shm-spsc-ring > "$T/out" 2> "$T/err"
 	local placement mechanism np steps
 	np=$(placements | wc -w)
-	steps=$((2 * (np + 2) + 2 * np * 4))
+	# per pair a round trip (two for the ring) and 3 streams; references
+	# three times, the spin ring's 3 sizes with them on two CPUs; generator
+	# and checker once at each size
+	steps=$(( np * 4 + np * 5 + 3 * (np + (np == 2 ? 3 : 0)) + 2 * 2 + 2 * 3 ))
 	grep -q '^mechanism  *placement  *bytes  *rtt_med  *rtt_p99 ' "$T/out" || fail "no table header"
 	for placement in $(placements); do
 		for mechanism in pipe shm-spsc-ring; do
 			[ "$(grep -c "^$mechanism  *$placement " "$T/out")" = 3 ] || fail "$mechanism $placement: not 3 rows"
 		done
-		grep -q "^cacheline (before) *$placement " "$T/out" || fail "no cache line before"
-		grep -q "^cacheline (after) *$placement " "$T/out" || fail "no cache line after"
+		for when in before between after; do
+			grep -q "^cacheline ($when) *$placement " "$T/out" || fail "no cache line $when"
+		done
 	done
-	[ "$(grep -c '^memcpy (before) ' "$T/out")" = 2 ] || fail "no memcpy before"
-	[ "$(grep -c '^memcpy (after) ' "$T/out")" = 2 ] || fail "no memcpy after"
-	grep -q '^targets ' "$T/out" || fail "no targets"
+	for when in before between after; do
+		[ "$when" = between ] || [ "$(grep -c "^memcpy ($when) " "$T/out")" = 2 ] || fail "no memcpy $when"
+		if [ "$np" = 2 ]; then
+			[ "$(grep -c "^spin-ring ($when) *cross-cpu " "$T/out")" = 3 ] || fail "no spin ring $when"
+		fi
+	done
+	[ "$(grep -c '^generator (before) ' "$T/out")" = 3 ] || fail "no generator rates"
+	[ "$(grep -c '^checker (before) ' "$T/out")" = 3 ] || fail "no checker rates"
+	if [ "$np" = 2 ]; then
+		# a ring figure across CPUs has the cache line measured beside it
+		[ "$(grep -Ec '^shm-spsc-ring +cross-cpu .* [0-9]+ (near|far) ' "$T/out")" = 3 ] ||
+			fail "no cache line beside the ring"
+		grep -q '^targets ' "$T/out" || fail "no targets"
+		grep -q '^  atomic ring 65536 B stream / spin ring  *[0-9.]*  >= 0.8  *\(met\|missed\)$' "$T/out" ||
+			fail "no stream target"
+	fi
 	# not a tty: one progress line per step, then nothing else
-	[ "$(grep -c '^ipc-bench: \[' "$T/err")" = "$(grep -c '' "$T/err")" ] || fail "unexpected messages"
+	without_progress "$T/err" > "$T/msg"
+	[ ! -s "$T/msg" ] || fail "unexpected messages: $(cat "$T/msg")"
+	# a ring measured again after the CPUs moved adds its steps
+	grep -q '^ipc-bench: the CPUs moved during ' "$T/err" && steps='[0-9]*'
 	grep -q "^ipc-bench: \[$steps/$steps\] memcpy" "$T/err" || fail "progress does not reach the end"
 }
 
@@ -120,16 +160,61 @@ test_the_atomic_ring_delivers_when_every_wait_sleeps() {
 	[ "$(grep -c '^shm-spsc-ring ' "$T/out")" = $((3 * $(placements | wc -w))) ] || fail "rows missing"
 }
 
-test_sigint_removes_the_queues_and_ends_the_partner() {
-	"$ROOT/bench/ipc-bench" --mechanisms sysv-mq --placement same --rep-ms 1 --count 100000000 > /dev/null 2>&1 &
-	local pid=$! partner
-	wait_until has_sysv_queue $pid
-	partner=$(partner_of $pid)
-	[ -n "$partner" ] || fail "no partner process"
-	kill -INT $pid
-	finished $pid 130
-	wait_until exited "$partner"
-	[ -z "$(sysv_queues_of $pid "$partner")" ] || fail "queues left behind"
+# Every catchable signal whose default is to end the process: the queues
+# go, the partner ends, and the benchmark dies of that signal.
+test_every_fatal_signal_removes_the_queues_and_ends_the_partner() {
+	local sig pid partner
+	for sig in SIGINT SIGQUIT SIGUSR1 SIGALRM SIGXCPU SIGRTMIN+3; do
+		"$ROOT/bench/ipc-bench" --mechanisms sysv-mq --placement same --sizes 64 --reps 1 \
+			--rep-ms 1 --count 100000000 > /dev/null 2>&1 &
+		pid=$!
+		wait_until has_sysv_queue $pid
+		partner=$(partner_of $pid)
+		[ -n "$partner" ] || fail "no partner process"
+		kill -s "$(signum "$sig")" $pid 2> /dev/null || kill "-$(signum "$sig")" $pid
+		finished $pid $((128 + $(signum "$sig")))
+		wait_until exited "$partner"
+		[ -z "$(sysv_queues_of $pid "$partner")" ] || fail "$sig: queues left behind"
+	done
+}
+
+# A SIGCHLD that no child sent (kill -CHLD) must not pass for the
+# partner's end: the run goes on and succeeds.
+test_a_stray_sigchld_does_not_end_the_run() {
+	"$ROOT/bench/ipc-bench" --mechanisms pipe --placement same --sizes 64 --reps 1 --rep-ms 100 > "$T/out" 2> "$T/err" &
+	local pid=$! i
+	child_of $pid > /dev/null
+	for i in 1 2 3 4 5; do
+		kill -CHLD $pid 2> /dev/null || break
+		sleep 0.05
+	done
+	finished $pid 0
+	if grep -q 'partner process ended' "$T/err"; then fail "a stray SIGCHLD ended the run"; fi
+	[ "$(grep -c '^pipe  *same-cpu  *64 ' "$T/out")" = 1 ] || fail "no figures"
+}
+
+# Started with standard error closed, the first descriptor it opens would
+# be 2: its progress lines would go into the socket under test.
+test_a_closed_stderr_leaves_the_transports_alone() {
+	expect_status 0 bench --mechanisms unix-stream,pipe --placement same --sizes 64 --reps 1 \
+		--rep-ms 2 > "$T/out" 2>&-
+	[ "$(grep -c '^\(unix-stream\|pipe\)  *same-cpu  *64 ' "$T/out")" = 2 ] || fail "figures missing"
+}
+
+# A full /dev/shm is one error line, exit 1, and nothing left behind, not
+# a death by SIGBUS at the first store into the region.
+test_a_full_dev_shm_is_one_error_line() {
+	needs mount-namespace
+	# shellcheck disable=SC2016 # expanded by the inner shell
+	expect_status 1 unshare -m sh -c 'left=$1; shift; mount -t tmpfs -o size=256k tmpfs /dev/shm || exit 9
+		"$@"; status=$?; ls -A /dev/shm > "$left"; exit $status' sh "$T/left" \
+		timeout -k 2 "$TMO" "$ROOT/bench/ipc-bench" --mechanisms shm-spsc-ring \
+		--placement same --sizes 64 --reps 1 --rep-ms 1 > /dev/null 2> "$T/err"
+	without_progress "$T/err" > "$T/msg"
+	grep -Eqx "ipc-bench: posix_fallocate /ipc-bench-[0-9]+-ring: $(errtext ENOSPC)" "$T/msg" ||
+		fail "unexpected messages: $(cat "$T/msg")"
+	[ "$(grep -c '' "$T/msg")" = 1 ] || fail "more than one line: $(cat "$T/msg")"
+	[ ! -s "$T/left" ] || fail "left in /dev/shm: $(cat "$T/left")"
 }
 
 test_a_killed_partner_stops_the_run_with_an_error_and_removes_the_queues() {

@@ -18,7 +18,7 @@ done
 # The static analysers also read the benchmark, which is not an example
 # (so the build and strict gates, made for standalone examples, skip it).
 # shellcheck disable=SC2034 # read by the gate scripts that source this file
-LINT_SOURCES=("${SOURCES[@]}" bench/ipc-bench.c)
+LINT_SOURCES=("${SOURCES[@]}" bench/*.c)
 # Up to 2 jobs at once: the gates must finish in minutes on a 2-core machine.
 JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 

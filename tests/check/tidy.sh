@@ -58,7 +58,7 @@ if need clang-tidy; then
 	# build/check/tidy, so they are told where .clang-tidy is.
 	printf '%s\n' "${LINT_SOURCES[@]}" |
 		xargs -r -P "$JOBS" -I{} clang-tidy --quiet --config-file=.clang-tidy \
-			"$COPIES/{}" -- -std=c11 -I. 2>&1 |
+			"$COPIES/{}" -- -std=c11 -I. -Ibench 2>&1 |
 		grep -v -e '^[0-9]* warnings\? generated\.$' -e '^Suppressed [0-9]* warnings' \
 			-e '^Use -header-filter' -e 'treated as errors$' |
 		sed "s|$COPIES/||g" | drop_errno_findings >> "$LOG"
