@@ -55,10 +55,13 @@ $(CHECKS:%=check-%): check-%:
 # `make bench-peers` measures the peer middleware beside our rings
 # (bench/peers/, bench/README.md). The benchmark is several files and one
 # header (bench/ipc-bench.h lists them): any of them changed rebuilds it.
+# The header alone is preprocessed first: a compiler without C11 atomics
+# stops there, with one line.
 BENCH_ARGS ?=
 BENCH_SOURCES := $(sort $(wildcard bench/*.c))
 .PHONY: bench plot bench-peers
 bench/ipc-bench: $(BENCH_SOURCES) bench/ipc-bench.h
+	@$(CC) $(STD) $(CPPFLAGS) -E bench/ipc-bench.h > /dev/null
 	$(CC) $(STD) $(WARNINGS) $(WERROR) $(CPPFLAGS) -O2 $(CFLAGS) -pthread $(LDFLAGS) -o $@ $(BENCH_SOURCES) $(LDLIBS) $(IPC_LIBS)
 
 bench: bench/ipc-bench

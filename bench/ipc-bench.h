@@ -25,9 +25,11 @@
 #ifndef __linux__
 #error "ipc-bench pins processes with sched_setaffinity and sleeps on a futex: Linux only"
 #endif
+/* The Makefile preprocesses this header alone first, so that a compiler
+ * without C11 atomics stops the build with this one line. */
 #if !defined(__STDC_VERSION__) || __STDC_VERSION__ < 201112L || defined(__STDC_NO_ATOMICS__)
 #error "ipc-bench needs a C11 compiler with <stdatomic.h> (C11 atomics)"
-#endif
+#else
 
 #include <errno.h>
 #include <mqueue.h>
@@ -230,4 +232,5 @@ void print_csv(void);
 void print_table(void);
 void print_targets(void);
 
+#endif /* C11 atomics */
 #endif
