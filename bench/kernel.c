@@ -191,8 +191,10 @@ static void tcp_create(struct chan *c)
 	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	socklen_t len = sizeof addr;
 	int listener = socket(AF_INET, SOCK_STREAM, 0);
+	if (listener == -1)
+		die("socket", "tcp", strerror(errno), NULL);
 	int client = socket(AF_INET, SOCK_STREAM, 0);
-	if (listener == -1 || client == -1)
+	if (client == -1)
 		die("socket", "tcp", strerror(errno), NULL);
 	if (bind(listener, (struct sockaddr *)&addr, sizeof addr) == -1 ||
 	    listen(listener, 1) == -1 ||
@@ -217,8 +219,8 @@ static void tcp_create(struct chan *c)
 
 
 #define FD_MECHANISM(NAME, NOTE, CREATE, SEND, RECV)                         \
-	{ .name = NAME, .note = NOTE, .counts_syscalls = 1, .create = CREATE, \
-	  .send_buf = fd_send_buf, .send = SEND, .recv = RECV,                \
+	{ .name = (NAME), .note = (NOTE), .counts_syscalls = 1, .create = (CREATE), \
+	  .send_buf = fd_send_buf, .send = (SEND), .recv = (RECV),              \
 	  .release = no_release, .destroy = fd_destroy }
 
 #define SPLIT "messages over 64 KiB travel as several, rows marked *"

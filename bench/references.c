@@ -134,7 +134,7 @@ double line_now(void)
 	if (!opt.placements[CROSS])
 		return -1;
 	struct result r = { .rtt_median = -1 };
-	rtt_figures(rtt, bounce(CROSS, 1, LINE_SAMPLES, 50 * 1000 * 1000, rtt), &r);
+	rtt_figures(rtt, bounce(CROSS, 1, LINE_SAMPLES, (uint64_t)50 * 1000 * 1000, rtt), &r);
 	return r.rtt_median;
 }
 

@@ -182,11 +182,12 @@ test_every_fatal_signal_removes_the_queues_and_ends_the_partner() {
 # partner's end: the run goes on and succeeds.
 test_a_stray_sigchld_does_not_end_the_run() {
 	"$ROOT/bench/ipc-bench" --mechanisms pipe --placement same --sizes 64 --reps 1 --rep-ms 100 > "$T/out" 2> "$T/err" &
-	local pid=$! i
-	child_of $pid > /dev/null
-	for i in 1 2 3 4 5; do
-		kill -CHLD $pid 2> /dev/null || break
-		sleep 0.05
+	local pid=$! step
+	# steps 1, 6 and 7: the cache line's partner, then the pipe's, each
+	# running for at least 100 ms
+	for step in 1 6 7; do
+		wait_until grep -q "^ipc-bench: \[$step/" "$T/err"
+		kill -CHLD $pid
 	done
 	finished $pid 0
 	if grep -q 'partner process ended' "$T/err"; then fail "a stray SIGCHLD ended the run"; fi
