@@ -242,3 +242,17 @@ test_usage_errors_exit_2_and_help_exits_0() {
 	[ "$(head -n 1 "$T/out")" = "$usage" ] || fail "--help does not start with the usage line"
 	grep -q -- '--quick' "$T/out" || fail "--help does not explain --quick"
 }
+
+# `make bench-peers` runs the peer beside our rings, or says in one line
+# why it cannot (iceoryx missing and not installable here).
+test_make_bench_peers_runs_or_says_why_not() {
+	local status=0
+	timeout -k 2 "$TMO" make -s --no-print-directory -C "$ROOT" bench-peers \
+		BENCH_ARGS='--quick --sizes 64 --placement cross' > "$T/out" 2> "$T/err" || status=$?
+	if [ "$status" = 0 ]; then
+		grep -Eq '^iceoryx +cross-cpu +64 +[0-9]+ +[0-9]+ ' "$T/out" || fail "no iceoryx row: $(cat "$T/out")"
+		grep -Eq '^shm-spsc-ring +cross-cpu +64 +[0-9]+ ' "$T/out" || fail "no ring row beside it"
+	else
+		grep -q '^bench-peers: ' "$T/err" || fail "make bench-peers exited $status without saying why: $(cat "$T/err")"
+	fi
+}
