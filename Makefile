@@ -67,12 +67,17 @@ bench/ipc-bench: $(BENCH_SOURCES) bench/ipc-bench.h
 bench: bench/ipc-bench
 	bench/ipc-bench $(BENCH_ARGS)
 
+# The run's machine line (stderr's first line) goes beside the CSV, for the chart.
 bench/results.csv: | bench/ipc-bench
-	bench/ipc-bench --csv $(BENCH_ARGS) > $@.tmp || { rm -f $@.tmp; exit 1; }
+	bench/ipc-bench --csv $(BENCH_ARGS) > $@.tmp 2> bench/results.err || \
+		{ cat bench/results.err >&2; rm -f $@.tmp bench/results.err; exit 1; }
+	grep '^ipc-bench: [0-9]* CPUs' bench/results.err > bench/results.machine || true
+	rm -f bench/results.err
 	mv $@.tmp $@
 
 plot: bench/results.csv
-	sh bench/plot.sh bench/results.csv > bench/results.svg.tmp && mv bench/results.svg.tmp bench/results.svg
+	sh bench/plot.sh bench/results.csv $(wildcard bench/results.machine) > bench/results.svg.tmp && \
+		mv bench/results.svg.tmp bench/results.svg
 
 bench-peers: bench/ipc-bench
 	sh bench/peers/run.sh $(BENCH_ARGS)
