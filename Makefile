@@ -76,7 +76,8 @@ bench/results.csv: | bench/ipc-bench
 	mv $@.tmp $@
 
 plot: bench/results.csv
-	sh bench/plot.sh bench/results.csv $(wildcard bench/results.machine) > bench/results.svg.tmp && \
+	machine=; [ ! -f bench/results.machine ] || machine=bench/results.machine; \
+	sh bench/plot.sh bench/results.csv $$machine > bench/results.svg.tmp && \
 		mv bench/results.svg.tmp bench/results.svg
 
 bench-peers: bench/ipc-bench
