@@ -2,8 +2,8 @@
  * ipc-bench: every IPC mechanism of the examples, side by side, measured
  * against the limits of the machine it runs on, in the same run.
  *
- *   make bench                                # build bench/ipc-bench, run it (about 2 min)
- *   bench/ipc-bench --quick                   # about 15 s
+ *   make bench                                # build bench/ipc-bench, run it (1-2 min)
+ *   bench/ipc-bench --quick                   # about 10 s
  *   bench/ipc-bench --csv > bench/results.csv # for tools; `make plot` draws it
  *
  * Two processes, A (the parent, which times) and B (its child), exchange
@@ -169,12 +169,13 @@ static _Noreturn void usage(int status)
 		"between two processes, a spinning ring that streams as fast as this machine\n"
 		"can, and single-thread memcpy.\n\n"
 		"  --csv              one CSV row per mechanism, placement and size on stdout\n"
-		"  --quick            fewer, shorter repetitions: a few seconds\n"
+		"  --quick            fewer sizes, fewer and shorter repetitions: about 10 s\n"
 		"  --mechanisms LIST  comma-separated, from: pipe fifo sysv-mq posix-mq unix-stream\n"
 		"                     unix-dgram unix-seqpacket tcp shm-sem-ring shm-spsc-ring\n"
 		"                     sysv-sem-ring eventfd-ring (default: all)\n"
 		"  --sizes LIST       streamed message sizes in bytes, multiples of 8 up to %d\n"
-		"                     (default: %s; quick: %s)\n"
+		"                     (default: %s;\n"
+		"                     quick: %s)\n"
 		"  --reps N           repetitions per figure, median reported (default 5, quick 3)\n"
 		"  --count N          messages per repetition (default: what fills --rep-ms)\n"
 		"  --rep-ms MS        length of one repetition (default 40, quick 6)\n"
