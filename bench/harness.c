@@ -286,8 +286,8 @@ static void close_end(struct chan *c, int side)
 		close_checked(c->end[side].out, c->mech->name);
 }
 
-/* A round trip of this size: a row of its own, or the one given. */
-static struct result *round_trip(struct chan *c, size_t bytes, uint32_t *rtt, struct result *r)
+/* A round trip of this size, into its row. */
+static void round_trip(struct chan *c, size_t bytes, uint32_t *rtt, struct result *r)
 {
 	progress(c->mech->name, placement_name(c->placement), bytes);
 	uint64_t count = calibrate(c, PHASE_PINGPONG, bytes);
@@ -295,10 +295,7 @@ static struct result *round_trip(struct chan *c, size_t bytes, uint32_t *rtt, st
 		count = MAX_SAMPLES / (uint64_t)opt.reps;
 	for (int rep = 0; rep < opt.reps; rep++)
 		run_phase(c, PHASE_PINGPONG, bytes, count, rtt + (uint64_t)rep * count);
-	if (r == NULL)
-		r = new_result(c->mech->name, c->placement, bytes);
 	rtt_figures(rtt, count * (uint64_t)opt.reps, r);
-	return r;
 }
 
 void measure_pair(const struct mechanism *m, int placement, uint32_t *rtt)
@@ -331,20 +328,31 @@ void measure_pair(const struct mechanism *m, int placement, uint32_t *rtt)
 	close_checked(control_to_b[0], "control pipe");
 	close_checked(control_to_a[1], "control pipe");
 
-	/* The round trip, at 64 bytes, and for the rings at 4 KiB too. */
-	struct result *ping = round_trip(&c, PING_BYTES, rtt, NULL);
-	struct result *ping4k = NULL;
-	if (m->ring)
-		for (int i = 0; i < opt.n_sizes; i++)
-			if (opt.sizes[i] == 4096)
-				ping4k = round_trip(&c, 4096, rtt, NULL);
+	/* The rows, in the order of the sizes (a round trip of 64 bytes has
+	 * one even if no stream does); then the round trip, at 64 bytes, and
+	 * for the rings at 4 KiB too, into the rows of those sizes. */
+	struct result *row[MAX_SIZES], *ping = NULL, *ping4k = NULL;
+	int has_ping_size = 0;
+	for (int i = 0; i < opt.n_sizes; i++)
+		has_ping_size |= opt.sizes[i] == PING_BYTES;
+	if (!has_ping_size)
+		ping = new_result(m->name, placement, PING_BYTES);
+	for (int i = 0; i < opt.n_sizes; i++) {
+		row[i] = new_result(m->name, placement, opt.sizes[i]);
+		if (opt.sizes[i] == PING_BYTES)
+			ping = row[i];
+		if (opt.sizes[i] == 4096 && m->ring)
+			ping4k = row[i];
+	}
+	round_trip(&c, PING_BYTES, rtt, ping);
+	if (ping4k)
+		round_trip(&c, 4096, rtt, ping4k);
 
 	/* The streams. */
 	for (int i = 0; i < opt.n_sizes; i++) {
 		size_t bytes = opt.sizes[i];
 		progress(m->name, placement_name(placement), bytes);
-		struct result *r = bytes == PING_BYTES ? ping : bytes == 4096 && ping4k ? ping4k :
-				   new_result(m->name, placement, bytes);
+		struct result *r = row[i];
 		uint64_t count = calibrate(&c, PHASE_STREAM, bytes);
 		double rate[64] = { 0 }; /* opt.reps <= 63 are filled */
 		struct usage sum = { 0, 0, 0 };
