@@ -53,7 +53,8 @@ else
 	mount -t tmpfs tmpfs /tmp
 fi
 
-# The peer takes the options it shares with ipc-bench.
+# ipc-bench takes every option; the peer those it shares with it.
+bench_args="$*"
 peer_args=
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -77,7 +78,7 @@ stop_roudi() { kill -INT "$roudi" 2> /dev/null || true; wait "$roudi" 2> /dev/nu
 trap stop_roudi EXIT
 
 # shellcheck disable=SC2086 # option lists, split on purpose
-bench/ipc-bench --csv --mechanisms shm-sem-ring,shm-spsc-ring $peer_args > "$OUT/ours.csv" 2> "$OUT/ours.err" ||
+bench/ipc-bench --csv --mechanisms shm-sem-ring,shm-spsc-ring $bench_args > "$OUT/ours.csv" 2> "$OUT/ours.err" ||
 	{ grep -v '^ipc-bench: \[' "$OUT/ours.err" >&2; say "ipc-bench failed"; exit 1; }
 grep '^ipc-bench: [0-9]* CPUs' "$OUT/ours.err" || true
 # shellcheck disable=SC2086
