@@ -331,7 +331,7 @@ void measure_pair(const struct mechanism *m, int placement, uint32_t *rtt)
 	/* The rows, in the order of the sizes (a round trip of 64 bytes has
 	 * one even if no stream does); then the round trip, at 64 bytes, and
 	 * for the rings at 4 KiB too, into the rows of those sizes. */
-	struct result *row[MAX_SIZES], *ping = NULL, *ping4k = NULL;
+	struct result *row[MAX_SIZES] = { NULL }, *ping = NULL, *ping4k = NULL;
 	int has_ping_size = 0;
 	for (int i = 0; i < opt.n_sizes; i++)
 		has_ping_size |= opt.sizes[i] == PING_BYTES;

@@ -142,7 +142,7 @@ extern const char *const store_names[N_STORES];
 /* --- options and results --------------------------------------------- */
 enum { N_MECHANISMS_MAX = 16 };
 struct options {
-	int csv, quick, reps;
+	int csv, quick, reps, no_references;
 	uint64_t count, rep_ns, spin_ns, corrupt;
 	size_t sizes[MAX_SIZES];
 	int n_sizes;

@@ -139,13 +139,14 @@ static void measure_cacheline(int placement, int after, uint32_t *rtt)
 double line_now(void)
 {
 	static uint32_t rtt[LINE_SAMPLES];
-	if (!opt.placements[CROSS])
+	if (!opt.placements[CROSS] || opt.no_references)
 		return -1;
 	uint64_t n = bounce(CROSS, 1, LINE_SAMPLES, (uint64_t)50 * 1000 * 1000, rtt);
 	if (n == 0)
 		return -1;
 	qsort(rtt, n, sizeof rtt[0], by_rtt);
-	return rtt[n / 10];
+	uint64_t tenth = n / 10;
+	return (double)rtt[tenth];
 }
 
 /* Hosts seen so far place two vCPUs either close (a cache line crosses in
@@ -398,6 +399,8 @@ static void measure_pattern(const char *which, size_t bytes, int after)
  * rings (the cache line and the spin ring only), 2 after everything. */
 void measure_references(int after, uint32_t *rtt)
 {
+	if (opt.no_references)
+		return;
 	for (int p = 0; p < 2; p++)
 		if (opt.placements[p])
 			measure_cacheline(p, after, rtt);

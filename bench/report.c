@@ -170,7 +170,7 @@ static double ratio(const struct result *a, double b)
 
 void print_targets(void)
 {
-	if (!opt.placements[CROSS])
+	if (!opt.placements[CROSS] || opt.no_references)
 		return;
 	const struct result *spsc64 = find("shm-spsc-ring", CROSS, PING_BYTES);
 	const struct result *spsc4k = find("shm-spsc-ring", CROSS, 4096);
