@@ -352,7 +352,7 @@ void measure_pair(const struct mechanism *m, int placement, uint32_t *rtt)
 	for (int i = 0; i < opt.n_sizes; i++) {
 		size_t bytes = opt.sizes[i];
 		progress(m->name, placement_name(placement), bytes);
-		struct result *r = row[i];
+		struct result *r = row[i] ? row[i] : new_result(m->name, placement, bytes); /* made above */
 		uint64_t count = calibrate(&c, PHASE_STREAM, bytes);
 		double rate[64] = { 0 }; /* opt.reps <= 63 are filled */
 		struct usage sum = { 0, 0, 0 };

@@ -195,6 +195,8 @@ void print_targets(void)
 		char what[80];
 		(void)snprintf(what, sizeof what, "atomic ring %zu B stream / spin ring", r->bytes);
 		v = spin_fraction(r);
+		if (v < 0) /* the host moved the CPUs: no spin ring in this placement */
+			printf("  %-62s %8s  %-8s %s\n", what, "-", ">= 0.8", "no reference in its placement");
 		target(what, v, ">= 0.8", v >= 0.8);
 		if (r->vcsw >= 0 && r->vcsw + r->ivcsw > worst)
 			worst = r->vcsw + r->ivcsw;
