@@ -25,7 +25,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <semaphore.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -63,22 +62,17 @@ static void wait_for_empty_slot(struct region *region);
 static void pause_briefly(void);
 static void hold_standard_descriptors(void);
 static int valid_name(const char *name);
-static void catch_stop_signals(void);
-static void on_stop_signal(int sig);
-static void clean_up(void);
 static _Noreturn void die(const char *call, const char *object,
 			  const char *reason, const char *fix);
 
-static const char *region_name;           /* what clean_up removes, */
-static volatile sig_atomic_t must_remove; /* once it is ours to remove */
+static const char *region_name;
 static int region_fd = -1; /* open while we run: closing it drops our lock */
 
 int main(int argc, char *argv[])
 {
 	hold_standard_descriptors();
-	/* static: clean_up may use it after main has returned. 64 bytes hold
-	 * the longest uid, so snprintf cannot truncate. */
-	static char default_name[64];
+	/* 64 bytes hold the longest uid, so snprintf cannot truncate. */
+	char default_name[64];
 	(void)snprintf(default_name, sizeof default_name, "/ipc-07-%ld", (long)getuid());
 	const char *name = argc == 2 ? argv[1] : default_name;
 	if (argc > 2 || !valid_name(name)) {
@@ -86,9 +80,6 @@ int main(int argc, char *argv[])
 		return 2;
 	}
 	region_name = name;
-	catch_stop_signals();
-	if (atexit(clean_up) != 0)
-		die("atexit", "clean_up", "failed", NULL);
 
 	/* Step 1: attach to the consumer's region and claim our place in it. */
 	struct region *region = attach_region(name);
@@ -120,7 +111,6 @@ int main(int argc, char *argv[])
 	 * region; no sem_destroy here, as it may still be inside sem_post. */
 	for (int i = 0; i < SLOT_COUNT; i++)
 		wait_for_empty_slot(region);
-	must_remove = 0;
 	if (munmap(region, sizeof *region) == -1)
 		die("munmap", name, strerror(errno), NULL);
 	if (close(region_fd) == -1)
@@ -180,12 +170,10 @@ static struct region *attach_region(const char *name)
 	unsigned ready = RING_READY;
 	if (!atomic_compare_exchange_strong(&region->state, &ready, RING_JOINED))
 		die("mmap", name, "already has a " PROGRAM, "left by a killed run: remove it or pass another NAME");
-	must_remove = 1; /* from here on, every way out removes it */
 	return region;
 }
 
-/* Below: what keeps a dead consumer from hanging us, and what removes the
- * region when we are stopped early. */
+/* Below: what keeps a dead consumer from hanging us. */
 
 /* sem_wait that cannot hang: a consumer killed by SIGKILL never posts
  * again. So wait 200 ms at a time, and then ask whether the consumer
@@ -213,6 +201,9 @@ static void wait_for_empty_slot(struct region *region)
 			continue; /* still there */
 		if (sem_trywait(&region->empty) == 0) /* posted just before it ended */
 			return;
+		/* Killed: any other end of the consumer removes the region. */
+		if (shm_unlink(region_name) == -1 && errno != ENOENT)
+			die("shm_unlink", region_name, strerror(errno), NULL);
 		die("sem_timedwait", region_name, PEER " is gone", "the stream was cut short");
 	}
 }
@@ -245,57 +236,6 @@ static int valid_name(const char *name)
 	return name[0] == '/' && length > 1 && length - 1 <= NAME_MAX &&
 	       strchr(name + 1, '/') == NULL && strcmp(name, "/.") != 0 &&
 	       strcmp(name, "/..") != 0;
-}
-
-/* Every signal whose default action ends the process and that can be
- * caught: each runs clean_up, then kills us as it would have. */
-static const int stop_signals[] = {
-	SIGHUP, SIGINT, SIGQUIT, SIGILL, SIGTRAP, SIGABRT, SIGBUS, SIGFPE,
-	SIGUSR1, SIGSEGV, SIGUSR2, SIGALRM, SIGTERM, SIGXCPU, SIGVTALRM,
-	SIGPROF, SIGSYS, SIGPOLL,
-#ifdef SIGSTKFLT
-	SIGSTKFLT, /* Linux */
-#endif
-#ifdef SIGPWR
-	SIGPWR, /* Linux */
-#endif
-};
-
-/* A stop signal: clean up, then die of the same signal, so that the shell
- * sees how we ended. signal and raise are async-signal-safe. */
-static void on_stop_signal(int sig)
-{
-	clean_up();
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
-
-/* Catch every stop signal, the real-time ones included (their default
- * action ends the process too); ignore SIGPIPE and SIGXFSZ. */
-static void catch_stop_signals(void)
-{
-	struct sigaction sa = { .sa_handler = on_stop_signal };
-	sigfillset(&sa.sa_mask); /* no second signal interrupts clean_up */
-	for (size_t i = 0; i < sizeof stop_signals / sizeof stop_signals[0]; i++)
-		if (sigaction(stop_signals[i], &sa, NULL) == -1)
-			die("sigaction", "stop signals", strerror(errno), NULL);
-	for (int sig = SIGRTMIN; sig <= SIGRTMAX; sig++)
-		if (sigaction(sig, &sa, NULL) == -1)
-			die("sigaction", "real-time signals", strerror(errno), NULL);
-	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR || signal(SIGXFSZ, SIG_IGN) == SIG_ERR)
-		die("signal", "SIGPIPE/SIGXFSZ", strerror(errno), NULL);
-}
-
-/* What a stop signal or any exit runs: remove the region while it is ours. */
-static void clean_up(void)
-{
-	if (must_remove) {
-		must_remove = 0;
-		/* Not on POSIX's async-signal-safe list, but on Linux shm_unlink is
-		 * a single unlink of /dev/shm/NAME: no locks, no allocation.
-		 * NOLINTNEXTLINE(bugprone-signal-handler,cert-sig30-c) */
-		(void)shm_unlink(region_name); /* best effort: nobody is left to tell */
-	}
 }
 
 /* One line on stderr, "program: call object: reason (fix)", then exit 1.
