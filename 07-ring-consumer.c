@@ -10,10 +10,13 @@
  * NAME defaults to /ipc-07-<uid>. The consumer creates the region and
  * removes it, whether it succeeds or not. Watch for: the end of the stream
  * is an explicit empty slot, so a producer that dies is never mistaken for
- * the end. Tested on Linux (glibc, musl). Each side shows it is alive with a
+ * the end.
+ *
+ * Tested on Linux, glibc and musl. Each side shows it is alive with a
  * record lock on the region, which POSIX leaves unspecified for shared
- * memory (Linux has it); macOS lacks sem_init. A process that scribbles on
- * the semaphores defeats every check: see the README.
+ * memory (Linux has it); macOS lacks sem_init. The semaphores' words cannot
+ * be checked: a process that scribbles on them can make glibc abort, or
+ * stall both sides (see the README).
  */
 #define _POSIX_C_SOURCE 200809L
 

@@ -10,11 +10,14 @@
  * NAME defaults to /ipc-07-<uid>; started first, the producer waits for the
  * consumer's region. Watch for: when every slot is full the producer waits,
  * and it exits 0 only once the consumer has taken every slot back, so
- * success means the data was delivered. Tested on Linux (glibc, musl). Each
- * side shows it is alive with a record lock on the region, which POSIX
- * leaves unspecified for shared memory (Linux has it); macOS lacks
- * sem_init. A process that scribbles on the semaphores defeats every
- * check: see the README.
+ * success means the data was delivered. The region is the consumer's: the
+ * producer needs no cleanup, and a signal simply ends it.
+ *
+ * Tested on Linux, glibc and musl. Each side shows it is alive with a
+ * record lock on the region, which POSIX leaves unspecified for shared
+ * memory (Linux has it); macOS lacks sem_init. The semaphores' words cannot
+ * be checked: a process that scribbles on them can make glibc abort, or
+ * stall both sides (see the README).
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -118,8 +121,8 @@ int main(int argc, char *argv[])
 	return 0;
 }
 
-/* Wait for the consumer to create the region, as long as it takes (a
- * signal ends the wait), then trust nothing in it: it must be ours, of
+/* Wait for the consumer to create the region, as long as it takes (we
+ * own nothing yet: Ctrl-C just ends us), then trust nothing in it: ours, of
  * exactly the region's size (so no access falls off its end), and marked
  * ready. Size 0 or state 0 is a consumer still at work: wait, but 2 s at
  * most, since one killed midway never finishes. Our acquire load that
@@ -143,7 +146,7 @@ static struct region *attach_region(const char *name)
 			break;
 		if (st.st_size != 0)
 			die("fstat", name, "wrong size for a 07 ring", "remove it or pass another NAME");
-		if (polls == 40)
+		if (polls == 40) /* 2 s */
 			die("fstat", name, "still empty after 2 s", "remove it or pass another NAME");
 		pause_briefly();
 	}
@@ -152,7 +155,7 @@ static struct region *attach_region(const char *name)
 		die("mmap", name, strerror(errno), NULL);
 	unsigned state;
 	for (int polls = 0; (state = atomic_load_explicit(&region->state, memory_order_acquire)) == 0; polls++) {
-		if (polls == 40)
+		if (polls == 40) /* 2 s */
 			die("mmap", name, "never initialized", "remove it or pass another NAME");
 		pause_briefly();
 	}
