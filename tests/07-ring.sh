@@ -55,8 +55,8 @@ word() { od -An -tu4 -j "$1" -N 4 "/dev/shm/$ID-r" | tr -d ' '; }
 poke() { "$LAYOUT" "/dev/shm/$ID-r" "$1" "${2:-0xffffffff}" || fail "cannot write the region"; }
 # state_is VALUE: the region exists and its state word is VALUE.
 state_is() { [ -e "/dev/shm/$ID-r" ] && [ "$(word "$STATE_AT")" = "$1" ]; }
-# length_of SLOT: the length word of slot number SLOT.
-length_of() { word $((SLOTS_AT + $1 * SLOT_BYTES)); }
+# length_is SLOT VALUE: the length word of slot number SLOT is VALUE.
+length_is() { [ "$(word $((SLOTS_AT + $1 * SLOT_BYTES)))" = "$2" ]; }
 no_region() { [ ! -e "/dev/shm/$ID-r" ] || fail "region left behind"; }
 gone_line() { printf '%s: sem_timedwait /%s: %s is gone (the stream was cut short)' "$1" "$ID-r" "$2"; }
 
@@ -464,7 +464,7 @@ test_an_out_of_range_slot_length_in_the_region_is_caught() {
 	{ head -c 65536 /dev/zero; printf 'x'; } > "$T/in"
 	spawn 07-ring-producer "/$ID-r" < "$T/in" 2> "$T/perr"
 	local producer=$!
-	wait_until test "$(length_of 1)" = 1
+	wait_until length_is 1 1
 	poke "$SLOTS_AT"
 	kill -CONT $consumer
 	finished $consumer 1
