@@ -76,6 +76,7 @@ stall_a_ring() {
 	stall_output
 	spawn 07-ring-consumer "/$ID-r" > "$STALL" 2> "$T/cerr"
 	consumer=$!
+	wait_until state_is "$RING_READY"
 	spawn 07-ring-producer "/$ID-r" < /dev/zero 2> "$T/perr"
 	producer=$!
 	wait_until state_is "$RING_JOINED"
@@ -91,6 +92,7 @@ feed_a_producer() {
 	exec 3<> "$T/feed"
 	spawn 07-ring-consumer "/$ID-r" > "$T/out" 2> "$T/cerr" 3>&-
 	consumer=$!
+	wait_until state_is "$RING_READY"
 	spawn 07-ring-producer "/$ID-r" < "$T/feed" 2> "$T/perr" 3>&-
 	producer=$!
 	printf 'first part\n' >&3
@@ -102,6 +104,7 @@ round_trip() {
 	local name=${2:-/$ID-r}
 	spawn 07-ring-consumer "$name" > "$T/out" 2> "$T/cerr"
 	local consumer=$!
+	wait_until test -e "/dev/shm/${name#/}" # else a slow start makes the producer say it waits
 	run 07-ring-producer "$name" < "$1" 2> "$T/perr"
 	finished $consumer 0
 	same "$1" "$T/out"
@@ -280,6 +283,8 @@ test_a_file_size_limit_on_the_output_is_an_error_that_fails_the_producer() {
 }
 
 test_a_closed_standard_input_fails_the_producer_and_then_the_consumer() {
+	# Under valgrind (RUN), valgrind itself fills a closed 0, 1 or 2.
+	[ -z "${RUN:-}" ] || skip "valgrind fills closed standard descriptors itself"
 	a_waiting_consumer
 	expect_status 1 run 07-ring-producer "/$ID-r" <&- 2> "$T/perr"
 	stderr_is "$T/perr" "07-ring-producer: read standard input: $(errtext EBADF)"
@@ -291,6 +296,8 @@ test_a_closed_standard_input_fails_the_producer_and_then_the_consumer() {
 }
 
 test_a_closed_standard_output_fails_the_consumer_and_then_the_producer() {
+	# Under valgrind (RUN), valgrind itself fills a closed 0, 1 or 2.
+	[ -z "${RUN:-}" ] || skip "valgrind fills closed standard descriptors itself"
 	printf 'nowhere to go\n' > "$T/in"
 	spawn 07-ring-consumer "/$ID-r" >&- 2> "$T/cerr"
 	local consumer=$!
