@@ -1,19 +1,28 @@
 /*
- * 07-ring-consumer: copy what the producer puts in a ring of fixed-size
- * slots in POSIX shared memory to standard output, synchronized by two
- * process-shared semaphores kept inside the region, then remove it.
+ * 07-ring-consumer: the consuming half of a bounded buffer. It creates a
+ * ring of slots in POSIX shared memory with two process-shared semaphores
+ * inside, which count the empty and the full slots, and copies what
+ * 07-ring-producer puts there to standard output.
  *
  *   ./07-ring-consumer /demo > copy &     # either side may start first
  *   ./07-ring-producer /demo < file
  *
- * NAME defaults to /ipc-07-<uid>. Whichever side starts first creates the
- * region; the consumer removes it, whether it succeeds or not. Watch for:
- * unlike end of file on a pipe, the end of this stream is an explicit empty
- * slot, so a producer killed mid-stream is reported, never mistaken for
+ * NAME defaults to /ipc-07-<uid>. The consumer creates the region and
+ * removes it, whether it succeeds or not. Watch for: the end of the stream
+ * is an explicit empty slot, so a producer that dies is never mistaken for
  * the end.
+ *
+ * Tested on Linux, glibc and musl. Each side shows it is alive with a
+ * record lock on the region, which POSIX leaves unspecified for shared
+ * memory (Linux has it); macOS lacks sem_init. The semaphores' words cannot
+ * be checked: a process that scribbles on them can make glibc abort, or
+ * stall both sides (see the README).
  */
 #define _POSIX_C_SOURCE 200809L
 
+#ifdef __STDC_NO_ATOMICS__
+#error "07-ring-consumer needs C11 atomics (<stdatomic.h>), which this compiler lacks"
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -32,46 +41,272 @@
 #define PROGRAM "07-ring-consumer"
 #define PEER "07-ring-producer"
 enum { SLOT_COUNT = 16, SLOT_SIZE = 64 * 1024 };
-enum { RING_MAGIC = 0x52494e47, RING_VERSION = 1 };
-enum { POLL_MS = 50, PEER_CHECK_MS = 200, READY_POLLS = 40, QUIET_POLLS = 20 };
+enum { RING_READY = 0x52494e47, RING_JOINED = 0x4a4f494e }; /* "RING", "JOIN" */
+enum { CONSUMER_BYTE = 0, PRODUCER_BYTE = 1 }; /* the byte each side locks */
 
-/* The layout both programs share, word for word the same in 07-ring-producer.c. */
-struct slot {
-	uint32_t length; /* bytes used in data; 0 marks the end of the stream */
-	unsigned char data[SLOT_SIZE];
-};
+/* The region, the same in 07-ring-producer.c. Its exact size is checked,
+ * so the size pins the layout. Only what both sides read is here: each
+ * keeps its own place in the ring in local variables. */
 struct region {
-	atomic_uint magic; /* stored last by the creator: the region is ready */
-	uint32_t version, slot_count, slot_size;
-	uint32_t head;     /* next slot to fill: only the producer writes it */
-	uint32_t tail;     /* next slot to empty: only the consumer writes it */
-	atomic_int producer_pid, consumer_pid; /* 0 until that side arrives */
-	atomic_uint end_of_stream;
-	sem_t empty;       /* counts empty slots: the producer waits on it */
-	sem_t full;        /* counts full slots: the consumer waits on it */
-	struct slot slots[SLOT_COUNT];
+	atomic_uint state; /* RING_READY once made, RING_JOINED once claimed */
+	sem_t empty;       /* counts the empty slots: the producer waits on it */
+	sem_t full;        /* counts the full slots: we wait on it */
+	struct {
+		uint32_t length;   /* bytes used in data; 0 marks the end of the stream */
+		uint32_t sequence; /* 1 in the first slot filled, 2 in the next... */
+		unsigned char data[SLOT_SIZE];
+	} slots[SLOT_COUNT];
 };
 /* Only lock-free atomics work between processes (they hold no hidden lock). */
 _Static_assert(ATOMIC_INT_LOCK_FREE == 2, "atomic int must be lock-free");
 
-/* One line on stderr, "program: call object: reason (fix)", then exit 1. */
+static struct region *create_region(const char *name);
+static void wait_for_full_slot(struct region *region);
+static _Noreturn void refuse_taken_name(const char *name);
+static int lock_held(int fd, off_t byte);
+static int write_all(int fd, const void *buf, size_t len);
+static void hold_standard_descriptors(void);
+static int valid_name(const char *name);
+static void catch_stop_signals(void);
+static void on_stop_signal(int sig);
+static void clean_up(void);
 static _Noreturn void die(const char *call, const char *object,
-			  const char *reason, const char *fix)
+			  const char *reason, const char *fix);
+
+static const char *region_name;           /* what clean_up removes, */
+static volatile sig_atomic_t must_remove; /* once it is ours to remove */
+static int region_fd = -1; /* open while we run: closing it drops our lock */
+
+int main(int argc, char *argv[])
 {
-	if (fix)
-		fprintf(stderr, "%s: %s %s: %s (%s)\n", PROGRAM, call, object, reason, fix);
-	else
-		fprintf(stderr, "%s: %s %s: %s\n", PROGRAM, call, object, reason);
-	exit(1);
+	hold_standard_descriptors();
+	/* static: clean_up may use it after main has returned. 64 bytes hold
+	 * the longest uid, so snprintf cannot truncate. */
+	static char default_name[64];
+	(void)snprintf(default_name, sizeof default_name, "/ipc-07-%ld", (long)getuid());
+	const char *name = argc == 2 ? argv[1] : default_name;
+	if (argc > 2 || !valid_name(name)) {
+		fprintf(stderr, "usage: %s [NAME]   (default NAME: %s)\n", PROGRAM, default_name);
+		return 2;
+	}
+	region_name = name;
+	catch_stop_signals();
+	if (atexit(clean_up) != 0)
+		die("atexit", "clean_up", "failed", NULL);
+
+	/* Step 1: create the region and its two semaphores. */
+	struct region *region = create_region(name);
+
+	/* Step 2: take a full slot, copy it out, hand it back as empty. Our
+	 * wait returning means that what the producer wrote before its
+	 * sem_post is visible. Another process can write the region, so the
+	 * slot is checked first: the length must fit, and the sequence number
+	 * proves the producer filled this slot in this round. */
+	uint32_t taken = 0;
+	for (unsigned out = 0;; out = (out + 1) % SLOT_COUNT) {
+		wait_for_full_slot(region);
+		uint32_t length = region->slots[out].length;
+		if (length > SLOT_SIZE)
+			die("mmap", name, "slot length out of range", "the region is corrupt");
+		if (region->slots[out].sequence != ++taken)
+			die("mmap", name, "slot out of sequence", "the region is corrupt");
+		if (length == 0)
+			break;
+		if (write_all(STDOUT_FILENO, region->slots[out].data, length) == -1) {
+			if (errno == EPIPE)
+				on_stop_signal(SIGPIPE); /* end quietly, as cat does */
+			die("write", "standard output", strerror(errno), NULL);
+		}
+		if (sem_post(&region->empty) == -1)
+			die("sem_post", name, strerror(errno), NULL);
+	}
+
+	/* Step 3: the stream is complete. Remove the name, then hand the last
+	 * slot back: that post is what lets the producer exit 0. Nobody calls
+	 * sem_destroy: the producer may still be inside sem_timedwait, and the
+	 * semaphores go away with the region's last mapping. */
+	must_remove = 0;
+	if (shm_unlink(name) == -1 && errno != ENOENT)
+		die("shm_unlink", name, strerror(errno), NULL);
+	if (sem_post(&region->empty) == -1)
+		die("sem_post", name, strerror(errno), NULL);
+	if (munmap(region, sizeof *region) == -1)
+		die("munmap", name, strerror(errno), NULL);
+	if (close(region_fd) == -1)
+		die("close", name, strerror(errno), NULL);
+	return 0;
 }
 
-/* The region to remove if we stop early; set before any signal can use it. */
-static const char *region_name;
-static volatile sig_atomic_t must_remove;
-static char bus_message[400];
-static size_t bus_length;
+/* O_EXCL: the region is new and ours, or the name is taken and we stop.
+ * posix_fallocate reserves its pages (ftruncate on tmpfs reserves none:
+ * a store into a page that cannot be had would raise SIGBUS). We lock our
+ * byte, make both semaphores, and only then store RING_READY with release
+ * ordering: a producer that loads it with acquire ordering sees the rest. */
+static struct region *create_region(const char *name)
+{
+	int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
+	if (fd == -1 && errno == EEXIST)
+		refuse_taken_name(name);
+	if (fd == -1)
+		die("shm_open", name, strerror(errno), NULL);
+	must_remove = 1;
+	region_fd = fd;
 
-static void remove_region(void)
+	struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = CONSUMER_BYTE, .l_len = 1 };
+	if (fcntl(fd, F_SETLK, &lock) == -1)
+		die("fcntl", name, strerror(errno), NULL);
+	int error = posix_fallocate(fd, 0, (off_t)sizeof(struct region));
+	if (error != 0)
+		die("posix_fallocate", name, strerror(error), NULL);
+	struct region *region = mmap(NULL, sizeof *region, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (region == MAP_FAILED)
+		die("mmap", name, strerror(errno), NULL);
+
+	if (sem_init(&region->empty, 1, SLOT_COUNT) == -1 || sem_init(&region->full, 1, 0) == -1)
+		die("sem_init", name, strerror(errno), NULL);
+	atomic_store_explicit(&region->state, RING_READY, memory_order_release);
+	return region;
+}
+
+/* Below: what keeps a late or dead producer from hanging us, and what
+ * removes the region when we are stopped early. */
+
+/* sem_wait that cannot hang: a producer killed by SIGKILL never posts
+ * again. So wait 200 ms at a time, and then ask whether the producer has
+ * come (RING_JOINED) and is still there: it holds its lock, which the
+ * kernel drops when it ends, however it ends. The deadline is on
+ * CLOCK_REALTIME: a clock step only makes one wait shorter or longer
+ * (sem_clockwait, on CLOCK_MONOTONIC, is a GNU extension). */
+static void wait_for_full_slot(struct region *region)
+{
+	for (int timeouts = 1;; timeouts++) {
+		struct timespec deadline;
+		if (clock_gettime(CLOCK_REALTIME, &deadline) == -1)
+			die("clock_gettime", "CLOCK_REALTIME", strerror(errno), NULL);
+		deadline.tv_sec += (deadline.tv_nsec + 200000000L) / 1000000000L;
+		deadline.tv_nsec = (deadline.tv_nsec + 200000000L) % 1000000000L;
+		if (sem_timedwait(&region->full, &deadline) == 0)
+			return;
+		if (errno != ETIMEDOUT && errno != EINTR)
+			die("sem_timedwait", region_name, strerror(errno), NULL);
+
+		if (atomic_load_explicit(&region->state, memory_order_acquire) != RING_JOINED) {
+			if (timeouts == 5) /* a second: say why nothing happens */
+				fprintf(stderr, "%s: waiting for %s to start\n", PROGRAM, PEER);
+		} else if (!lock_held(region_fd, PRODUCER_BYTE)) {
+			if (sem_trywait(&region->full) == 0) /* posted just before it ended */
+				return;
+			die("sem_timedwait", region_name, PEER " is gone", "the stream was cut short");
+		}
+	}
+}
+
+/* The name exists. A consumer still running holds its lock; whatever else
+ * it is (left by a killed run, another program's) is not ours to touch. */
+static _Noreturn void refuse_taken_name(const char *name)
+{
+	struct stat st;
+	int fd = shm_open(name, O_RDWR, 0); /* not O_RDONLY: a FIFO there would block it */
+	if (fd == -1)
+		die("shm_open", name, strerror(errno), "pass another NAME");
+	if (fstat(fd, &st) == -1)
+		die("fstat", name, strerror(errno), NULL);
+	if (st.st_uid != geteuid())
+		die("shm_open", name, "belongs to another user", "pass another NAME");
+	if (lock_held(fd, CONSUMER_BYTE))
+		die("shm_open", name, "already has a " PROGRAM, "wait for it to end or pass another NAME");
+	die("shm_open", name, strerror(EEXIST), "no " PROGRAM " uses it: remove it or pass another NAME");
+}
+
+/* Does some process hold a lock on this byte of the region? */
+static int lock_held(int fd, off_t byte)
+{
+	struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = byte, .l_len = 1 };
+	if (fcntl(fd, F_GETLK, &lock) == -1)
+		die("fcntl", region_name, strerror(errno), NULL);
+	return lock.l_type != F_UNLCK;
+}
+
+/* write() may take only part of the buffer (pipes, sockets, signals):
+ * loop until all of it is written. Returns 0, or -1 with errno set. */
+static int write_all(int fd, const void *buf, size_t len)
+{
+	const char *next = buf;
+	while (len > 0) {
+		ssize_t n = write(fd, next, len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			return -1;
+		next += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* A descriptor 0, 1 or 2 that was closed when we started is filled with
+ * /dev/null opened the other way round: reading or writing it still fails
+ * with EBADF as before, and no queue, FIFO or socket of ours can take its
+ * number and receive our data or our error lines. */
+static void hold_standard_descriptors(void)
+{
+	for (int fd = 0; fd <= 2; fd++)
+		if (fcntl(fd, F_GETFD) == -1 &&
+		    open("/dev/null", fd == 0 ? O_WRONLY : O_RDONLY) == -1)
+			exit(1); /* nowhere to say why: stderr may be closed */
+}
+
+/* A portable name is "/" and then 1 to NAME_MAX bytes with no further
+ * "/"; "/." and "/.." would name the directory that holds the objects. */
+static int valid_name(const char *name)
+{
+	size_t length = strlen(name);
+	return name[0] == '/' && length > 1 && length - 1 <= NAME_MAX &&
+	       strchr(name + 1, '/') == NULL && strcmp(name, "/.") != 0 &&
+	       strcmp(name, "/..") != 0;
+}
+
+/* Every signal whose default action ends the process and that can be
+ * caught: each runs clean_up, then kills us as it would have. */
+static const int stop_signals[] = {
+	SIGHUP, SIGINT, SIGQUIT, SIGILL, SIGTRAP, SIGABRT, SIGBUS, SIGFPE,
+	SIGUSR1, SIGSEGV, SIGUSR2, SIGALRM, SIGTERM, SIGXCPU, SIGVTALRM,
+	SIGPROF, SIGSYS, SIGPOLL,
+#ifdef SIGSTKFLT
+	SIGSTKFLT, /* Linux */
+#endif
+#ifdef SIGPWR
+	SIGPWR, /* Linux */
+#endif
+};
+
+/* A stop signal: clean up, then die of the same signal, so that the shell
+ * sees how we ended. signal and raise are async-signal-safe. */
+static void on_stop_signal(int sig)
+{
+	clean_up();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/* Catch every stop signal, the real-time ones included (their default
+ * action ends the process too); ignore SIGPIPE and SIGXFSZ. */
+static void catch_stop_signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_stop_signal };
+	sigfillset(&sa.sa_mask); /* no second signal interrupts clean_up */
+	for (size_t i = 0; i < sizeof stop_signals / sizeof stop_signals[0]; i++)
+		if (sigaction(stop_signals[i], &sa, NULL) == -1)
+			die("sigaction", "stop signals", strerror(errno), NULL);
+	for (int sig = SIGRTMIN; sig <= SIGRTMAX; sig++)
+		if (sigaction(sig, &sa, NULL) == -1 && errno != EINVAL) /* valgrind keeps one */
+			die("sigaction", "real-time signals", strerror(errno), NULL);
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR || signal(SIGXFSZ, SIG_IGN) == SIG_ERR)
+		die("signal", "SIGPIPE/SIGXFSZ", strerror(errno), NULL);
+}
+
+/* What a stop signal or any exit runs: remove the region while it is ours. */
+static void clean_up(void)
 {
 	if (must_remove) {
 		must_remove = 0;
@@ -82,269 +317,21 @@ static void remove_region(void)
 	}
 }
 
-/* Ctrl-C, SIGTERM, SIGHUP (and SIGPIPE from standard output, called by
- * hand): clean up, then die of the same signal so the shell sees how we
- * ended. signal and raise are async-signal-safe. */
-static void on_signal(int sig)
+/* One line on stderr, "program: call object: reason (fix)", then exit 1.
+ * The object may come from the command line: a control byte in the line
+ * is shown as \ooo, so that no name can forge a second line. */
+static _Noreturn void die(const char *call, const char *object,
+			  const char *reason, const char *fix)
 {
-	remove_region();
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
-
-/* SIGBUS: someone truncated the object under our mapping. Report it like
- * any other error instead of crashing; write and _exit are signal-safe. */
-static void on_bus(int sig)
-{
-	(void)sig;
-	remove_region();
-	ssize_t ignored = write(STDERR_FILENO, bus_message, bus_length);
-	(void)ignored;
-	_exit(1);
-}
-
-/* write() may take only part of the buffer (pipes, signals): loop. */
-static int write_all(int fd, const unsigned char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		buf += n;
-		len -= (size_t)n;
+	char line[4096];
+	(void)snprintf(line, sizeof line, "%s: %s %s: %s%s%s%s", PROGRAM, call,
+		       object, reason, fix ? " (" : "", fix ? fix : "", fix ? ")" : "");
+	for (const char *c = line; *c != '\0'; c++) {
+		if ((unsigned char)*c < ' ' || *c == '\177')
+			fprintf(stderr, "\\%03o", (unsigned)(unsigned char)*c);
+		else
+			(void)putc(*c, stderr);
 	}
-	return 0;
-}
-
-static void pause_briefly(void)
-{
-	struct timespec pause = { 0, POLL_MS * 1000000L };
-	if (nanosleep(&pause, NULL) == -1 && errno != EINTR)
-		die("nanosleep", region_name, strerror(errno), NULL);
-}
-
-/* The creator sizes the object, fills in the header and both semaphores,
- * and only then stores the magic number, with release ordering: a peer
- * that reads the magic with acquire ordering sees everything before it. */
-static struct region *create_region(int fd)
-{
-	must_remove = 1;
-	if (ftruncate(fd, sizeof(struct region)) == -1)
-		die("ftruncate", region_name, strerror(errno), NULL);
-	struct region *region = mmap(NULL, sizeof *region, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (region == MAP_FAILED)
-		die("mmap", region_name, strerror(errno), NULL);
-	region->version = RING_VERSION;
-	region->slot_count = SLOT_COUNT;
-	region->slot_size = SLOT_SIZE;
-	if (sem_init(&region->empty, 1, SLOT_COUNT) == -1 || sem_init(&region->full, 1, 0) == -1)
-		die("sem_init", region_name, strerror(errno), NULL);
-	atomic_store_explicit(&region->magic, RING_MAGIC, memory_order_release);
-	return region;
-}
-
-/* The region is untrusted until proven otherwise: our own, the right size
- * (so no access can fall off its end), and initialized by a 07 program.
- * Size 0 or magic 0 means the creator is still at work: wait for it, but
- * for two seconds at most, since a creator killed midway never finishes. */
-static struct region *attach_region(int fd)
-{
-	struct stat st;
-	for (int polls = 0;; polls++) {
-		if (fstat(fd, &st) == -1)
-			die("fstat", region_name, strerror(errno), NULL);
-		if (st.st_uid != geteuid())
-			die("shm_open", region_name, "belongs to another user", "pass another NAME");
-		if (st.st_size == (off_t)sizeof(struct region))
-			break;
-		if (st.st_size != 0)
-			die("fstat", region_name, "wrong size for a 07 ring", "remove it or pass another NAME");
-		if (polls == READY_POLLS)
-			die("fstat", region_name, "still empty after 2 s", "remove it or pass another NAME");
-		pause_briefly();
-	}
-	struct region *region = mmap(NULL, sizeof *region, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (region == MAP_FAILED)
-		die("mmap", region_name, strerror(errno), NULL);
-	for (int polls = 0;; polls++) {
-		unsigned magic = atomic_load_explicit(&region->magic, memory_order_acquire);
-		if (magic == RING_MAGIC)
-			break;
-		if (magic != 0)
-			die("mmap", region_name, "not a 07 ring (wrong magic number)", "remove it or pass another NAME");
-		if (polls == READY_POLLS)
-			die("mmap", region_name, "never initialized", "remove it or pass another NAME");
-		pause_briefly();
-	}
-	if (region->version != RING_VERSION || region->slot_count != SLOT_COUNT ||
-	    region->slot_size != SLOT_SIZE)
-		die("mmap", region_name, "a 07 ring of another version or shape", "remove it or pass another NAME");
-	return region;
-}
-
-/* Create the region with O_EXCL, or attach to the one the peer created. */
-static struct region *open_region(void)
-{
-	for (;;) {
-		int fd = shm_open(region_name, O_RDWR | O_CREAT | O_EXCL, 0600);
-		struct region *region;
-		if (fd != -1) {
-			region = create_region(fd);
-		} else if (errno == EEXIST) {
-			fd = shm_open(region_name, O_RDWR, 0);
-			if (fd == -1 && errno == ENOENT)
-				continue; /* removed between the two calls: start over */
-			if (fd == -1)
-				die("shm_open", region_name, strerror(errno), NULL);
-			region = attach_region(fd);
-		} else {
-			die("shm_open", region_name, strerror(errno), NULL);
-		}
-		if (close(fd) == -1) /* the mapping stays */
-			die("close", region_name, strerror(errno), NULL);
-		return region;
-	}
-}
-
-/* Wait until the peer has written its pid, then remember it (checked: a
- * pid <= 0 given to kill() would signal a whole process group). */
-static pid_t wait_for_peer(atomic_int *peer_field)
-{
-	for (int polls = 0;; polls++) {
-		int pid = atomic_load(peer_field);
-		if (pid < 0 || pid == getpid())
-			die("mmap", region_name, "invalid pid for " PEER, "the region is corrupt");
-		if (pid > 0)
-			return pid;
-		if (polls == QUIET_POLLS)
-			fprintf(stderr, "%s: waiting for %s to start\n", PROGRAM, PEER);
-		pause_briefly(); /* a signal ends the wait: its handler cleans up */
-	}
-}
-
-/* Our peer runs as us (the region is 0600), so kill(pid, 0) succeeds while
- * it exists. ESRCH: it is gone. EPERM: that pid now belongs to another
- * user's process, so ours is gone too. (A dead peer its parent has not yet
- * reaped still counts as alive; a shell reaps at once.) */
-static int peer_alive(pid_t peer)
-{
-	return kill(peer, 0) == 0;
-}
-
-/* sem_wait that cannot hang: a peer killed by SIGKILL never posts again, so
- * wake every 200 ms to check it still exists. The deadline is on
- * CLOCK_REALTIME: a clock step only makes one wait shorter or longer
- * (sem_clockwait, which takes CLOCK_MONOTONIC, is a GNU extension).
- * Returns -1 once the peer is gone and nothing is left to take. */
-static int wait_or_peer_gone(sem_t *sem, pid_t peer)
-{
-	for (;;) {
-		struct timespec deadline;
-		if (clock_gettime(CLOCK_REALTIME, &deadline) == -1)
-			die("clock_gettime", "CLOCK_REALTIME", strerror(errno), NULL);
-		deadline.tv_nsec += PEER_CHECK_MS * 1000000L;
-		if (deadline.tv_nsec >= 1000000000L) {
-			deadline.tv_sec += 1;
-			deadline.tv_nsec -= 1000000000L;
-		}
-		if (sem_timedwait(sem, &deadline) == 0)
-			return 0;
-		if (errno != ETIMEDOUT && errno != EINTR)
-			die("sem_timedwait", region_name, strerror(errno), NULL);
-		/* It may have posted just before it ended; after, nobody can. */
-		if (!peer_alive(peer))
-			return sem_trywait(sem);
-	}
-}
-
-int main(int argc, char *argv[])
-{
-	/* static: the atexit handler may use it after main has returned.
-	 * 64 bytes hold the longest uid, so snprintf cannot truncate. */
-	static char default_name[64];
-	(void)snprintf(default_name, sizeof default_name, "/ipc-07-%ld", (long)getuid());
-	const char *name = argc == 2 ? argv[1] : default_name;
-	if (argc > 2 || name[0] != '/' || name[1] == '\0' || strchr(name + 1, '/') ||
-	    strlen(name) > NAME_MAX) {
-		fprintf(stderr, "usage: %s [NAME]   (default NAME: %s)\n", PROGRAM, default_name);
-		return 2;
-	}
-	region_name = name;
-	/* Written now: the SIGBUS handler cannot format. A very long NAME
-	 * only shortens the message. */
-	(void)snprintf(bus_message, sizeof bus_message, "%s: mmap %s: Bus error (%s)\n", PROGRAM,
-		       name, "the region was truncated by another process");
-	bus_length = strlen(bus_message);
-	if (atexit(remove_region) != 0)
-		die("atexit", "remove_region", "failed", NULL);
-
-	struct sigaction sa = { .sa_handler = on_signal };
-	sigemptyset(&sa.sa_mask);
-	const int stop_signals[] = { SIGHUP, SIGINT, SIGTERM };
-	for (size_t i = 0; i < sizeof stop_signals / sizeof stop_signals[0]; i++)
-		if (sigaction(stop_signals[i], &sa, NULL) == -1)
-			die("sigaction", "SIGHUP/SIGINT/SIGTERM", strerror(errno), NULL);
-	sa.sa_handler = on_bus;
-	if (sigaction(SIGBUS, &sa, NULL) == -1)
-		die("sigaction", "SIGBUS", strerror(errno), NULL);
-	/* A closed standard output (| head) must still let us remove the
-	 * region before we go, so SIGPIPE is ignored and EPIPE handled below. */
-	sa.sa_handler = SIG_IGN;
-	if (sigaction(SIGPIPE, &sa, NULL) == -1)
-		die("sigaction", "SIGPIPE", strerror(errno), NULL);
-
-	/* Steps 1-2: create or attach, then claim the consumer's place. */
-	struct region *region = open_region();
-	int holder = 0;
-	if (!atomic_compare_exchange_strong(&region->consumer_pid, &holder, (int)getpid()))
-		die("shm_open", name, "already has a " PROGRAM, holder > 0 && peer_alive(holder)
-		    ? "wait for it to end or pass another NAME"
-		    : "left by a killed run: remove it or pass another NAME");
-	must_remove = 1; /* from here on, every way out removes it */
-
-	/* Step 3: nothing flows until both sides are there. */
-	pid_t producer = wait_for_peer(&region->producer_pid);
-
-	/* Step 4: take a full slot, copy it out, hand it back as empty. Our
-	 * sem_wait returning means the producer's writes before its sem_post
-	 * are visible. The index and the length come from memory another
-	 * process can write: check both before they touch anything. */
-	for (;;) {
-		if (wait_or_peer_gone(&region->full, producer) == -1)
-			die("sem_timedwait", name, PEER " is gone", "the stream was cut short");
-		uint32_t out = region->tail;
-		if (out >= SLOT_COUNT)
-			die("mmap", name, "slot index out of range", "the region is corrupt");
-		uint32_t length = region->slots[out].length;
-		if (length > SLOT_SIZE)
-			die("mmap", name, "slot length out of range", "the region is corrupt");
-		region->tail = (out + 1) % SLOT_COUNT;
-		if (length == 0 && atomic_load(&region->end_of_stream))
-			break;
-		if (length == 0)
-			die("mmap", name, "empty slot before the end of the stream", "the region is corrupt");
-		if (write_all(STDOUT_FILENO, region->slots[out].data, length) == -1) {
-			if (errno == EPIPE)
-				on_signal(SIGPIPE); /* end quietly, as cat does */
-			die("write", "standard output", strerror(errno), NULL);
-		}
-		if (sem_post(&region->empty) == -1)
-			die("sem_post", name, strerror(errno), NULL);
-	}
-
-	/* Step 5: the stream is complete. Remove the name first, then give the
-	 * last slot back: that post is what lets the producer exit 0. Nobody
-	 * calls sem_destroy: the producer may still be inside sem_timedwait,
-	 * and the semaphores go away with the region's last mapping. */
-	must_remove = 0;
-	if (shm_unlink(name) == -1 && errno != ENOENT)
-		die("shm_unlink", name, strerror(errno), NULL);
-	if (sem_post(&region->empty) == -1)
-		die("sem_post", name, strerror(errno), NULL);
-	if (munmap(region, sizeof *region) == -1)
-		die("munmap", name, strerror(errno), NULL);
-	return 0;
+	(void)putc('\n', stderr);
+	exit(1);
 }
