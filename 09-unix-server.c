@@ -349,9 +349,9 @@ static void report(const char *call, const char *reason, const char *fix)
 		if ((unsigned char)*c < ' ' || *c == '\177')
 			fprintf(stderr, "\\%03o", (unsigned)(unsigned char)*c);
 		else
-			putc(*c, stderr);
+			(void)putc(*c, stderr);
 	}
-	putc('\n', stderr);
+	(void)putc('\n', stderr);
 }
 
 /* One line on stderr, "program: call object: reason (fix)", then exit 1.
@@ -367,8 +367,8 @@ static _Noreturn void die(const char *call, const char *object,
 		if ((unsigned char)*c < ' ' || *c == '\177')
 			fprintf(stderr, "\\%03o", (unsigned)(unsigned char)*c);
 		else
-			putc(*c, stderr);
+			(void)putc(*c, stderr);
 	}
-	putc('\n', stderr);
+	(void)putc('\n', stderr);
 	exit(1);
 }
