@@ -47,6 +47,7 @@ static _Noreturn void die(const char *call, const char *object,
 /* The socket file to remove however we end, once it is ours. */
 static const char *socket_path;
 static volatile sig_atomic_t must_remove;
+static int wake_pipe[2]; /* see wake_up_poll_on_stop_request */
 
 int main(int argc, char *argv[])
 {
@@ -126,6 +127,8 @@ int main(int argc, char *argv[])
 	/* Step 6: told to stop is our normal end: remove the socket, exit 0. */
 	if (close(listener) == -1)
 		die("close", path, strerror(errno), NULL);
+	if (close(wake_pipe[0]) == -1 || close(wake_pipe[1]) == -1)
+		die("close", "pipe for signals", strerror(errno), NULL);
 	must_remove = 0;
 	if (unlink(path) == -1)
 		die("unlink", path, strerror(errno), NULL);
@@ -225,14 +228,13 @@ static int accept_error_is_transient(int error)
 }
 
 /* Ctrl-C, SIGTERM and SIGHUP ask us to stop, which is our normal end: the
- * handler sets this flag and writes a byte into this pipe, which every
+ * handler sets this flag and writes a byte into wake_pipe, which every
  * wait polls beside the socket. A signal that lands between our look at
  * the flag and the call to poll has left its byte, so poll returns at once
  * (the self-pipe trick). pselect, the other race-free way, cannot watch a
  * descriptor at or past FD_SETSIZE (1024), which a server started with
  * many files open gets; poll has no such limit. */
 static volatile sig_atomic_t stop_requested;
-static int wake_pipe[2];
 
 static void on_stop_request(int sig)
 {
