@@ -10,9 +10,9 @@
  * removes the socket and exits 0; any other fatal signal removes it and
  * kills us. Watch for: the socket file appears at bind(), but connections
  * are accepted only after listen(); a client that comes in between is
- * refused. Elsewhere (not tested here): the probe for a live server relies
- * on Linux's EAGAIN for a full backlog; the BSDs and macOS answer that
- * with ECONNREFUSED, as for a dead server, and the socket would be replaced.
+ * refused. Not tested elsewhere: the BSDs and macOS answer a full backlog
+ * with ECONNREFUSED, not Linux's EAGAIN, so there a live server whose
+ * backlog is full looks dead, and its socket would be replaced.
  */
 #define _POSIX_C_SOURCE 200809L
 
