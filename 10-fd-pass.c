@@ -41,7 +41,6 @@ union control {
 };
 
 static void send_descriptor(int sock, int fd);
-static int receive_descriptor(int sock);
 static void copy_what_arrives(int sock);
 static void hold_standard_descriptors(void);
 static void catch_stop_signals(void);
@@ -153,10 +152,11 @@ static void send_descriptor(int sock, int fd)
 		    errno == EPIPE ? "the child went away" : NULL);
 }
 
-/* What the peer sent is untrusted: accept exactly one whole SCM_RIGHTS
+/* The child: wait for a descriptor, copy what it reads to standard output.
+ * What the peer sent is untrusted: accept exactly one whole SCM_RIGHTS
  * message carrying one descriptor. (Dying here closes anything else that
  * came; a long-lived server would close it by hand.) */
-static int receive_descriptor(int sock)
+static void copy_what_arrives(int sock)
 {
 	char byte;
 	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
@@ -178,18 +178,12 @@ static int receive_descriptor(int sock)
 		die("recvmsg", "socket", "no descriptor in the message", NULL);
 	int fd;
 	memcpy(&fd, CMSG_DATA(cmsg), sizeof fd); /* CMSG_DATA may be unaligned */
-	return fd;
-}
-
-/* The child: wait for a descriptor, copy what it reads to standard output. */
-static void copy_what_arrives(int sock)
-{
-	int fd = receive_descriptor(sock);
 	if (close(sock) == -1)
 		die("close", "socket", strerror(errno), NULL);
+
 	static char buf[CHUNK];
 	for (;;) {
-		ssize_t n = read(fd, buf, sizeof buf);
+		n = read(fd, buf, sizeof buf);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1)
