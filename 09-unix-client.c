@@ -20,58 +20,36 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #define PROGRAM "09-unix-client"
 enum { CHUNK = 64 * 1024 };
 
-/* One line on stderr, "program: call object: reason (fix)", then exit 1. */
+static void hold_standard_descriptors(void);
+static int write_all(int fd, const void *buf, size_t len);
 static _Noreturn void die(const char *call, const char *object,
-			  const char *reason, const char *fix)
-{
-	if (fix)
-		fprintf(stderr, "%s: %s %s: %s (%s)\n", PROGRAM, call, object, reason, fix);
-	else
-		fprintf(stderr, "%s: %s %s: %s\n", PROGRAM, call, object, reason);
-	exit(1);
-}
-
-/* write() may take only part of the buffer (pipes, signals): loop. */
-static int write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
+			  const char *reason, const char *fix);
 
 int main(int argc, char *argv[])
 {
-	/* static: the atexit handler may use it after main has returned.
-	 * 64 bytes hold the longest uid, so snprintf cannot truncate. */
-	static char default_path[64];
+	/* 64 bytes hold the longest uid, so snprintf cannot truncate. */
+	char default_path[64];
 	(void)snprintf(default_path, sizeof default_path, "/tmp/ipc-09-%ld.sock", (long)getuid());
 	if (argc > 2 || (argc == 2 && (argv[1][0] == '-' || argv[1][0] == '\0'))) {
 		fprintf(stderr, "usage: %s [PATH]   (default PATH: %s)\n", PROGRAM, default_path);
 		return 2;
 	}
 	const char *path = argc == 2 ? argv[1] : default_path;
+	hold_standard_descriptors();
 
 	/* We own nothing that outlives us, so Ctrl-C keeps its default
 	 * action. A server that goes away must be an error we report, not a
-	 * silent death by SIGPIPE: ignoring it makes send() fail with EPIPE. */
-	struct sigaction sa = { .sa_handler = SIG_IGN };
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGPIPE, &sa, NULL) == -1)
-		die("sigaction", "SIGPIPE", strerror(errno), NULL);
+	 * silent death by SIGPIPE: ignored, send() fails with EPIPE. So must
+	 * an output past ulimit -f: SIGXFSZ ignored, write fails with EFBIG. */
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR || signal(SIGXFSZ, SIG_IGN) == SIG_ERR)
+		die("signal", "SIGPIPE/SIGXFSZ", strerror(errno), NULL);
 
 	/* Step 1: connect. No server means ENOENT (no socket file) or
 	 * ECONNREFUSED (a file nobody listens on). */
@@ -79,21 +57,17 @@ int main(int argc, char *argv[])
 	if (strlen(path) >= sizeof address.sun_path)
 		die("connect", path, strerror(ENAMETOOLONG), "a socket path must be shorter");
 	memcpy(address.sun_path, path, strlen(path) + 1);
-	int first = socket(AF_UNIX, SOCK_STREAM, 0);
-	if (first == -1)
-		die("socket", "AF_UNIX", strerror(errno), NULL);
-	/* socket() takes the lowest free descriptor: started with standard
-	 * input or output closed (<&-, >&-), we would get 0 or 1 and read
-	 * from or write to our own socket in their place. Moved to 3 or
-	 * above, a closed standard stream fails with EBADF, as it should. */
-	int sock = fcntl(first, F_DUPFD, 3);
+	int sock = socket(AF_UNIX, SOCK_STREAM, 0);
 	if (sock == -1)
-		die("fcntl", "AF_UNIX", strerror(errno), NULL);
-	if (close(first) == -1)
-		die("close", "AF_UNIX", strerror(errno), NULL);
-	if (connect(sock, (struct sockaddr *)&address, sizeof address) == -1)
-		die("connect", path, strerror(errno),
-		    errno == ENOENT || errno == ECONNREFUSED ? "is 09-unix-server running?" : NULL);
+		die("socket", "AF_UNIX", strerror(errno), NULL);
+	if (connect(sock, (struct sockaddr *)&address, sizeof address) == -1) {
+		int error = errno;
+		struct stat target; /* Linux refuses a directory like a dead socket */
+		if (error == ECONNREFUSED && stat(path, &target) == 0 && S_ISDIR(target.st_mode))
+			die("connect", path, strerror(EISDIR), "pass the path of a socket");
+		die("connect", path, strerror(error),
+		    error == ENOENT || error == ECONNREFUSED ? "is 09-unix-server running?" : NULL);
+	}
 	/* Non-blocking, so a send can never stall while replies pile up. Not
 	 * standard input: its file description is shared with the shell. */
 	if (fcntl(sock, F_SETFL, O_NONBLOCK) == -1)
@@ -161,4 +135,54 @@ int main(int argc, char *argv[])
 	if (close(sock) == -1)
 		die("close", path, strerror(errno), NULL);
 	return 0;
+}
+
+/* Below: the descriptors, the writing and the error line every example shares. */
+
+/* A descriptor 0, 1 or 2 that was closed when we started is filled with
+ * /dev/null opened the other way round: reading or writing it still fails
+ * with EBADF as before, and no queue, FIFO or socket of ours can take its
+ * number and receive our data or our error lines. */
+static void hold_standard_descriptors(void)
+{
+	for (int fd = 0; fd <= 2; fd++)
+		if (fcntl(fd, F_GETFD) == -1 &&
+		    open("/dev/null", fd == 0 ? O_WRONLY : O_RDONLY) == -1)
+			exit(1); /* nowhere to say why: stderr may be closed */
+}
+
+/* write() may take only part of the buffer (pipes, sockets, signals):
+ * loop until all of it is written. Returns 0, or -1 with errno set. */
+static int write_all(int fd, const void *buf, size_t len)
+{
+	const char *next = buf;
+	while (len > 0) {
+		ssize_t n = write(fd, next, len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			return -1;
+		next += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* One line on stderr, "program: call object: reason (fix)", then exit 1.
+ * The object may come from the command line: a control byte in the line
+ * is shown as \ooo, so that no name can forge a second line. */
+static _Noreturn void die(const char *call, const char *object,
+			  const char *reason, const char *fix)
+{
+	char line[4096];
+	(void)snprintf(line, sizeof line, "%s: %s %s: %s%s%s%s", PROGRAM, call,
+		       object, reason, fix ? " (" : "", fix ? fix : "", fix ? ")" : "");
+	for (const char *c = line; *c != '\0'; c++) {
+		if ((unsigned char)*c < ' ' || *c == '\177')
+			fprintf(stderr, "\\%03o", (unsigned)(unsigned char)*c);
+		else
+			(void)putc(*c, stderr);
+	}
+	(void)putc('\n', stderr);
+	exit(1);
 }

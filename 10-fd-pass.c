@@ -6,13 +6,14 @@
  *
  *   ./10-fd-pass FILE > copy
  *
- * FILE is required; nothing is created, so nothing has a default name.
- * Watch for: the parent opens FILE only after fork(), so the child cannot
- * have inherited it; what it reads arrives under a descriptor number of its
- * own, chosen by the kernel when the message is received.
+ * FILE is required and must be a regular file; nothing is created, so
+ * nothing has a default name. Watch for: the parent opens FILE only after
+ * fork(), so the child cannot have inherited it; what it reads arrives
+ * under a descriptor number of its own, chosen by the kernel.
+ * CMSG_SPACE and CMSG_LEN joined POSIX only in 2024: glibc and musl show
+ * them under _POSIX_C_SOURCE 200809L; where a system hides them (FreeBSD
+ * and macOS, not tested here), the build stops and says so.
  */
-/* CMSG_SPACE and CMSG_LEN joined POSIX only in 2024; glibc and musl define
- * them under this macro, other systems may want their own feature macro. */
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
@@ -26,68 +27,106 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#if !defined(CMSG_SPACE) || !defined(CMSG_LEN)
+#error "CMSG_SPACE and CMSG_LEN are hidden under _POSIX_C_SOURCE here; remove that #define"
+#endif
+
 #define PROGRAM "10-fd-pass"
 enum { CHUNK = 64 * 1024 };
-
-/* One line on stderr, "program: call object: reason (fix)", then exit 1. */
-static _Noreturn void die(const char *call, const char *object,
-			  const char *reason, const char *fix)
-{
-	if (fix)
-		fprintf(stderr, "%s: %s %s: %s (%s)\n", PROGRAM, call, object, reason, fix);
-	else
-		fprintf(stderr, "%s: %s %s: %s\n", PROGRAM, call, object, reason);
-	exit(1);
-}
-
-/* The child to stop if the parent ends early; 0 in the child itself and
- * once the child is reaped. Set with the stop signals blocked. */
-static volatile sig_atomic_t child_pid;
-
-/* The child has nothing to clean up, so SIGKILL: unlike SIGTERM it also
- * ends a stopped child, so the wait that reaps it always returns. */
-static void stop_child(void)
-{
-	pid_t pid = (pid_t)child_pid;
-	if (pid > 0) {
-		child_pid = 0;
-		(void)kill(pid, SIGKILL); /* it can only be gone already */
-		while (waitpid(pid, NULL, 0) == -1 && errno == EINTR)
-			continue;
-	}
-}
-
-/* Ctrl-C, SIGTERM, SIGHUP: stop the child, then die of the same signal so
- * the shell sees how we ended. kill, waitpid, signal and raise are all
- * async-signal-safe. */
-static void on_signal(int sig)
-{
-	stop_child();
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
-
-/* write() may take only part of the buffer (pipes, signals): loop. */
-static int write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
 
 /* Room for one descriptor's control message, aligned as a cmsghdr. */
 union control {
 	struct cmsghdr align;
 	char buf[CMSG_SPACE(sizeof(int))];
 };
+
+static void send_descriptor(int sock, int fd);
+static void copy_what_arrives(int sock);
+static void hold_standard_descriptors(void);
+static void catch_stop_signals(void);
+static void clean_up(void);
+static int reap(pid_t child);
+static int child_result(int status);
+static int write_all(int fd, const void *buf, size_t len);
+static _Noreturn void die(const char *call, const char *object,
+			  const char *reason, const char *fix);
+
+/* The child to stop if the parent ends early (see clean_up); 0 in the
+ * child itself and once the child is reaped. */
+static volatile sig_atomic_t child_pid;
+
+int main(int argc, char *argv[])
+{
+	if (argc != 2 || argv[1][0] == '-' || argv[1][0] == '\0') {
+		fprintf(stderr, "usage: %s FILE\n", PROGRAM);
+		return 2;
+	}
+	const char *path = argv[1];
+	hold_standard_descriptors();
+	catch_stop_signals(); /* the child inherits them: SIGPIPE ignored too */
+	if (atexit(clean_up) != 0)
+		die("atexit", "clean_up", "failed", NULL);
+
+	/* Step 1: a connected pair of Unix sockets, one end for each process. */
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == -1)
+		die("socketpair", "AF_UNIX", strerror(errno), NULL);
+
+	/* Step 2: fork; each side closes the end it does not use. Signals
+	 * wait until child_pid is set, so that clean_up always knows it. */
+	sigset_t all, old_mask;
+	sigfillset(&all);
+	if (sigprocmask(SIG_BLOCK, &all, &old_mask) == -1)
+		die("sigprocmask", "SIG_BLOCK", strerror(errno), NULL);
+	pid_t pid = fork();
+	if (pid == -1)
+		die("fork", "child", strerror(errno), NULL);
+	child_pid = pid;
+	if (sigprocmask(SIG_SETMASK, &old_mask, NULL) == -1)
+		die("sigprocmask", "SIG_SETMASK", strerror(errno), NULL);
+	if (pid == 0) {
+		if (close(sv[0]) == -1)
+			die("close", "socket", strerror(errno), NULL);
+		copy_what_arrives(sv[1]);
+		return 0;
+	}
+	if (close(sv[1]) == -1)
+		die("close", "socket", strerror(errno), NULL);
+
+	/* Step 3: only now open FILE, in the parent alone. O_NONBLOCK: a
+	 * FIFO would block open until a writer came; it opens at once, and
+	 * fstat refuses it (a directory opens too, but cannot be read). */
+	int fd;
+	while ((fd = open(path, O_RDONLY | O_NONBLOCK)) == -1 && errno == EINTR)
+		continue;
+	if (fd == -1)
+		die("open", path, strerror(errno), NULL);
+	struct stat st;
+	if (fstat(fd, &st) == -1)
+		die("fstat", path, strerror(errno), NULL);
+	if (S_ISDIR(st.st_mode))
+		die("open", path, strerror(EISDIR), "pass a file");
+	if (!S_ISREG(st.st_mode))
+		die("open", path, "not a regular file", "pass a file");
+
+	/* Step 4: send the descriptor, then close our copies; the open file
+	 * lives on in the message, then in the child. */
+	send_descriptor(sv[0], fd);
+	if (close(fd) == -1)
+		die("close", path, strerror(errno), NULL);
+	if (close(sv[0]) == -1)
+		die("close", "socket", strerror(errno), NULL);
+
+	/* Step 5: wait for the child and end the way it ended: quietly of
+	 * SIGPIPE when standard output was closed, as cat does. */
+	int status = reap(pid);
+	child_pid = 0;
+	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGPIPE) {
+		signal(SIGPIPE, SIG_DFL);
+		raise(SIGPIPE);
+	}
+	return child_result(status);
+}
 
 /* The descriptor rides beside one ordinary byte: a stream socket sends no
  * ancillary data on its own. The kernel takes a reference to the open
@@ -113,10 +152,11 @@ static void send_descriptor(int sock, int fd)
 		    errno == EPIPE ? "the child went away" : NULL);
 }
 
-/* What the peer sent is untrusted: accept exactly one whole SCM_RIGHTS
+/* The child: wait for a descriptor, copy what it reads to standard output.
+ * What the peer sent is untrusted: accept exactly one whole SCM_RIGHTS
  * message carrying one descriptor. (Dying here closes anything else that
  * came; a long-lived server would close it by hand.) */
-static int receive_descriptor(int sock)
+static void copy_what_arrives(int sock)
 {
 	char byte;
 	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
@@ -138,18 +178,12 @@ static int receive_descriptor(int sock)
 		die("recvmsg", "socket", "no descriptor in the message", NULL);
 	int fd;
 	memcpy(&fd, CMSG_DATA(cmsg), sizeof fd); /* CMSG_DATA may be unaligned */
-	return fd;
-}
-
-/* The child: wait for a descriptor, copy what it reads to standard output. */
-static void copy_what_arrives(int sock)
-{
-	int fd = receive_descriptor(sock);
 	if (close(sock) == -1)
 		die("close", "socket", strerror(errno), NULL);
+
 	static char buf[CHUNK];
 	for (;;) {
-		ssize_t n = read(fd, buf, sizeof buf);
+		n = read(fd, buf, sizeof buf);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1)
@@ -157,8 +191,10 @@ static void copy_what_arrives(int sock)
 		if (n == 0)
 			break;
 		if (write_all(STDOUT_FILENO, buf, (size_t)n) == -1) {
-			if (errno == EPIPE)
-				on_signal(SIGPIPE); /* end quietly, as cat does */
+			if (errno == EPIPE) { /* end quietly, as cat does */
+				signal(SIGPIPE, SIG_DFL);
+				raise(SIGPIPE);
+			}
 			die("write", "standard output", strerror(errno), NULL);
 		}
 	}
@@ -166,93 +202,129 @@ static void copy_what_arrives(int sock)
 		die("close", "passed descriptor", strerror(errno), NULL);
 }
 
-int main(int argc, char *argv[])
+/* Below: what stops the child when the parent ends early. It exists for a
+ * child blocked writing to an output nobody reads, which would otherwise
+ * outlive a parent stopped by a signal or an error. */
+
+/* The child has nothing to clean up, so SIGKILL: unlike SIGTERM it also
+ * ends a stopped child, so the wait that reaps it always returns. kill
+ * and waitpid are async-signal-safe. */
+static void clean_up(void)
 {
-	if (argc != 2 || argv[1][0] == '-' || argv[1][0] == '\0') {
-		fprintf(stderr, "usage: %s FILE\n", PROGRAM);
-		return 2;
+	pid_t pid = (pid_t)child_pid;
+	if (pid > 0) {
+		child_pid = 0;
+		(void)kill(pid, SIGKILL); /* it can only be gone already */
+		while (waitpid(pid, NULL, 0) == -1 && errno == EINTR)
+			continue;
 	}
-	const char *path = argv[1];
+}
 
-	struct sigaction sa = { .sa_handler = on_signal };
-	sigemptyset(&sa.sa_mask);
-	const int stop_signals[] = { SIGHUP, SIGINT, SIGTERM };
-	sigset_t stop_set;
-	sigemptyset(&stop_set);
-	for (size_t i = 0; i < sizeof stop_signals / sizeof stop_signals[0]; i++) {
+/* Every signal whose default action ends the process and that can be
+ * caught: each runs clean_up, then kills us as it would have. */
+static const int stop_signals[] = {
+	SIGHUP, SIGINT, SIGQUIT, SIGILL, SIGTRAP, SIGABRT, SIGBUS, SIGFPE,
+	SIGUSR1, SIGSEGV, SIGUSR2, SIGALRM, SIGTERM, SIGXCPU, SIGVTALRM,
+	SIGPROF, SIGSYS, SIGPOLL,
+#ifdef SIGSTKFLT
+	SIGSTKFLT, /* Linux */
+#endif
+#ifdef SIGPWR
+	SIGPWR, /* Linux */
+#endif
+};
+
+/* A stop signal: clean up, then die of the same signal, so that the shell
+ * sees how we ended. signal and raise are async-signal-safe. */
+static void on_stop_signal(int sig)
+{
+	clean_up();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/* Catch every stop signal, the real-time ones included (their default
+ * action ends the process too); ignore SIGPIPE and SIGXFSZ. */
+static void catch_stop_signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_stop_signal };
+	sigfillset(&sa.sa_mask); /* no second signal interrupts clean_up */
+	for (size_t i = 0; i < sizeof stop_signals / sizeof stop_signals[0]; i++)
 		if (sigaction(stop_signals[i], &sa, NULL) == -1)
-			die("sigaction", "SIGHUP/SIGINT/SIGTERM", strerror(errno), NULL);
-		sigaddset(&stop_set, stop_signals[i]);
-	}
-	/* A closed standard output must be an EPIPE we handle, not a death
-	 * the parent cannot tell from a crash. The child inherits this. */
-	sa.sa_handler = SIG_IGN;
-	if (sigaction(SIGPIPE, &sa, NULL) == -1)
-		die("sigaction", "SIGPIPE", strerror(errno), NULL);
-	if (atexit(stop_child) != 0)
-		die("atexit", "stop_child", "failed", NULL);
+			die("sigaction", "stop signals", strerror(errno), NULL);
+	/* EINVAL: a signal that a tool keeps for itself (valgrind: SIGRTMAX). */
+	for (int sig = SIGRTMIN; sig <= SIGRTMAX; sig++)
+		if (sigaction(sig, &sa, NULL) == -1 && errno != EINVAL)
+			die("sigaction", "real-time signals", strerror(errno), NULL);
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR || signal(SIGXFSZ, SIG_IGN) == SIG_ERR)
+		die("signal", "SIGPIPE/SIGXFSZ", strerror(errno), NULL);
+}
 
-	/* Step 1: a connected pair of Unix sockets, one end for each process. */
-	int sv[2];
-	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == -1)
-		die("socketpair", "AF_UNIX", strerror(errno), NULL);
+/* A descriptor 0, 1 or 2 that was closed when we started is filled with
+ * /dev/null opened the other way round: reading or writing it still fails
+ * with EBADF as before, and no queue, FIFO or socket of ours can take its
+ * number and receive our data or our error lines. */
+static void hold_standard_descriptors(void)
+{
+	for (int fd = 0; fd <= 2; fd++)
+		if (fcntl(fd, F_GETFD) == -1 &&
+		    open("/dev/null", fd == 0 ? O_WRONLY : O_RDONLY) == -1)
+			exit(1); /* nowhere to say why: stderr may be closed */
+}
 
-	/* Step 2: fork, with the stop signals held back until child_pid is
-	 * set, so a Ctrl-C can never leave the child running on its own. */
-	sigset_t old_mask;
-	if (sigprocmask(SIG_BLOCK, &stop_set, &old_mask) == -1)
-		die("sigprocmask", "SIG_BLOCK", strerror(errno), NULL);
-	pid_t pid = fork();
-	if (pid == -1)
-		die("fork", "child", strerror(errno), NULL);
-	child_pid = pid;
-	if (sigprocmask(SIG_SETMASK, &old_mask, NULL) == -1)
-		die("sigprocmask", "SIG_SETMASK", strerror(errno), NULL);
-	if (pid == 0) {
-		/* Each side closes the end it does not use. */
-		if (close(sv[0]) == -1)
-			die("close", "socket", strerror(errno), NULL);
-		copy_what_arrives(sv[1]);
-		return 0;
-	}
-	if (close(sv[1]) == -1)
-		die("close", "socket", strerror(errno), NULL);
-
-	/* Step 3: only now open FILE, in the parent alone. A directory opens
-	 * but cannot be read: refuse it here, with its name. */
-	int fd;
-	while ((fd = open(path, O_RDONLY)) == -1 && errno == EINTR)
-		continue;
-	if (fd == -1)
-		die("open", path, strerror(errno), NULL);
-	struct stat st;
-	if (fstat(fd, &st) == -1)
-		die("fstat", path, strerror(errno), NULL);
-	if (S_ISDIR(st.st_mode))
-		die("open", path, strerror(EISDIR), "pass a file");
-
-	/* Step 4: send the descriptor, then close our copies; the open file
-	 * lives on in the message, then in the child. */
-	send_descriptor(sv[0], fd);
-	if (close(fd) == -1)
-		die("close", path, strerror(errno), NULL);
-	if (close(sv[0]) == -1)
-		die("close", "socket", strerror(errno), NULL);
-
-	/* Step 5: wait for the child and end the way it ended. */
+/* Wait for the child, retrying after a signal; its status as waitpid
+ * gives it. */
+static int reap(pid_t child)
+{
 	int status;
-	while (waitpid(pid, &status, 0) == -1)
+	while (waitpid(child, &status, 0) == -1)
 		if (errno != EINTR)
 			die("waitpid", "child", strerror(errno), NULL);
-	child_pid = 0;
-	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGPIPE) {
-		signal(SIGPIPE, SIG_DFL); /* standard output was closed: be as quiet */
-		raise(SIGPIPE);
+	return status;
+}
+
+/* 0 if the child succeeded. A child that failed said why itself; one
+ * killed by a signal could not, so we say it. */
+static int child_result(int status)
+{
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status) == 0 ? 0 : 1;
+	fprintf(stderr, "%s: child killed by signal %d\n", PROGRAM, WTERMSIG(status));
+	return 1;
+}
+
+/* write() may take only part of the buffer (pipes, sockets, signals):
+ * loop until all of it is written. Returns 0, or -1 with errno set. */
+static int write_all(int fd, const void *buf, size_t len)
+{
+	const char *next = buf;
+	while (len > 0) {
+		ssize_t n = write(fd, next, len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			return -1;
+		next += n;
+		len -= (size_t)n;
 	}
-	if (WIFSIGNALED(status)) {
-		char reason[32];
-		(void)snprintf(reason, sizeof reason, "killed by signal %d", WTERMSIG(status));
-		die("waitpid", "child", reason, NULL);
+	return 0;
+}
+
+/* One line on stderr, "program: call object: reason (fix)", then exit 1.
+ * The object may come from the command line: a control byte in the line
+ * is shown as \ooo, so that no name can forge a second line. */
+static _Noreturn void die(const char *call, const char *object,
+			  const char *reason, const char *fix)
+{
+	char line[4096];
+	(void)snprintf(line, sizeof line, "%s: %s %s: %s%s%s%s", PROGRAM, call,
+		       object, reason, fix ? " (" : "", fix ? fix : "", fix ? ")" : "");
+	for (const char *c = line; *c != '\0'; c++) {
+		if ((unsigned char)*c < ' ' || *c == '\177')
+			fprintf(stderr, "\\%03o", (unsigned)(unsigned char)*c);
+		else
+			(void)putc(*c, stderr);
 	}
-	return WEXITSTATUS(status) == 0 ? 0 : 1; /* the child said why */
+	(void)putc('\n', stderr);
+	exit(1);
 }

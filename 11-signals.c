@@ -9,6 +9,8 @@
  * lines, the numbers in the order sent. Watch for: the parent first sends
  * the standard signal SIGUSR1 COUNT times too, and the child reports on
  * standard error how many of those arrived: one, however many were sent.
+ * No handler runs anywhere: the parent takes its own stop signals the same
+ * way, blocked before fork and taken with sigtimedwait().
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -26,58 +28,74 @@
  * which the parent respects anyway: see send_signal. */
 enum { DEFAULT_COUNT = 5, MAX_COUNT = 1000 };
 
-/* One line on stderr, "program: call object: reason (fix)", then exit 1. */
+static void receive(int count, pid_t parent);
+static void send_signal(pid_t child, int sig, const char *name, int payload,
+			const sigset_t *stop_set);
+static void block_stop_signals(sigset_t *stop_set);
+static void wait_for_the_end_of(pid_t child, const sigset_t *stop_set);
+static void stop_child(pid_t child);
+static int reap(pid_t child);
+static int child_result(int status);
+static int write_all(int fd, const void *buf, size_t len);
 static _Noreturn void die(const char *call, const char *object,
-			  const char *reason, const char *fix)
-{
-	if (fix)
-		fprintf(stderr, "%s: %s %s: %s (%s)\n", PROGRAM, call, object, reason, fix);
-	else
-		fprintf(stderr, "%s: %s %s: %s\n", PROGRAM, call, object, reason);
-	exit(1);
-}
+			  const char *reason, const char *fix);
 
-/* The child to stop if the parent ends early; 0 in the child itself and
- * once the child is reaped. Set with the stop signals blocked. */
-static volatile sig_atomic_t child_pid;
-
-/* The child has nothing to clean up, so SIGKILL: unlike SIGTERM it also
- * ends a stopped child, so the wait that reaps it always returns. */
-static void stop_child(void)
+int main(int argc, char *argv[])
 {
-	pid_t pid = (pid_t)child_pid;
-	if (pid > 0) {
-		child_pid = 0;
-		(void)kill(pid, SIGKILL); /* it can only be gone already */
-		while (waitpid(pid, NULL, 0) == -1 && errno == EINTR)
-			continue;
+	long count = DEFAULT_COUNT;
+	if (argc == 2) {
+		char *end;
+		errno = 0;
+		count = strtol(argv[1], &end, 10);
+		if (argv[1][0] < '0' || argv[1][0] > '9' || *end != '\0' || errno != 0)
+			count = 0;
 	}
-}
-
-/* Ctrl-C, SIGTERM, SIGHUP: stop the child, then die of the same signal so
- * the shell sees how we ended. kill, waitpid, signal and raise are all
- * async-signal-safe. */
-static void on_signal(int sig)
-{
-	stop_child();
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
-
-/* write() may take only part of the buffer (pipes, signals): loop. */
-static int write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		buf += n;
-		len -= (size_t)n;
+	if (argc > 2 || count < 1 || count > MAX_COUNT) {
+		fprintf(stderr, "usage: %s [COUNT]   (default COUNT: %d, at most %d)\n",
+			PROGRAM, DEFAULT_COUNT, MAX_COUNT);
+		return 2;
 	}
-	return 0;
+
+	/* Step 1: block the signals the child will wait for, before fork: the
+	 * child inherits the mask, so none can arrive before it is ready (an
+	 * unblocked SIGRTMIN or SIGUSR1 would kill it). Our own stop signals
+	 * and SIGCHLD are blocked too: the parent takes them as the child
+	 * takes its own, when it chooses to look. */
+	sigset_t stop_set, lesson_set;
+	block_stop_signals(&stop_set); /* SIGRTMIN and SIGUSR1 among them */
+	sigemptyset(&lesson_set);
+	sigaddset(&lesson_set, SIGRTMIN);
+	sigaddset(&lesson_set, SIGUSR1);
+	pid_t parent = getpid();
+	pid_t pid = fork();
+	if (pid == -1)
+		die("fork", "child", strerror(errno), NULL);
+
+	/* Step 2, in the child: take the signals synchronously, in order.
+	 * Only the lesson's stay blocked: the child has nothing to clean up,
+	 * so any other stop signal may simply kill it. */
+	if (pid == 0) {
+		if (sigprocmask(SIG_SETMASK, &lesson_set, NULL) == -1)
+			die("sigprocmask", "SIG_SETMASK", strerror(errno), NULL);
+		receive((int)count, parent);
+		return 0;
+	}
+
+	/* Step 3, in the parent: queue them all, SIGUSR1s first. */
+	for (int i = 1; i <= count; i++)
+		send_signal(pid, SIGUSR1, "SIGUSR1", i * i, &stop_set);
+	for (int i = 1; i <= count; i++)
+		send_signal(pid, SIGRTMIN, "SIGRTMIN", i * i, &stop_set);
+
+	/* Step 4: wait for the child and end the way it ended: quietly of
+	 * SIGPIPE when standard output was closed, as cat does. */
+	wait_for_the_end_of(pid, &stop_set);
+	int status = reap(pid);
+	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGPIPE) {
+		signal(SIGPIPE, SIG_DFL);
+		raise(SIGPIPE);
+	}
+	return child_result(status);
 }
 
 /* Wait for one signal of SET; it is taken off the pending list. */
@@ -114,8 +132,10 @@ static void receive(int count, pid_t parent)
 		char line[16];
 		int len = snprintf(line, sizeof line, "%d\n", info.si_value.sival_int);
 		if (write_all(STDOUT_FILENO, line, (size_t)len) == -1) {
-			if (errno == EPIPE)
-				on_signal(SIGPIPE); /* end quietly, as cat does */
+			if (errno == EPIPE) { /* end quietly, as cat does */
+				signal(SIGPIPE, SIG_DFL);
+				raise(SIGPIPE);
+			}
 			die("write", "standard output", strerror(errno), NULL);
 		}
 	}
@@ -135,98 +155,166 @@ static void receive(int count, pid_t parent)
 		PROGRAM, count, arrived);
 }
 
+/* Below: the parent's own signals, taken synchronously like the child's,
+ * so that a stop signal never leaves the child waiting on its own. */
+
+/* Take one stop signal or SIGCHLD, waiting at most TIMEOUT. A stop signal
+ * stops the child, then kills us as it would have: raised while blocked,
+ * it is delivered the moment we unblock it. */
+static void take_signal(pid_t child, const sigset_t *stop_set, const struct timespec *timeout)
+{
+	int sig = sigtimedwait(stop_set, NULL, timeout);
+	if (sig == -1 && errno != EAGAIN && errno != EINTR) {
+		int error = errno;
+		stop_child(child);
+		die("sigtimedwait", "stop signals", strerror(error), NULL);
+	}
+	if (sig == -1 || sig == SIGCHLD)
+		return;
+	stop_child(child);
+	sigset_t just_this;
+	sigemptyset(&just_this);
+	sigaddset(&just_this, sig);
+	signal(sig, SIG_DFL);
+	raise(sig);
+	(void)sigprocmask(SIG_UNBLOCK, &just_this, NULL);
+	exit(1); /* not reached: every stop signal ends a process */
+}
+
 /* sigqueue() fails with EAGAIN while the user's pending signals are at the
  * limit (ulimit -i). The child is draining them, so wait and retry; a
- * second without room means nobody is draining. */
-static void send_signal(pid_t child, int sig, const char *name, int payload)
+ * second without room means nobody is draining. The pause is a look at
+ * our stop signals. */
+static void send_signal(pid_t child, int sig, const char *name, int payload,
+			const sigset_t *stop_set)
 {
 	const union sigval value = { .sival_int = payload };
 	const struct timespec pause = { .tv_nsec = 1000000 }; /* 1 ms */
 	for (int tries = 1; sigqueue(child, sig, value) == -1; tries++) {
-		if (errno != EAGAIN || tries == 1000)
-			die("sigqueue", name, strerror(errno),
-			    errno == EAGAIN ? "too many signals pending; see ulimit -i" : NULL);
-		(void)nanosleep(&pause, NULL); /* woken early by a signal: just retry sooner */
+		if (errno != EAGAIN || tries == 1000) {
+			int error = errno;
+			stop_child(child);
+			die("sigqueue", name, strerror(error),
+			    error == EAGAIN ? "too many signals pending; see ulimit -i" : NULL);
+		}
+		take_signal(child, stop_set, &pause);
 	}
 }
 
-int main(int argc, char *argv[])
+/* Until the child has ended, wake at each SIGCHLD and look (WNOWAIT leaves
+ * it to reap). Where a blocked SIGCHLD is discarded, as POSIX allows for a
+ * signal whose default is to be ignored, the timeout looks every second. */
+static void wait_for_the_end_of(pid_t child, const sigset_t *stop_set)
 {
-	long count = DEFAULT_COUNT;
-	if (argc == 2) {
-		char *end;
-		errno = 0;
-		count = strtol(argv[1], &end, 10);
-		if (argv[1][0] < '0' || argv[1][0] > '9' || *end != '\0' || errno != 0)
-			count = 0;
+	const struct timespec second = { .tv_sec = 1 };
+	for (;;) {
+		siginfo_t info;
+		memset(&info, 0, sizeof info); /* si_pid stays 0 while it runs */
+		if (waitid(P_PID, (id_t)child, &info, WEXITED | WNOHANG | WNOWAIT) == -1 &&
+		    errno != EINTR) {
+			int error = errno;
+			stop_child(child);
+			die("waitid", "child", strerror(error), NULL);
+		}
+		if (info.si_pid == child)
+			return;
+		take_signal(child, stop_set, &second);
 	}
-	if (argc > 2 || count < 1 || count > MAX_COUNT) {
-		fprintf(stderr, "usage: %s [COUNT]   (default COUNT: %d, at most %d)\n",
-			PROGRAM, DEFAULT_COUNT, MAX_COUNT);
-		return 2;
-	}
+}
 
-	struct sigaction sa = { .sa_handler = on_signal };
-	sigemptyset(&sa.sa_mask);
-	const int stop_signals[] = { SIGHUP, SIGINT, SIGTERM };
-	sigset_t stop_set;
-	sigemptyset(&stop_set);
-	for (size_t i = 0; i < sizeof stop_signals / sizeof stop_signals[0]; i++) {
-		if (sigaction(stop_signals[i], &sa, NULL) == -1)
-			die("sigaction", "SIGHUP/SIGINT/SIGTERM", strerror(errno), NULL);
-		sigaddset(&stop_set, stop_signals[i]);
-	}
-	/* A closed standard output must be an EPIPE we handle, not a death
-	 * the parent cannot tell from a crash. The child inherits this. */
-	sa.sa_handler = SIG_IGN;
-	if (sigaction(SIGPIPE, &sa, NULL) == -1)
-		die("sigaction", "SIGPIPE", strerror(errno), NULL);
-	if (atexit(stop_child) != 0)
-		die("atexit", "stop_child", "failed", NULL);
+/* Every signal whose default action ends the process and that can be
+ * caught: the parent takes each with sigtimedwait, stops the child, then
+ * dies of it as it would have. */
+static const int stop_signals[] = {
+	SIGHUP, SIGINT, SIGQUIT, SIGILL, SIGTRAP, SIGABRT, SIGBUS, SIGFPE,
+	SIGUSR1, SIGSEGV, SIGUSR2, SIGALRM, SIGTERM, SIGXCPU, SIGVTALRM,
+	SIGPROF, SIGSYS, SIGPOLL,
+#ifdef SIGSTKFLT
+	SIGSTKFLT, /* Linux */
+#endif
+#ifdef SIGPWR
+	SIGPWR, /* Linux */
+#endif
+};
 
-	/* Step 1: block the signals the child will wait for, before fork: the
-	 * child inherits the mask, so none can arrive before it is ready (an
-	 * unblocked SIGRTMIN or SIGUSR1 would kill it). The stop signals are
-	 * held back too, until child_pid is set. */
-	sigset_t blocked = stop_set, old_mask;
-	sigaddset(&blocked, SIGRTMIN);
-	sigaddset(&blocked, SIGUSR1);
-	if (sigprocmask(SIG_BLOCK, &blocked, &old_mask) == -1)
-		die("sigprocmask", "SIG_BLOCK", strerror(errno), NULL);
-	pid_t parent = getpid();
-	pid_t pid = fork();
-	if (pid == -1)
-		die("fork", "child", strerror(errno), NULL);
-	child_pid = pid;
-	if (sigprocmask(SIG_UNBLOCK, &stop_set, NULL) == -1)
-		die("sigprocmask", "SIG_UNBLOCK", strerror(errno), NULL);
+/* Block the stop signals, the real-time ones included (their default
+ * action ends the process too), and SIGCHLD, into STOP_SET; ignore SIGPIPE
+ * and SIGXFSZ, so that a write fails with EPIPE or EFBIG instead. */
+static void block_stop_signals(sigset_t *stop_set)
+{
+	sigemptyset(stop_set);
+	for (size_t i = 0; i < sizeof stop_signals / sizeof stop_signals[0]; i++)
+		sigaddset(stop_set, stop_signals[i]);
+	for (int sig = SIGRTMIN; sig <= SIGRTMAX; sig++)
+		sigaddset(stop_set, sig);
+	sigaddset(stop_set, SIGCHLD);
+	if (sigprocmask(SIG_BLOCK, stop_set, NULL) == -1)
+		die("sigprocmask", "stop signals", strerror(errno), NULL);
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR || signal(SIGXFSZ, SIG_IGN) == SIG_ERR)
+		die("signal", "SIGPIPE/SIGXFSZ", strerror(errno), NULL);
+}
 
-	/* Step 2, in the child: take the signals synchronously, in order. */
-	if (pid == 0) {
-		receive((int)count, parent);
-		return 0;
-	}
+/* The child has nothing to clean up, so SIGKILL: unlike SIGTERM it also
+ * ends a stopped child, so the wait that reaps it always returns. */
+static void stop_child(pid_t child)
+{
+	(void)kill(child, SIGKILL); /* it can only be gone already */
+	(void)reap(child);
+}
 
-	/* Step 3, in the parent: queue them all, SIGUSR1s first. */
-	for (int i = 1; i <= count; i++)
-		send_signal(pid, SIGUSR1, "SIGUSR1", i * i);
-	for (int i = 1; i <= count; i++)
-		send_signal(pid, SIGRTMIN, "SIGRTMIN", i * i);
-
-	/* Step 4: wait for the child and end the way it ended. */
+/* Wait for the child, retrying after a signal; its status as waitpid
+ * gives it. */
+static int reap(pid_t child)
+{
 	int status;
-	while (waitpid(pid, &status, 0) == -1)
+	while (waitpid(child, &status, 0) == -1)
 		if (errno != EINTR)
 			die("waitpid", "child", strerror(errno), NULL);
-	child_pid = 0;
-	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGPIPE) {
-		signal(SIGPIPE, SIG_DFL); /* standard output was closed: be as quiet */
-		raise(SIGPIPE);
+	return status;
+}
+
+/* 0 if the child succeeded. A child that failed said why itself; one
+ * killed by a signal could not, so we say it. */
+static int child_result(int status)
+{
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status) == 0 ? 0 : 1;
+	fprintf(stderr, "%s: child killed by signal %d\n", PROGRAM, WTERMSIG(status));
+	return 1;
+}
+
+/* write() may take only part of the buffer (pipes, sockets, signals):
+ * loop until all of it is written. Returns 0, or -1 with errno set. */
+static int write_all(int fd, const void *buf, size_t len)
+{
+	const char *next = buf;
+	while (len > 0) {
+		ssize_t n = write(fd, next, len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			return -1;
+		next += n;
+		len -= (size_t)n;
 	}
-	if (WIFSIGNALED(status)) {
-		char reason[32];
-		(void)snprintf(reason, sizeof reason, "killed by signal %d", WTERMSIG(status));
-		die("waitpid", "child", reason, NULL);
+	return 0;
+}
+
+/* One line on stderr, "program: call object: reason (fix)", then exit 1.
+ * The object may come from the command line: a control byte in the line
+ * is shown as \ooo, so that no name can forge a second line. */
+static _Noreturn void die(const char *call, const char *object,
+			  const char *reason, const char *fix)
+{
+	char line[4096];
+	(void)snprintf(line, sizeof line, "%s: %s %s: %s%s%s%s", PROGRAM, call,
+		       object, reason, fix ? " (" : "", fix ? fix : "", fix ? ")" : "");
+	for (const char *c = line; *c != '\0'; c++) {
+		if ((unsigned char)*c < ' ' || *c == '\177')
+			fprintf(stderr, "\\%03o", (unsigned)(unsigned char)*c);
+		else
+			(void)putc(*c, stderr);
 	}
-	return WEXITSTATUS(status) == 0 ? 0 : 1; /* the child said why */
+	(void)putc('\n', stderr);
+	exit(1);
 }
