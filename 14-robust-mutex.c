@@ -58,7 +58,7 @@ static _Noreturn void die(const char *call, const char *object, const char *reas
 static int reap(pid_t child);
 static void catch_stop_signals(void);
 
-static int workers = 4, kill_at, kill_recoverer, stalled, skip_consistent;
+static int workers = 4, kill_at, kill_recoverer, stalled, skip_consistent, in_worker;
 static volatile sig_atomic_t started; /* how many of pids[] are running */
 static pid_t pids[MAX_WORKERS];
 
@@ -126,6 +126,7 @@ int main(int argc, char *argv[])
 			die("fork", "worker", strerror(errno), NULL);
 		if (pid == 0) {
 			started = 0; /* a worker's stop signal kills only itself */
+			in_worker = 1;
 			if (sigprocmask(SIG_SETMASK, &old, NULL) == -1)
 				die("sigprocmask", "SIG_SETMASK", strerror(errno), NULL);
 			work(bank, w, transfers);
@@ -148,8 +149,10 @@ int main(int argc, char *argv[])
 	if (failed)
 		return 1;
 
-	/* Step 5: check what the lock protected. Every counted transfer is in
-	 * the accounts and no other: replay the counts and compare. */
+	/* Step 5: check what the lock protected, under the lock: the last
+	 * worker may have died holding it, with nobody left to repair. Every
+	 * counted transfer is in the accounts and no other: replay and compare. */
+	lock(bank);
 	long expected = TOTAL / 2, count = 0;
 	for (int w = 0; w < workers; w++) {
 		for (long i = 1; i <= bank->done[w]; i++)
@@ -158,7 +161,7 @@ int main(int argc, char *argv[])
 	}
 	if (bank->account[0] != expected || bank->account[0] + bank->account[1] != TOTAL)
 		die("check", "accounts", "they do not match the transfers counted", "a transfer was lost");
-	printf("%d workers", workers);
+	printf("%d worker%s", workers, workers == 1 ? "" : "s");
 	if (killed)
 		printf(" (%d killed)", killed);
 	printf(", %ld transfers, accounts sum to %d (as they should)\n", count, TOTAL);
@@ -232,7 +235,7 @@ static void recover(struct bank *bank, int dead)
 		bank->account[1] = bank->journal.account[1];
 		bank->done[bank->journal.worker] = bank->journal.done;
 	}
-	if (kill_recoverer && atomic_fetch_add(&bank->recoveries, 1) == 0)
+	if (kill_recoverer && in_worker && atomic_fetch_add(&bank->recoveries, 1) == 0)
 		raise(SIGKILL); /* -r: the first recoverer dies before it is done */
 	atomic_store(&bank->journal.active, 0);
 	fprintf(stderr, "%s: worker %d died holding the lock %s\n", PROGRAM, dead,

@@ -84,7 +84,10 @@ round_trip() {
 	run 12-sysv-producer "$key" < "$1" 2> "$T/perr"
 	finished $consumer 0
 	same "$1" "$T/out"
-	[ ! -s "$T/cerr" ] && [ ! -s "$T/perr" ] || fail "unexpected messages"
+	# A slow start (a loaded machine, a sanitizer) may make either side say
+	# it is waiting; nothing else may be said.
+	sed -i '/^12-sysv-[a-z]*: waiting for 12-sysv-[a-z]* to start$/d' "$T/cerr" "$T/perr"
+	[ ! -s "$T/cerr" ] && [ ! -s "$T/perr" ] || fail "unexpected messages: $(cat "$T/cerr" "$T/perr")"
 	nothing_left "$key"
 }
 
@@ -214,7 +217,8 @@ test_a_creator_killed_halfway_is_recognised_and_replaced() {
 	key=$(keyfile k)
 	# Killed at its first semop, the one that would mark the set ready.
 	# (glibc's semop is the semtimedop system call; musl's is semop.)
-	expect_status 137 strace -qq -o /dev/null -e inject=semop,semtimedop:signal=SIGKILL:when=1 \
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+		expect_status 137 strace -qq -o /dev/null -e inject=semop,semtimedop:signal=SIGKILL:when=1 \
 		"$BIN/12-sysv-consumer" "$key" > /dev/null
 	[ -n "$(set_of "$key")" ] && [ -n "$(segment_of "$key")" ] || fail "nothing left to prove"
 	printf 'after a half-made set\n' > "$T/in"
