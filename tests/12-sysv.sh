@@ -84,11 +84,22 @@ round_trip() {
 	run 12-sysv-producer "$key" < "$1" 2> "$T/perr"
 	finished $consumer 0
 	same "$1" "$T/out"
-	# A slow start (a loaded machine, a sanitizer) may make either side say
-	# it is waiting; nothing else may be said.
+	said_nothing_else
+	nothing_left "$key"
+}
+
+# says FILE LINE: FILE holds LINE and nothing else but waiting lines.
+says() {
+	sed -i '/^12-sysv-[a-z]*: waiting for 12-sysv-[a-z]* to start$/d' "$1"
+	stderr_is "$1" "$2"
+}
+
+# said_nothing_else: neither side said anything but that it is waiting for
+# the other (which a slow start, on a loaded machine or under valgrind, makes
+# either side say).
+said_nothing_else() {
 	sed -i '/^12-sysv-[a-z]*: waiting for 12-sysv-[a-z]* to start$/d' "$T/cerr" "$T/perr"
 	[ ! -s "$T/cerr" ] && [ ! -s "$T/perr" ] || fail "unexpected messages: $(cat "$T/cerr" "$T/perr")"
-	nothing_left "$key"
 }
 
 # feed_a_producer: a producer reading a FIFO we write by hand (fd 3, which
@@ -179,7 +190,7 @@ test_a_killed_producer_is_reported_within_a_second() {
 	kill -KILL $producer
 	finished $producer 137
 	TMO=$NOTICE finished $consumer 1
-	stderr_is "$T/cerr" "$(gone_line 12-sysv-consumer 12-sysv-producer)"
+	says "$T/cerr" "$(gone_line 12-sysv-consumer 12-sysv-producer)"
 	printf 'first part\n' | cmp - "$T/out" || fail "wrong output"
 	nothing_left "$key"
 }
@@ -189,7 +200,7 @@ test_a_killed_consumer_is_reported_within_a_second() {
 	kill -KILL $consumer
 	finished $consumer 137
 	TMO=$NOTICE finished $producer 1
-	stderr_is "$T/perr" "$(gone_line 12-sysv-producer 12-sysv-consumer)"
+	says "$T/perr" "$(gone_line 12-sysv-producer 12-sysv-consumer)"
 	nothing_left "$key"
 }
 
@@ -207,7 +218,7 @@ test_both_killed_leave_only_a_stale_set_which_the_next_pair_replaces() {
 	run 12-sysv-producer "$key" < "$T/in"
 	finished $consumer 0
 	same "$T/in" "$T/out"
-	stderr_is "$T/cerr" "12-sysv-consumer: replacing the objects at $key (left by a killed run)"
+	says "$T/cerr" "12-sysv-consumer: replacing the objects at $key (left by a killed run)"
 	nothing_left "$key"
 }
 
@@ -228,7 +239,7 @@ test_a_creator_killed_halfway_is_recognised_and_replaced() {
 	run 12-sysv-consumer "$key" > "$T/out" 2> "$T/cerr"
 	finished $producer 0
 	same "$T/in" "$T/out"
-	stderr_is "$T/cerr" "12-sysv-consumer: replacing the objects at $key (never initialised: its creator was killed halfway)"
+	says "$T/cerr" "12-sysv-consumer: replacing the objects at $key (never initialised: its creator was killed halfway)"
 	stderr_is "$T/perr" "12-sysv-producer: waiting for 12-sysv-consumer to start"
 	nothing_left "$key"
 }
@@ -270,7 +281,7 @@ test_a_stop_and_continue_interrupts_semtimedop_harmlessly() {
 	finished $producer 0
 	finished $consumer 0
 	printf 'first part\nsecond part\n' | cmp - "$T/out" || fail "wrong output"
-	[ ! -s "$T/cerr" ] && [ ! -s "$T/perr" ] || fail "unexpected messages"
+	said_nothing_else
 	nothing_left "$key"
 }
 
@@ -294,7 +305,7 @@ test_a_producer_stopped_on_a_full_ring_carries_on_after_continue() {
 	exec 4>&-
 	wait
 	same "$big" "$T/out"
-	[ ! -s "$T/perr" ] || fail "unexpected message: $(cat "$T/perr")"
+	said_nothing_else
 }
 
 test_sigint_on_a_waiting_consumer_removes_both_objects() {
@@ -313,7 +324,7 @@ test_sigterm_on_a_streaming_consumer_fails_the_producer() {
 	kill -TERM $consumer
 	finished $consumer 143
 	TMO=$NOTICE finished $producer 1
-	stderr_is "$T/perr" "$(gone_line 12-sysv-producer 12-sysv-consumer)"
+	says "$T/perr" "$(gone_line 12-sysv-producer 12-sysv-consumer)"
 	nothing_left "$key"
 }
 
@@ -322,7 +333,7 @@ test_sigterm_on_a_streaming_producer_fails_the_consumer() {
 	kill -TERM $producer
 	finished $producer 143
 	TMO=$NOTICE finished $consumer 1
-	stderr_is "$T/cerr" "$(gone_line 12-sysv-consumer 12-sysv-producer)"
+	says "$T/cerr" "$(gone_line 12-sysv-consumer 12-sysv-producer)"
 	nothing_left "$key"
 }
 
@@ -335,8 +346,7 @@ test_a_closed_standard_output_ends_the_consumer_quietly_and_fails_the_producer()
 	quiet_under_head 10 12-sysv-consumer "$key"
 	head -c 10 "$big" | cmp - "$T/head.out" || fail "head got the wrong bytes"
 	TMO=$NOTICE finished $producer 1
-	sed -i '/waiting for/d' "$T/perr"
-	stderr_is "$T/perr" "$(gone_line 12-sysv-producer 12-sysv-consumer)"
+	says "$T/perr" "$(gone_line 12-sysv-producer 12-sysv-consumer)"
 	nothing_left "$key"
 }
 
@@ -345,10 +355,10 @@ test_a_set_removed_under_the_pair_is_reported_as_removed() {
 	wait_until is_blocked $consumer
 	ipcrm -s "$(set_of "$key")"
 	finished $consumer 1
-	stderr_is "$T/cerr" "12-sysv-consumer: semtimedop $key: $(errtext EIDRM) (the set was removed: ipcrm, or logind's RemoveIPC)"
+	says "$T/cerr" "12-sysv-consumer: semtimedop $key: $(errtext EIDRM) (the set was removed: ipcrm, or logind's RemoveIPC)"
 	printf 'more\n' >&3
 	finished $producer 1
-	stderr_is "$T/perr" "12-sysv-producer: semop $key: $(errtext EINVAL) (the set was removed: ipcrm, or logind's RemoveIPC)"
+	says "$T/perr" "12-sysv-producer: semop $key: $(errtext EINVAL) (the set was removed: ipcrm, or logind's RemoveIPC)"
 	nothing_left "$key"
 }
 
@@ -414,7 +424,7 @@ test_an_out_of_range_slot_length_is_caught() {
 	done
 	cat "$STALL" > /dev/null &
 	finished $consumer 1
-	stderr_is "$T/cerr" "12-sysv-consumer: shmat $key: slot length out of range (the ring is corrupt)"
+	says "$T/cerr" "12-sysv-consumer: shmat $key: slot length out of range (the ring is corrupt)"
 	TMO=$NOTICE finished $producer 1
 	nothing_left "$key"
 }
