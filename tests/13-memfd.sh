@@ -65,11 +65,14 @@ fd_send() {
 	"$SHARED/fd-send" "$@"
 }
 
+# listening PATH: a socket listens at PATH (flag __SO_ACCEPTCON; a stale
+# socket file is not there: /proc/net/unix lists only live sockets).
+listening() { awk -v path="$1" '$NF == path && $4 == "00010000" { found = 1 } END { exit !found }' /proc/net/unix; }
 # start_receiver: a receiver on $T/s writing to $T/out; returns once it listens.
 start_receiver() {
 	spawn 13-memfd-recv "$T/s" > "$T/out" 2> "$T/rerr"
 	receiver=$!
-	wait_until test -S "$T/s"
+	wait_until listening "$T/s"
 }
 refused() { printf '13-memfd-recv: %s the passed descriptor: %s (refusing to map it)' "$@"; }
 
@@ -191,7 +194,7 @@ test_a_receiver_killed_before_its_verdict_fails_the_sender() {
 	stall_output
 	spawn 13-memfd-recv "$T/s" > "$STALL" 2> "$T/rerr"
 	local receiver=$!
-	wait_until test -S "$T/s"
+	wait_until listening "$T/s"
 	spawn 13-memfd-send "$T/s" < "$(input many-slots 3000017)" 2> "$T/serr"
 	local sender=$!
 	wait_until test ! -e "$T/s"
@@ -206,7 +209,7 @@ test_the_object_is_a_memfd_and_nothing_appears_in_dev_shm() {
 	stall_output
 	spawn 13-memfd-recv "$T/s" > "$STALL"
 	local receiver=$!
-	wait_until test -S "$T/s"
+	wait_until listening "$T/s"
 	spawn 13-memfd-send "$T/s" < "$(input many-slots 3000017)"
 	local sender=$!
 	wait_until test ! -e "$T/s"
@@ -227,7 +230,7 @@ test_a_closed_standard_output_ends_the_receiver_quietly_and_fails_the_sender() {
 	big=$(input big 100000000)
 	(
 		status=0
-		wait_until test -S "$T/s"
+		wait_until listening "$T/s"
 		run 13-memfd-send "$T/s" < "$big" 2> "$T/serr" || status=$?
 		echo $status > "$T/sstatus"
 	) &
@@ -255,7 +258,7 @@ test_without_mfd_noexec_seal_the_sender_falls_back() {
 test_the_socket_is_0600_and_a_stale_one_is_replaced() {
 	spawn 13-memfd-recv "$T/s" > /dev/null
 	local first=$!
-	wait_until test -S "$T/s"
+	wait_until listening "$T/s"
 	[ "$(stat -c %a "$T/s")" = 600 ] || fail "socket mode $(stat -c %a "$T/s")"
 	kill -KILL $first
 	finished $first 137
@@ -309,7 +312,7 @@ test_another_users_socket_is_refused_and_left_alone() {
 	chmod 777 "$T"
 	setpriv --reuid=12345 --regid=12345 --clear-groups -- "$BIN/13-memfd-recv" "$T/s" > /dev/null 2>&1 &
 	local theirs=$!
-	wait_until test -S "$T/s"
+	wait_until listening "$T/s"
 	expect_status 1 run 13-memfd-recv "$T/s" 2> "$T/err"
 	stderr_is "$T/err" "13-memfd-recv: bind $T/s: Socket exists and belongs to another user (pass another PATH)"
 	exited $theirs && fail "their receiver was disturbed"
