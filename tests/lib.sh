@@ -8,15 +8,17 @@
 #   $ID   a token unique to the case; put it in every shm or queue name
 #   $BIN  the directory holding the example programs
 # After the case, anything it left in /dev/shm, /dev/mqueue or in the
-# System V queues it registered (see keyfile) fails the case, then is removed.
+# System V objects it registered (see keyfile) fails the case, then is removed.
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BIN=$(cd "${BIN:-$ROOT}" && pwd)
 # Generous: a peer that never comes must end the wait, a slow machine must not.
 TMO=${TMO:-20}
 KEYFILES=()
-# The project id every System V example passes to ftok(3): 'q'.
+# The project ids the System V examples pass to ftok(3): 'q' for 06's
+# queues, 'S' for 12's semaphore sets and segments.
 QPROJ=$(printf '%d' "'q")
+SPROJ=$(printf '%d' "'S")
 
 # run PROGRAM ARGS...: start one example, bounded by a timeout, under $RUN.
 # shellcheck disable=SC2086 # RUN is a command prefix and must be split
@@ -127,8 +129,9 @@ ftok_key() {
 	printf '0x%08x\n' $(( (($2 & 0xff) << 24) | ((dev & 0xff) << 16) | (ino & 0xffff) ))
 }
 
-# keyfile NAME: a fresh key path for a System V queue; its queue is checked
-# and removed after the case.
+# keyfile NAME: a fresh key path for System V objects; its queue, semaphore
+# set and segment are checked and removed after the case. (A segment marked
+# for removal has lost its key; it goes with the last process attached.)
 keyfile() {
 	: > "$T/$1"
 	KEYFILES+=("$T/$1")
@@ -191,6 +194,14 @@ case_cleanup() {
 		for key in $(ipcs -q | awk '{print $1}' | grep -ix "$(ftok_key "$file" "$QPROJ")"); do
 			left="$left queue:$key"
 			ipcrm -Q "$key"
+		done
+		for key in $(ipcs -s | awk '{print $1}' | grep -ix "$(ftok_key "$file" "$SPROJ")"); do
+			left="$left semaphores:$key"
+			ipcrm -S "$key"
+		done
+		for key in $(ipcs -m | awk '{print $1}' | grep -ix "$(ftok_key "$file" "$SPROJ")"); do
+			left="$left segment:$key"
+			ipcrm -M "$key"
 		done
 	done
 	rm -rf "$T"

@@ -1,0 +1,314 @@
+/*
+ * 13-memfd-recv: take a sealed memfd from 13-memfd-send over a Unix socket
+ * (SCM_RIGHTS), check its seals and size, map it read-only and write it to
+ * standard output. Memory shared safely with a less trusted peer.
+ *
+ *   ./13-memfd-recv demo.sock > copy &
+ *   ./13-memfd-send demo.sock < file
+ *
+ * PATH defaults to /tmp/ipc-13-<uid>.sock; a socket left by a dead receiver
+ * is replaced, anything else at PATH refused. Watch for: there is no SIGBUS
+ * handler, on purpose. The seals (F_SEAL_SHRINK, F_SEAL_WRITE) are checked
+ * first, and once set they cannot be removed: nobody can shrink the object
+ * under our mapping. Linux only (memfd_create and seals: Linux 3.17).
+ */
+#define _POSIX_C_SOURCE 200809L
+/* F_GET_SEALS and the F_SEAL_ flags are Linux's: declared for _GNU_SOURCE. */
+#define _GNU_SOURCE
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define PROGRAM "13-memfd-recv"
+#define NEEDED_SEALS (F_SEAL_SHRINK | F_SEAL_WRITE)
+
+static int listen_at(struct sockaddr_un *address);
+static int receive_memfd(int peer, uint64_t *size);
+static void check_memfd(int memfd, uint64_t size);
+static void verdict(int sock, char answer);
+static int write_all(int fd, const void *buf, size_t len);
+static _Noreturn void die(const char *call, const char *object, const char *reason, const char *fix);
+static void hold_standard_descriptors(void);
+static void catch_stop_signals(void);
+static void clean_up(void);
+
+static const char *socket_path;
+static volatile sig_atomic_t must_remove, answered, peer = -1;
+
+int main(int argc, char *argv[])
+{
+	static char default_path[64];
+	(void)snprintf(default_path, sizeof default_path, "/tmp/ipc-13-%ld.sock", (long)getuid());
+	if (argc > 2 || (argc == 2 && (argv[1][0] == '-' || argv[1][0] == '\0'))) {
+		fprintf(stderr, "usage: %s [PATH]   (default PATH: %s)\n", PROGRAM, default_path);
+		return 2;
+	}
+	socket_path = argc == 2 ? argv[1] : default_path;
+	hold_standard_descriptors();
+	catch_stop_signals();
+	if (atexit(clean_up) != 0)
+		die("atexit", "clean_up", "failed", NULL);
+	struct sockaddr_un address = { .sun_family = AF_UNIX };
+	if (strlen(socket_path) >= sizeof address.sun_path)
+		die("bind", socket_path, strerror(ENAMETOOLONG), "a socket path must be shorter");
+	memcpy(address.sun_path, socket_path, strlen(socket_path) + 1);
+
+	/* Step 1: listen, accept one sender, and remove the name at once:
+	 * nobody else is to come. */
+	int listener = listen_at(&address);
+	while ((peer = accept(listener, NULL, NULL)) == -1)
+		if (errno != EINTR && errno != ECONNABORTED)
+			die("accept", socket_path, strerror(errno), NULL);
+	must_remove = 0;
+	if (unlink(socket_path) == -1 || close(listener) == -1)
+		die("unlink", socket_path, strerror(errno), NULL);
+
+	/* Step 2: the announced size and exactly one descriptor. */
+	uint64_t size;
+	int memfd = receive_memfd(peer, &size);
+
+	/* Step 3: trust nothing before the seals and the size are checked. */
+	check_memfd(memfd, size);
+
+	/* Step 4: map it read-only and write it out. A mapping of length 0 is
+	 * EINVAL: an empty object has nothing to map. */
+	if (size > 0) {
+		void *data = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, memfd, 0);
+		if (data == MAP_FAILED)
+			die("mmap", "the passed descriptor", strerror(errno), NULL);
+		if (write_all(STDOUT_FILENO, data, (size_t)size) == -1) {
+			if (errno == EPIPE) { /* end quietly, as cat does */
+				signal(SIGPIPE, SIG_DFL);
+				raise(SIGPIPE);
+			}
+			die("write", "standard output", strerror(errno), NULL);
+		}
+		if (munmap(data, (size_t)size) == -1)
+			die("munmap", "the passed descriptor", strerror(errno), NULL);
+	}
+
+	/* Step 5: tell the sender it was delivered. */
+	verdict(peer, 'Y');
+	if (close(memfd) == -1 || close(peer) == -1)
+		die("close", socket_path, strerror(errno), NULL);
+	return 0;
+}
+
+/* A socket file left by a dead receiver is replaced; a live one, someone
+ * else's or anything that is not a socket is refused (as in 09). bind
+ * under umask 0177 makes the socket 0600: only we may connect. */
+static int listen_at(struct sockaddr_un *address)
+{
+	struct stat existing;
+	if (lstat(socket_path, &existing) == 0) {
+		if (S_ISDIR(existing.st_mode))
+			die("bind", socket_path, strerror(EISDIR), "pass a socket path");
+		if (!S_ISSOCK(existing.st_mode))
+			die("bind", socket_path, "File exists and is not a socket", "remove it or pass another PATH");
+		if (existing.st_uid != geteuid())
+			die("bind", socket_path, "Socket exists and belongs to another user", "pass another PATH");
+		/* Non-blocking: a full backlog must not keep us waiting. */
+		int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		if (probe == -1)
+			die("socket", "AF_UNIX", strerror(errno), NULL);
+		if (connect(probe, (struct sockaddr *)address, sizeof *address) == 0 || errno == EAGAIN)
+			die("bind", socket_path, "another receiver is listening on it", "stop it or pass another PATH");
+		if (errno != ECONNREFUSED)
+			die("connect", socket_path, strerror(errno), NULL);
+		if (close(probe) == -1 || unlink(socket_path) == -1) /* stale: nobody listens */
+			die("unlink", socket_path, strerror(errno), NULL);
+	} else if (errno != ENOENT) {
+		die("lstat", socket_path, strerror(errno), NULL);
+	}
+	int sock = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (sock == -1)
+		die("socket", "AF_UNIX", strerror(errno), NULL);
+	mode_t old_umask = umask(0177);
+	if (bind(sock, (struct sockaddr *)address, sizeof *address) == -1)
+		die("bind", socket_path, strerror(errno), NULL);
+	umask(old_umask);
+	must_remove = 1;
+	if (listen(sock, 1) == -1)
+		die("listen", socket_path, strerror(errno), NULL);
+	return sock;
+}
+
+/* Room for one descriptor's control message, aligned as a cmsghdr. */
+union control {
+	struct cmsghdr align;
+	char buf[CMSG_SPACE(sizeof(int))];
+};
+
+/* What the peer sent is untrusted (10's rules): the 8-byte size, whole,
+ * and one SCM_RIGHTS message of exactly one descriptor. */
+static int receive_memfd(int sock, uint64_t *size)
+{
+	struct iovec iov = { .iov_base = size, .iov_len = sizeof *size };
+	union control control;
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+			      .msg_control = control.buf, .msg_controllen = sizeof control.buf };
+	ssize_t n;
+	while ((n = recvmsg(sock, &msg, MSG_WAITALL)) == -1 && errno == EINTR)
+		continue;
+	if (n == -1)
+		die("recvmsg", socket_path, strerror(errno), NULL);
+	if (n == 0)
+		die("recvmsg", socket_path, "peer closed without sending a descriptor", NULL);
+	if (msg.msg_flags & MSG_CTRUNC)
+		die("recvmsg", socket_path, "control data truncated", "sent more than one descriptor?");
+	struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+	if (cmsg == NULL || cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS ||
+	    cmsg->cmsg_len != CMSG_LEN(sizeof(int)))
+		die("recvmsg", socket_path, "not exactly one descriptor in the message", NULL);
+	if ((size_t)n != sizeof *size)
+		die("recvmsg", socket_path, "the size was cut short", NULL);
+	int fd;
+	memcpy(&fd, CMSG_DATA(cmsg), sizeof fd); /* CMSG_DATA may be unaligned */
+	return fd;
+}
+
+/* The sender could pass anything: a file it may still truncate, an
+ * unsealed memfd, a shm_open object (which cannot be sealed). Once
+ * F_SEAL_SHRINK and F_SEAL_WRITE are set nobody can remove them, so the
+ * object can neither shrink under our mapping (no SIGBUS) nor change. */
+static void check_memfd(int memfd, uint64_t size)
+{
+	int seals = fcntl(memfd, F_GET_SEALS);
+	if (seals == -1 && errno == EINVAL) {
+		die("fcntl", "the passed descriptor", "F_GET_SEALS: not a memfd", "refusing to map it");
+	}
+	if (seals == -1)
+		die("fcntl", "the passed descriptor", strerror(errno), NULL);
+	if ((seals & NEEDED_SEALS) != NEEDED_SEALS) {
+		die("fcntl", "the passed descriptor", "F_GET_SEALS: not sealed against shrinking and writing",
+		    "refusing to map it");
+	}
+	struct stat st;
+	if (fstat(memfd, &st) == -1)
+		die("fstat", "the passed descriptor", strerror(errno), NULL);
+	if (!S_ISREG(st.st_mode) || st.st_size < 0 || (uint64_t)st.st_size != size || size > SIZE_MAX) {
+		die("fstat", "the passed descriptor", "not of the announced size", "refusing to map it");
+	}
+}
+
+/* One byte back: 'Y' delivered (clean_up sends 'N' on every other way
+ * out, after our error line). The sender may be gone. */
+static void verdict(int sock, char answer)
+{
+	answered = 1;
+	if (send(sock, &answer, 1, MSG_NOSIGNAL) == -1 && errno != EPIPE && errno != ECONNRESET)
+		die("send", socket_path, strerror(errno), NULL);
+}
+
+/* Below: what removes the socket when we are stopped early, the error line
+ * and the descriptors 0 to 2. */
+
+/* unlink and send are async-signal-safe. */
+static void clean_up(void)
+{
+	if (must_remove) {
+		must_remove = 0;
+		(void)unlink(socket_path); /* best effort: nobody is left to tell */
+	}
+	if (peer != -1 && !answered) {
+		answered = 1;
+		(void)send(peer, "N", 1, MSG_NOSIGNAL); /* the sender may be gone */
+	}
+}
+
+/* write() may take only part of the buffer (pipes, sockets, signals):
+ * loop until all of it is written. Returns 0, or -1 with errno set. */
+static int write_all(int fd, const void *buf, size_t len)
+{
+	const char *next = buf;
+	while (len > 0) {
+		ssize_t n = write(fd, next, len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			return -1;
+		next += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* One line on stderr, "program: call object: reason (fix)", then exit 1.
+ * The object may come from the command line: a control byte in the line
+ * is shown as \ooo, so that no name can forge a second line. */
+static _Noreturn void die(const char *call, const char *object,
+			  const char *reason, const char *fix)
+{
+	char line[4096];
+	(void)snprintf(line, sizeof line, "%s: %s %s: %s%s%s%s", PROGRAM, call,
+		       object, reason, fix ? " (" : "", fix ? fix : "", fix ? ")" : "");
+	for (const char *c = line; *c != '\0'; c++) {
+		if ((unsigned char)*c < ' ' || *c == '\177')
+			fprintf(stderr, "\\%03o", (unsigned)(unsigned char)*c);
+		else
+			(void)putc(*c, stderr);
+	}
+	(void)putc('\n', stderr);
+	exit(1);
+}
+
+/* A descriptor 0, 1 or 2 that was closed when we started is filled with
+ * /dev/null opened the other way round: reading or writing it still fails
+ * with EBADF as before, and no queue, FIFO or socket of ours can take its
+ * number and receive our data or our error lines. */
+static void hold_standard_descriptors(void)
+{
+	for (int fd = 0; fd <= 2; fd++)
+		if (fcntl(fd, F_GETFD) == -1 &&
+		    open("/dev/null", fd == 0 ? O_WRONLY : O_RDONLY) == -1)
+			exit(1); /* nowhere to say why: stderr may be closed */
+}
+
+/* Every signal whose default action ends the process and that can be
+ * caught: each runs clean_up, then kills us as it would have. */
+static const int stop_signals[] = {
+	SIGHUP, SIGINT, SIGQUIT, SIGILL, SIGTRAP, SIGABRT, SIGBUS, SIGFPE,
+	SIGUSR1, SIGSEGV, SIGUSR2, SIGALRM, SIGTERM, SIGXCPU, SIGVTALRM,
+	SIGPROF, SIGSYS, SIGPOLL,
+#ifdef SIGSTKFLT
+	SIGSTKFLT, /* Linux */
+#endif
+#ifdef SIGPWR
+	SIGPWR, /* Linux */
+#endif
+};
+
+/* A stop signal: clean up, then die of the same signal, so that the shell
+ * sees how we ended. signal and raise are async-signal-safe. */
+static void on_stop_signal(int sig)
+{
+	clean_up();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/* Catch every stop signal, the real-time ones included (their default
+ * action ends the process too); ignore SIGPIPE and SIGXFSZ. */
+static void catch_stop_signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_stop_signal };
+	sigfillset(&sa.sa_mask); /* no second signal interrupts clean_up */
+	for (size_t i = 0; i < sizeof stop_signals / sizeof stop_signals[0]; i++)
+		if (sigaction(stop_signals[i], &sa, NULL) == -1)
+			die("sigaction", "stop signals", strerror(errno), NULL);
+	for (int sig = SIGRTMIN; sig <= SIGRTMAX; sig++)
+		if (sigaction(sig, &sa, NULL) == -1)
+			die("sigaction", "real-time signals", strerror(errno), NULL);
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR || signal(SIGXFSZ, SIG_IGN) == SIG_ERR)
+		die("signal", "SIGPIPE/SIGXFSZ", strerror(errno), NULL);
+}
