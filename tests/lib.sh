@@ -59,7 +59,16 @@ finished() {
 # a case redirecting stderr (expect_status ... 2> file) cannot swallow them.
 fail() { printf 'FAIL: %s\n' "$*" >&9; exit 1; }
 # skip REASON: this case cannot run here (the runner counts it as skipped).
-skip() { printf 'SKIP: %s\n' "$*" >&9; exit 77; }
+# Called in a subshell (a background job, a pipeline), it ends the case
+# too: it leaves a mark for case_cleanup and stops the case's shell.
+skip() {
+	printf 'SKIP: %s\n' "$*" >&9
+	if [ "$BASHPID" != "$$" ]; then
+		: > "$T/.skipped"
+		kill -TERM "$$"
+	fi
+	exit 77
+}
 
 # expect_status N COMMAND...: run COMMAND, fail unless it exits with N.
 expect_status() {
@@ -253,6 +262,7 @@ case_queues() {
 
 case_cleanup() {
 	local status=$? left='' job key file
+	[ ! -f "$T/.skipped" ] || status=77
 	# The case ran under set -e; here a job that ended on its own between
 	# jobs -p and kill must not cut the cleanup short.
 	set +e

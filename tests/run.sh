@@ -65,6 +65,14 @@ if [ -z "$NO_USER_SWITCH" ] && [ "${#programs[@]}" -gt 0 ] && ! others_reach "${
 		export RUN
 	fi
 fi
+# A path a shell would split or expand (a checkout in "my files"): the
+# cases get one that it would not, a link, since a command line built as
+# a string ("script -c "$BIN/..."") must still name the program.
+if [[ $BIN == *[^A-Za-z0-9/._+-]* ]]; then
+	ln -s "$BIN" "$SHARED/programs"
+	notes+=("the path $BIN needs quoting: the cases reach its programs through $SHARED/programs")
+	BIN=$SHARED/programs
+fi
 CASE_LIMIT=${CASE_LIMIT:-60}
 passed=0 failed=0 skipped=0 number=0
 declare -A skip_reasons=()

@@ -65,8 +65,8 @@ int main(int argc, char *argv[])
 			(void)mq_close(queue);
 			return 0;
 		}
-		if (errno == ENOENT)
-			return 1;
+		if (errno == ENOENT || errno == ENAMETOOLONG || errno == EINVAL)
+			return 1; /* no such queue, or a name that cannot be one */
 		if (errno == EACCES)
 			return 0;
 		fprintf(stderr, "libc: mq_open %s: %s\n", argv[2], strerror(errno));
