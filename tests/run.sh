@@ -23,7 +23,7 @@ export NO_USER_SWITCH
 others_reach() { setpriv --reuid=65534 --regid=65534 --clear-groups -- test -x "$1"; }
 notes=()
 if [ -z "$NO_USER_SWITCH" ] && ! others_reach "${TMPDIR:-/tmp}"; then
-	notes+=("TMPDIR $TMPDIR is private: the cases' directories go to /tmp, where other users can reach them")
+	notes+=("TMPDIR ${TMPDIR:-/tmp} is private: the cases' directories go to /tmp, where other users can reach them")
 	export TMPDIR=/tmp
 fi
 
