@@ -18,6 +18,13 @@ rm -rf build/valgrind
 # where they can write (see open_dir).
 open_dir valgrind-logs
 export VG_LOGS=$OPEN
+# RUN is split into words, and every user must reach it: the wrapper runs
+# from a copy in a directory of its own under /tmp, whatever the checkout's
+# path ("my files") and mode.
+WRAPPER=$(mktemp -d /tmp/ipc-valgrind.XXXXXXXX)
+trap 'rm -rf "$WRAPPER" "${OPEN_MOVES[@]}"' EXIT
+chmod 755 "$WRAPPER"
+cp tests/check/valgrind-run.sh "$WRAPPER/valgrind-run.sh"
 status=0
 need gcc make valgrind || status=1
 if [ "$status" -eq 0 ]; then
@@ -26,7 +33,7 @@ if [ "$status" -eq 0 ]; then
 		>> "$LOG" 2>&1 || status=1
 fi
 if [ "$status" -eq 0 ]; then
-	RUN=$PWD/tests/check/valgrind-run.sh TMO=${TMO:-60} CASE_LIMIT=${CASE_LIMIT:-300} \
+	RUN=$WRAPPER/valgrind-run.sh TMO=${TMO:-60} CASE_LIMIT=${CASE_LIMIT:-300} \
 		INPUT_MAX=${INPUT_MAX:-20000000} BIN=build/valgrind \
 		bash tests/run.sh >> "$LOG" 2>&1 || status=1
 	suite=$(tail -n 1 "$LOG")
