@@ -22,32 +22,52 @@ BINDIR   ?= .
 SOURCES  := $(sort $(wildcard [0-9][0-9]-*.c))
 PROGRAMS := $(SOURCES:%.c=$(BINDIR)/%)
 
-.PHONY: all test demo clean
+.PHONY: all test demo clean FORCE
 all: $(PROGRAMS)
 
-$(BINDIR)/%: %.c
-	@mkdir -p $(BINDIR)
+$(BINDIR)/%: %.c $(BINDIR)/.build-flags
 	$(CC) $(STD) $(WARNINGS) $(WERROR) $(CPPFLAGS) $(CFLAGS) -pthread $(LDFLAGS) -o $@ $< $(LDLIBS) $(IPC_LIBS)
+
+# A change of compiler or of any build variable rebuilds what it affects:
+# DIR/.build-flags holds the variables as the last build in DIR used them,
+# and is rewritten (so becomes newer than the programs) only when they
+# change. Each BINDIR is also listed in .bindirs, for `make clean`.
+BUILD_VARIABLES = $(CC) | $(STD) $(WARNINGS) $(WERROR) | $(CPPFLAGS) | $(CFLAGS) | $(LDFLAGS) | $(LDLIBS) $(IPC_LIBS)
+define remember_build
+	@mkdir -p '$(@D)'
+	@line='$(subst ','"'"',$(BUILD_VARIABLES))'; \
+	[ "$$(cat '$@' 2> /dev/null)" = "$$line" ] || printf '%s\n' "$$line" > '$@'
+endef
+$(BINDIR)/.build-flags: FORCE
+	$(remember_build)
+	@dir=$$(cd '$(@D)' && pwd) && \
+	{ grep -qxF "$$dir" .bindirs 2> /dev/null || printf '%s\n' "$$dir" >> .bindirs; }
+# The benchmark's own (it is built in bench/ whatever BINDIR says).
+bench/ipc-bench: bench/.build-flags
+bench/.build-flags: FORCE
+	$(remember_build)
 
 # The suite runs the programs in $(BINDIR); RUN, when set, prefixes every
 # program the tests start (the valgrind gate of `make check` uses it).
 test: all
-	CC='$(CC)' BIN=$(BINDIR) bash tests/run.sh
+	CC='$(CC)' BIN='$(BINDIR)' bash tests/run.sh
 
+# The README's console sessions, in order, with names of their own.
 demo: all
-	bash tests/transcripts.sh demo README.md
+	BIN='$(BINDIR)' bash tests/transcripts.sh demo README.md
 
-# `make check`: every gate of tests/check/, one line each (README,
-# Contributing); `make check-NAME` runs one, e.g. `make check-asan`.
-# check-lint is cppcheck and clang-tidy together.
-CHECKS = shell strict build cppcheck tidy asan valgrind
+# `make check`: the test suite (`make test`, as a gate), then every other
+# gate of tests/check/, one line each (Contributing); `make check-NAME`
+# runs one, e.g. `make check-asan`. check-lint is cppcheck and clang-tidy.
+CHECKS = suite shell strict build cppcheck tidy asan valgrind
 .PHONY: check check-lint $(CHECKS:%=check-%)
+check check-suite: all
 check:
-	@bash tests/check/all.sh $(CHECKS)
+	@CC='$(CC)' BIN='$(BINDIR)' bash tests/check/all.sh $(CHECKS)
 check-lint:
 	@bash tests/check/all.sh cppcheck tidy
 $(CHECKS:%=check-%): check-%:
-	@bash tests/check/$*.sh
+	@CC='$(CC)' BIN='$(BINDIR)' bash tests/check/$*.sh
 
 # The benchmark: `make bench` builds bench/ipc-bench and runs it, with
 # BENCH_ARGS if set (e.g. BENCH_ARGS=--quick); `make plot` draws
@@ -83,7 +103,14 @@ plot: bench/results.csv
 bench-peers: bench/ipc-bench
 	sh bench/peers/run.sh $(BENCH_ARGS)
 
+# What any build made: the programs in every BINDIR listed in .bindirs (a
+# BINDIR inside the checkout goes too, once empty), the benchmark, build/.
 clean:
-	rm -f $(SOURCES:%.c=%)
-	rm -f bench/ipc-bench
+	@[ ! -f .bindirs ] || while IFS= read -r dir; do \
+		for program in $(SOURCES:%.c=%); do rm -f "$$dir/$$program"; done; \
+		rm -f "$$dir/.build-flags"; \
+		case $$dir in '$(CURDIR)'/?*) rmdir "$$dir" 2> /dev/null || true ;; esac; \
+	done < .bindirs
+	rm -f $(SOURCES:%.c=%) .build-flags .bindirs
+	rm -f bench/ipc-bench bench/.build-flags
 	rm -rf build

@@ -1,8 +1,27 @@
 # shellcheck shell=bash
-# README.md: its terminal sessions are run, so they cannot drift from the code.
+# README.md, bench/README.md, CONTRIBUTING.md: their terminal sessions are
+# run, so they cannot drift from the code.
+
+# transcripts FILE.md: every console block of FILE.md shows the real output.
+transcripts() {
+	bash "$ROOT/tests/transcripts.sh" check "$ROOT/$1" >&2 || fail "$1 is out of date"
+}
 
 test_every_console_block_in_the_readme_shows_the_real_output() {
-	bash "$ROOT/tests/transcripts.sh" check "$ROOT/README.md" >&2 || fail "README.md is out of date"
+	transcripts README.md
+}
+
+test_every_console_block_in_the_benchmark_readme_shows_the_real_output() {
+	transcripts bench/README.md
+}
+
+test_every_console_block_in_contributing_shows_the_real_output() {
+	transcripts CONTRIBUTING.md
+}
+
+test_the_readme_and_contributing_show_sessions_that_are_run() {
+	grep -q '^```console' "$ROOT/README.md" || fail "README.md has no console block"
+	grep -q '^```console' "$ROOT/CONTRIBUTING.md" || fail "CONTRIBUTING.md has no console block"
 }
 
 test_bench_readme_and_contributing_exist_and_link_from_the_readme() {

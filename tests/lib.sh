@@ -6,9 +6,11 @@
 # limit, with:
 #   $T    a private temporary directory, removed afterwards
 #   $ID   a token unique to the case; put it in every shm or queue name
-#   $BIN  the directory holding the example programs
-# After the case, anything it left in /dev/shm, /dev/mqueue or in the
-# System V objects it registered (see keyfile) fails the case, then is removed.
+#   $BIN  the directory holding the example programs (a copy that every
+#         user can reach when the checkout is private: see tests/run.sh)
+# After the case, anything it left in /dev/shm, in the POSIX queues (see
+# mq_names) or in the System V queues, semaphore sets and segments it
+# registered (see keyfile) fails the case, then is removed.
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BIN=$(cd "${BIN:-$ROOT}" && pwd)
@@ -22,13 +24,29 @@ SPROJ=$(printf '%d' "'S")
 
 # run PROGRAM ARGS...: start one example, bounded by a timeout, under $RUN.
 # shellcheck disable=SC2086 # RUN is a command prefix and must be split
-run() { timeout -k 2 "$TMO" ${RUN:-} "$BIN/$1" "${@:2}"; }
+run() {
+	note_names "${@:2}"
+	timeout -k 2 "$TMO" ${RUN:-} "$BIN/$1" "${@:2}"
+}
 
 # spawn PROGRAM ARGS...: start one example in the background, so that $!
 # is the program itself (to signal it); reap it with finished.
 # shellcheck disable=SC2086
 # (<&0: without it, bash gives a background command /dev/null as input.)
-spawn() { ${RUN:-} "$BIN/$1" "${@:2}" <&0 & }
+spawn() {
+	note_names "${@:2}"
+	${RUN:-} "$BIN/$1" "${@:2}" <&0 &
+}
+
+# note_names ARGS...: remember the arguments that name a POSIX object of
+# this case ("/" then a name holding $ID), so that its queues can be found
+# even where no /dev/mqueue lists them (see mq_names).
+note_names() {
+	local arg
+	for arg in "$@"; do
+		case $arg in /*"$ID"*) [[ $arg == /*/* ]] || printf '%s\n' "$arg" ;; esac
+	done >> "$SHARED/.names"
+}
 
 # finished PID STATUS: wait (at most $TMO s) for a spawned program to end;
 # fail unless it exited with STATUS (128+N: killed by signal N).
@@ -43,7 +61,16 @@ finished() {
 # a case redirecting stderr (expect_status ... 2> file) cannot swallow them.
 fail() { printf 'FAIL: %s\n' "$*" >&9; exit 1; }
 # skip REASON: this case cannot run here (the runner counts it as skipped).
-skip() { printf 'SKIP: %s\n' "$*" >&9; exit 77; }
+# Called in a subshell (a background job, a pipeline), it ends the case
+# too: it leaves a mark for case_cleanup and stops the case's shell.
+skip() {
+	printf 'SKIP: %s\n' "$*" >&9
+	if [ "$BASHPID" != "$$" ]; then
+		: > "$T/.skipped"
+		kill -TERM "$$"
+	fi
+	exit 77
+}
 
 # expect_status N COMMAND...: run COMMAND, fail unless it exits with N.
 expect_status() {
@@ -134,9 +161,30 @@ ftok_key() {
 # for removal has lost its key; it goes with the last process attached.)
 keyfile() {
 	: > "$T/$1"
+	printf '%s\n' "$T/$1" >> "$T/.keyfiles" # $(keyfile ...) is a subshell
 	KEYFILES+=("$T/$1")
 	printf '%s\n' "$T/$1"
 }
+
+# mq_names: the POSIX message queues of the machine, one name a line
+# without its "/", as /dev/mqueue lists them. Where it is not mounted, root
+# mounts it in a private mount namespace (nobody else sees the mount);
+# anyone else gets status 1: probe the names with mq_exists instead.
+mq_names() {
+	if mountpoint -q /dev/mqueue 2> /dev/null; then
+		find /dev/mqueue -mindepth 1 -maxdepth 1 -printf '%f\n'
+	elif [ "$(id -u)" = 0 ]; then
+		mkdir -p "$SHARED/mqueue"
+		unshare -m sh -c 'mount -t mqueue none "$1" &&
+			find "$1" -mindepth 1 -maxdepth 1 -printf "%f\n"' _ "$SHARED/mqueue" 2> /dev/null
+	else
+		return 1
+	fi
+}
+
+# mq_exists /NAME: a POSIX message queue of that name exists, whoever owns
+# it; asks mq_open, so it works with or without /dev/mqueue.
+mq_exists() { "$SHARED/libc" mq-exists "$1"; }
 
 # queue_exists KEYPATH: a System V queue exists under that path's key.
 queue_exists() { ipcs -q | awk '{print $1}' | grep -qix "$(ftok_key "$1" "$QPROJ")"; }
@@ -148,48 +196,91 @@ errtext() { "$SHARED/libc" strerror "$1"; }
 # (real-time numbers differ between libraries: SIGRTMIN+1).
 signum() { "$SHARED/libc" signal "$1"; }
 
-# needs WHAT...: a case's prerequisites, as its first line; one missing
-# skips the case with its reason. WHAT: root, user-switch (root and
-# setpriv), mount-namespace (root and unshare -m), cmd NAME.
+# needs WHAT...: a case's prerequisites, its first line (the runner checks
+# that it is). One that is missing skips the case with its reason, and the
+# runner's summary names each missing prerequisite once. WHAT:
+#   root             run as root
+#   user-switch      root and setpriv, for as_user (see NO_USER_SWITCH)
+#   mount-namespace  root and unshare -m, for a private mount
+#   cmd NAME         the command NAME is installed
 needs() {
 	while [ $# -gt 0 ]; do
 		case $1 in
-		root) [ "$(id -u)" = 0 ] || skip "needs root" ;;
+		root) [ "$(id -u)" = 0 ] || skip "needs root: not run as root" ;;
 		user-switch)
-			[ "$(id -u)" = 0 ] && command -v setpriv > /dev/null ||
-				skip "needs root and setpriv to switch users" ;;
+			[ -z "${NO_USER_SWITCH=$(user_switch_missing)}" ] ||
+				skip "needs user-switch: $NO_USER_SWITCH" ;;
 		mount-namespace)
-			[ "$(id -u)" = 0 ] && unshare -m true 2> /dev/null ||
-				skip "needs root and unshare -m for a private mount" ;;
+			[ "$(id -u)" = 0 ] || skip "needs mount-namespace: not run as root"
+			unshare -m true 2> /dev/null ||
+				skip "needs mount-namespace: unshare -m fails here (no CAP_SYS_ADMIN?)" ;;
 		cmd)
+			[ $# -ge 2 ] || fail "needs cmd: which command?"
 			shift
-			command -v "$1" > /dev/null || skip "needs the command $1" ;;
+			command -v "$1" > /dev/null || skip "needs cmd $1: not installed" ;;
 		*) fail "needs: unknown prerequisite $1" ;;
 		esac
 		shift
 	done
 }
 
+# user_switch_missing: why this run cannot switch users, or nothing. The
+# runner asks once and exports the answer as NO_USER_SWITCH.
+user_switch_missing() {
+	if [ "$(id -u)" != 0 ]; then
+		echo "not run as root (switching users takes root)"
+	elif ! command -v setpriv > /dev/null; then
+		echo "setpriv is not installed (Debian: util-linux)"
+	elif ! setpriv --reuid=65534 --regid=65534 --clear-groups -- true 2> /dev/null; then
+		echo "setpriv cannot switch users here"
+	fi
+}
+
 # as_user UID COMMAND...: run COMMAND as an unprivileged user, since root
-# passes every permission check and would prove nothing.
-# Switching users takes root: elsewhere the case is skipped.
+# passes every permission check and would prove nothing. A case that uses
+# it starts with `needs user-switch`; elsewhere as_user skips the case.
 as_user() {
-	[ "$(id -u)" = 0 ] || skip "permission checks need root to switch users"
+	[ -z "${NO_USER_SWITCH=$(user_switch_missing)}" ] ||
+		skip "needs user-switch: $NO_USER_SWITCH"
 	local uid=$1
 	shift
+	note_names "$@"
 	setpriv --reuid="$uid" --regid="$uid" --clear-groups -- "$@"
+}
+
+# case_queues: this case's POSIX queues that still exist, one "/NAME" a
+# line: listed where mq_names can, else probed by the names run, spawn and
+# as_user were given.
+case_queues() {
+	local names name
+	if names=$(mq_names); then
+		printf '%s\n' "$names" | grep -F -- "$ID" | sed 's|^|/|'
+	elif [ -f "$SHARED/.names" ]; then
+		grep -F -- "$ID" "$SHARED/.names" | sort -u | while IFS= read -r name; do
+			mq_exists "$name" && printf '%s\n' "$name"
+		done
+	fi
+	return 0
 }
 
 case_cleanup() {
 	local status=$? left='' job key file
+	[ ! -f "$T/.skipped" ] || status=77
 	# The case ran under set -e; here a job that ended on its own between
 	# jobs -p and kill must not cut the cleanup short.
 	set +e
 	for job in $(jobs -p); do kill -TERM "$job" 2>/dev/null; done
 	wait 2>/dev/null
-	for file in /dev/shm/*"$ID"* /dev/mqueue/*"$ID"*; do
+	for file in /dev/shm/*"$ID"*; do
 		[ -e "$file" ] && left="$left $file" && rm -f "$file"
 	done
+	for file in $(case_queues); do
+		left="$left queue:$file"
+		"$SHARED/libc" mq-unlink "$file"
+	done
+	# keyfile is called as $(keyfile NAME), whose KEYFILES+= dies with
+	# the subshell: the key files it made are listed in $T/.keyfiles.
+	[ -f "$T/.keyfiles" ] && mapfile -t -O "${#KEYFILES[@]}" KEYFILES < "$T/.keyfiles"
 	for file in "${KEYFILES[@]}"; do
 		for key in $(ipcs -q | awk '{print $1}' | grep -ix "$(ftok_key "$file" "$QPROJ")"); do
 			left="$left queue:$key"
@@ -204,12 +295,25 @@ case_cleanup() {
 			ipcrm -M "$key"
 		done
 	done
+	# For the suite's leak gate, which sees System V objects only by key:
+	# where the keys of this case's key files came from.
+	for file in "${KEYFILES[@]}"; do
+		stat -L -c '%d %i' "$file"
+	done >> "$SHARED/.keyfiles" 2> /dev/null
 	rm -rf "$T"
 	if [ -n "$left" ]; then
 		printf 'FAIL: left behind:%s\n' "$left" >&9
 		exit 1
 	fi
 	exit "$status"
+}
+
+# needs_comes_first FUNCTION: fail unless any `needs` is the case's first
+# line, where a reader (and the summary) expects its prerequisites.
+needs_comes_first() {
+	declare -f "$1" | sed '1,3d' | grep -Eq '^[[:space:]]*needs([[:space:]]|;|$)' &&
+		fail "$1: needs must be the first line of the case"
+	return 0
 }
 
 # run_case FUNCTION: what the runner calls, in a fresh bash per case.
@@ -220,6 +324,7 @@ run_case() {
 	ID=ipctest-${SUITE_TAG:-0}-${T##*.}
 	exec 9>&2
 	trap case_cleanup EXIT
+	needs_comes_first "$1"
 	trap 'exit 143' TERM
 	trap 'exit 130' INT
 	set -e

@@ -2,13 +2,34 @@
 # Runs every test case of tests/NN-*.sh (or of the files named as arguments),
 # each in a fresh shell under a time limit, then checks that the suite as a
 # whole left nothing behind. Ends with the line "N passed, N failed".
+#
+# The output is TAP as well as text for people: a plan line "1..N", then
+# "ok N - file: case", "not ok N - file: case" (its log below it, each line
+# starting with "#") or "ok N - file: case # SKIP reason". `prove -e bash
+# tests/run.sh` reads it, and so does any CI system that speaks TAP.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 # The cases compare error messages, which other locales translate.
 export LC_ALL=C
 export BIN=${BIN:-.}
+[ -d "$BIN" ] || { echo "Bail out! no directory $BIN: build the programs first (make)"; exit 1; }
+
+# Switching users (as_user, `needs user-switch`): asked once, here.
+. tests/lib.sh
+NO_USER_SWITCH=$(user_switch_missing)
+export NO_USER_SWITCH
+# others_reach PATH: the unprivileged user of the permission cases can
+# reach PATH (every directory above it searchable, PATH itself executable).
+others_reach() { setpriv --reuid=65534 --regid=65534 --clear-groups -- test -x "$1"; }
+notes=()
+if [ -z "$NO_USER_SWITCH" ] && ! others_reach "${TMPDIR:-/tmp}"; then
+	notes+=("TMPDIR ${TMPDIR:-/tmp} is private: the cases' directories go to /tmp, where other users can reach them")
+	export TMPDIR=/tmp
+fi
+
 # Files the cases share (the random inputs): made once, removed at the end.
 SHARED=$(mktemp -d "${TMPDIR:-/tmp}/ipc-suite.XXXXXXXX")
+chmod 711 "$SHARED"
 export SHARED
 # In every case's object names (see run_case), so that this run's leak gate
 # can tell its own objects from those of another suite running at once.
@@ -17,22 +38,97 @@ export SUITE_TAG
 trap 'rm -rf "$SHARED"' EXIT
 # The cases' helper programs, built with the compiler under test (make
 # passes its CC), so that they report that C library's texts and numbers.
-if ! ${CC:-cc} -std=c11 -O2 -o "$SHARED/libc" tests/helpers/libc.c; then
-	echo "cannot build tests/helpers/libc.c with ${CC:-cc}"
+if ! ${CC:-cc} -std=c11 -O2 -o "$SHARED/libc" tests/helpers/libc.c -lrt; then
+	echo "Bail out! cannot build tests/helpers/libc.c with ${CC:-cc}"
 	exit 1
 fi
-CASE_LIMIT=${CASE_LIMIT:-60}
-passed=0 failed=0 skipped=0
 
-# What the whole machine holds that the suite could leak: compared at the end.
-snapshot() {
-	find /dev/shm /dev/mqueue -mindepth 1 -maxdepth 1 ! -name '*ipctest-*' 2>/dev/null
-	find /dev/shm /dev/mqueue -mindepth 1 -maxdepth 1 -name "*ipctest-$SUITE_TAG-*" 2>/dev/null
-	ipcs -q -s -m 2>/dev/null | awk '$1 ~ /^0x/ {print $1, $2}'
-	# FIFOs and sockets at the examples' default paths (/tmp/ipc-NN-<uid>.*)
-	# or named with a case's token.
-	find /tmp "${TMPDIR:-/tmp}" -maxdepth 1 \( -name 'ipc-*' -o -name "*ipctest-$SUITE_TAG-*" \) \
-		\( -type p -o -type s \) -print 2>/dev/null | sort -u
+# A checkout in a private directory (a home of mode 0700, a mktemp -d):
+# the other users of the permission cases could not run the programs, so
+# they run copies in $SHARED/bin, which everyone can reach. RUN's command
+# (a wrapper such as the valgrind gate's) is copied there too.
+BIN=$(cd "$BIN" && pwd)
+programs=()
+for program in "$BIN"/[0-9][0-9]-*; do
+	[ -f "$program" ] && [ -x "$program" ] && programs+=("$program")
+done
+if [ -z "$NO_USER_SWITCH" ] && [ "${#programs[@]}" -gt 0 ] && ! others_reach "${programs[0]}"; then
+	mkdir -m 755 "$SHARED/bin"
+	cp -- "${programs[@]}" "$SHARED/bin/"
+	notes+=("other users cannot reach $BIN: the cases run copies of its programs in $SHARED/bin")
+	BIN=$SHARED/bin
+	read -r -a run_words <<< "${RUN:-}"
+	if [ "${#run_words[@]}" -gt 0 ] && [ -f "${run_words[0]}" ] && ! others_reach "${run_words[0]}"; then
+		cp -- "${run_words[0]}" "$SHARED/bin/.run"
+		run_words[0]=$SHARED/bin/.run
+		RUN=${run_words[*]}
+		export RUN
+	fi
+fi
+# A path a shell would split or expand (a checkout in "my files"): the
+# cases get one that it would not, a link, since a command line built as
+# a string ("script -c "$BIN/..."") must still name the program.
+if [[ $BIN == *[^A-Za-z0-9/._+-]* ]]; then
+	ln -s "$BIN" "$SHARED/programs"
+	notes+=("the path $BIN needs quoting: the cases reach its programs through $SHARED/programs")
+	BIN=$SHARED/programs
+fi
+CASE_LIMIT=${CASE_LIMIT:-60}
+passed=0 failed=0 skipped=0 number=0
+declare -A skip_reasons=()
+
+# The suite's leak gate: what this project's programs could have made, as
+# it stands before the run and after. It lists, one object a line:
+#  - POSIX shared memory and queues (/dev/shm, and /dev/mqueue or mq_names)
+#    at the examples' default names, /ipc-NN-<uid>..., or holding a token
+#    of this run (every case's $ID holds it);
+#  - FIFOs and sockets at the default paths, /tmp/ipc-NN-<uid>.*, or with a
+#    token of this run, and abstract sockets (@ipc-NN-<uid>..., @...token);
+#    regular files are left alone (a lock file there stays by design);
+#  - System V queues, semaphore sets and segments whose key ftok would give
+#    for a case's key file, or for $HOME (06's default KEYPATH), whatever
+#    the project id: System V objects have no names, only keys.
+# Anything else on the machine belongs to someone else and is never blamed.
+UID_NOW=$(id -u)
+# An example's default name: ipc-NN-<uid>, then nothing or a non-digit.
+ours() {
+	grep -E -e "(^|[/@.])ipc-[0-9][0-9]-$UID_NOW([^0-9]|\$)" -e "ipctest-$SUITE_TAG-"
+}
+posix_objects() {
+	local queues name number
+	find /dev/shm -mindepth 1 -maxdepth 1 -printf 'shm /%f\n' 2> /dev/null | ours
+	if queues=$(mq_names); then
+		printf '%s\n' "$queues" | sed 's|^|queue /|' | ours
+	else
+		# No listing: probe the default names and those the cases used.
+		for number in $(printf '%s\n' [0-9][0-9]-*.c | cut -c1-2 | sort -u); do
+			mq_exists "/ipc-$number-$UID_NOW" && echo "queue /ipc-$number-$UID_NOW"
+		done
+		[ -f "$SHARED/.names" ] && sort -u "$SHARED/.names" | while IFS= read -r name; do
+			mq_exists "$name" && echo "queue $name"
+		done
+	fi
+	find /tmp "${TMPDIR:-/tmp}" -mindepth 1 -maxdepth 1 \( -type p -o -type s \) \
+		-printf '%y %p\n' 2> /dev/null | sed 's/^p /fifo /; s/^s /socket /' | ours
+	awk 'NR > 1 && $8 ~ /^@/ {print "abstract-socket " $8}' /proc/net/unix 2> /dev/null | ours
+	return 0
+}
+# Every System V object, "kind key id", keys in hex; filtered at the end,
+# once the cases have said which key files they made.
+sysv_objects() {
+	local kind
+	for kind in msg sem shm; do
+		awk -v kind="$kind" 'NR > 1 { key = $1 < 0 ? $1 + 4294967296 : $1
+			printf "sysv-%s 0x%08x %s\n", kind, key, $2 }' "/proc/sysvipc/$kind" 2> /dev/null
+	done
+}
+# The System V objects among the "sysv-KIND KEY ID" lines on stdin whose
+# key is ftok's for a case's key file or $HOME, whatever the project id:
+# the key's low 24 bits come from the file's device and inode.
+sysv_ours() {
+	awk 'NR == FNR { mine[sprintf("%06x", ($1 % 256) * 65536 + $2 % 65536)] = 1; next }
+		mine[substr($2, 5)] { sub(/^sysv-/, "", $1); print "System V " $1 " key " $2 " id " $3 }' \
+		<(stat -L -c '%d %i' "${HOME:-/}" 2> /dev/null; cat "$SHARED/.keyfiles" 2> /dev/null) -
 }
 # The temporary directory of a case whose cleanup never ran (one killed at
 # its time limit), with the FIFOs and sockets left in it; run_case lists them.
@@ -42,54 +138,75 @@ left_case_dirs() {
 	while IFS= read -r dir; do
 		[ -e "$dir" ] || continue
 		printf '%s\n' "$dir"
-		find "$dir" \( -type p -o -type s \) -print 2>/dev/null
+		find "$dir" \( -type p -o -type s \) -print 2> /dev/null
 		rm -rf "$dir"
 	done < "$SHARED/.case-dirs"
 }
-before=$(snapshot)
+before=$( (posix_objects; sysv_objects) | sort -u)
 
 files=("$@")
 [ $# -gt 0 ] || files=(tests/[0-9][0-9]-*.sh)
+cases=()
 for file in "${files[@]}"; do
+	[ -f "$file" ] || { echo "Bail out! no test file $file"; exit 1; }
 	for case in $(grep -o '^test_[A-Za-z0-9_]*' "$file"); do
-		name=${case#test_}
-		name=${name//_/ }
-		status=0
-		# Into a file, not $(...): a program the case failed to stop would
-		# hold a pipe open, and the suite would wait for it forever.
-		timeout -k 5 "$CASE_LIMIT" bash -c \
-			'. tests/lib.sh && . "$1" && run_case "$2"' _ "$file" "$case" \
-			> "$SHARED/.case-log" 2>&1 || status=$?
-		log=$(cat "$SHARED/.case-log")
-		if [ "$status" -eq 0 ]; then
-			passed=$((passed + 1))
-			printf 'ok   %s: %s\n' "${file#tests/}" "$name"
-		elif [ "$status" -eq 77 ]; then
-			skipped=$((skipped + 1))
-			printf 'skip %s: %s (%s)\n' "${file#tests/}" "$name" "$(printf '%s' "$log" | sed -n 's/^SKIP: //p' | tail -n 1)"
-		else
-			[ "$status" -eq 124 ] && log="$log
-timed out after $CASE_LIMIT s"
-			failed=$((failed + 1))
-			printf 'FAIL %s: %s (exit status %s)\n' "${file#tests/}" "$name" "$status"
-			printf '%s\n' "$log" | sed 's/^/     | /'
-		fi
+		cases+=("$file $case")
 	done
 done
+# The plan: every case, then the leak gate.
+echo "1..$((${#cases[@]} + 1))"
+for entry in "${cases[@]}"; do
+	file=${entry% *} case=${entry#* }
+	name=${case#test_}
+	name="${file#tests/}: ${name//_/ }"
+	number=$((number + 1))
+	status=0
+	# Into a file, not $(...): a program the case failed to stop would
+	# hold a pipe open, and the suite would wait for it forever.
+	timeout -k 5 "$CASE_LIMIT" bash -c \
+		'. tests/lib.sh && . "$1" && run_case "$2"' _ "$file" "$case" \
+		> "$SHARED/.case-log" 2>&1 < /dev/null || status=$?
+	if [ "$status" -eq 0 ]; then
+		passed=$((passed + 1))
+		echo "ok $number - $name"
+	elif [ "$status" -eq 77 ]; then
+		skipped=$((skipped + 1))
+		reason=$(sed -n 's/^SKIP: //p' "$SHARED/.case-log" | tail -n 1)
+		reason=${reason:-no reason given}
+		skip_reasons[$reason]=$((${skip_reasons[$reason]:-0} + 1))
+		echo "ok $number - $name # SKIP $reason"
+	else
+		failed=$((failed + 1))
+		echo "not ok $number - $name (exit status $status)"
+		[ "$status" -eq 124 ] && echo "timed out after $CASE_LIMIT s" >> "$SHARED/.case-log"
+		sed 's/^/#   | /' "$SHARED/.case-log"
+	fi
+done
 
-# The suite's own leak gate: anything new on the machine is a failure.
-after=$(snapshot)
-leaked=$(comm -13 <(printf '%s\n' "$before" | sort) <(printf '%s\n' "$after" | sort) | grep -v '^$'
-	left_case_dirs)
+# The suite's own leak gate: anything of ours that is new is a failure.
+number=$((number + 1))
+after=$( (posix_objects; sysv_objects) | sort -u)
+new=$(comm -13 <(printf '%s\n' "$before") <(printf '%s\n' "$after") | grep -v '^$')
+leaked=$( (printf '%s\n' "$new" | grep -v '^sysv-'
+	printf '%s\n' "$new" | grep '^sysv-' | sysv_ours
+	left_case_dirs) | grep -v '^$')
 if [ -z "$leaked" ]; then
 	passed=$((passed + 1))
-	echo 'ok   the suite left nothing in /dev/shm, /dev/mqueue, ipcs or FIFOs and sockets in /tmp'
+	echo "ok $number - the suite left nothing behind (shared memory, queues, System V objects, FIFOs, sockets, case directories)"
 else
 	failed=$((failed + 1))
-	echo 'FAIL the suite left behind:'
-	printf '%s\n' "$leaked" | sed 's/^/     | /'
+	echo "not ok $number - the suite left behind:"
+	printf '%s\n' "$leaked" | sed 's/^/#   | /'
 fi
 
+# Each reason a case was skipped for, once.
+for note in "${notes[@]}"; do
+	echo "# note: $note"
+done
+for reason in "${!skip_reasons[@]}"; do
+	count=${skip_reasons[$reason]}
+	printf '# skipped %d case%s: %s\n' "$count" "$([ "$count" -eq 1 ] || echo s)" "$reason"
+done | sort
 if [ "$skipped" -gt 0 ]; then
 	echo "$passed passed, $failed failed, $skipped skipped"
 else

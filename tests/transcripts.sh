@@ -7,66 +7,97 @@
 # In a block, a line "$ command" is run and every other line is the output
 # expected from the commands before it (standard output and error together).
 # Job-control notices an interactive shell prints ("[1] 4242", "[1]+ Done")
-# vary, so they are not compared. Blocks run in order, each in a fresh bash,
-# all in one scratch directory holding links to the programs. In check mode
-# every "demo" in a block becomes a name unique to the run, so that shared
-# memory and queue names never collide with another run's.
+# vary, so they are not compared. Blocks run in the document's order, each
+# in a fresh bash, all in one scratch directory that stands for the top of
+# the checkout: links to the programs of $BIN (./01-shm-open...), to
+# bench/ipc-bench and to tests/.
+#
+# Names: every "demo" in a block (/demo, demo.fifo...) is replaced by a name
+# of this run's own, so that an object another run or another user left
+# under the README's name cannot break it: ipc-demo-<uid> for the demo, a
+# token unique to the run for the check (the case's $ID under the suite, so
+# that the case and the suite's leak gate see anything a block leaves).
 set -u
 # Error messages (strerror) are translated in other locales.
 export LC_ALL=C
 mode=${1:-} doc=${2:-}
-if [ "$mode" != demo ] && [ "$mode" != check ] || [ ! -f "$doc" ]; then
+if [ $# -ne 2 ] || { [ "$mode" != demo ] && [ "$mode" != check ]; }; then
 	echo "usage: tests/transcripts.sh demo|check FILE.md" >&2
 	exit 2
 fi
-BIN=$(cd "${BIN:-$(dirname "$0")/..}" && pwd)
+if [ ! -f "$doc" ]; then
+	echo "transcripts.sh: no file $doc" >&2
+	exit 2
+fi
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+given=${BIN:-$ROOT}
+if ! BIN=$(cd "$given" 2> /dev/null && pwd); then
+	echo "transcripts.sh: no directory $given: build the programs first (make BINDIR=$given)" >&2
+	exit 1
+fi
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/ipc-transcripts.XXXXXXXX")
 trap 'rm -rf "$scratch"' EXIT
+programs=0
 for program in "$BIN"/[0-9][0-9]-*; do
-	case $program in *.c) continue ;; esac
-	[ -x "$program" ] && ln -s "$program" "$scratch/"
+	[ -f "$program" ] && [ -x "$program" ] || continue
+	ln -s "$program" "$scratch/"
+	programs=$((programs + 1))
 done
-token=demo-${scratch##*.}
+if [ "$programs" -eq 0 ]; then
+	echo "transcripts.sh: no programs in $BIN: build them first (make, or make BINDIR=$BIN)" >&2
+	exit 1
+fi
+ln -s "$ROOT/tests" "$scratch/tests"
+mkdir "$scratch/bench"
+ln -s "$ROOT/bench/ipc-bench" "$scratch/bench/ipc-bench"
+if [ "$mode" = demo ]; then
+	token=ipc-demo-$(id -u)
+else
+	token=${ID:-ipc-check-${scratch##*.}}-demo
+fi
 
-# Split the document: block N goes to $scratch/.N.block; for the demo, the
-# heading and paragraph before it go to $scratch/.N.intro.
-awk -v dir="$scratch" '
-	/^```console[[:space:]]*$/ { n++; inblock = 1; print heading "\n" para > (dir "/." n ".intro"); next }
+# Split the document: block N goes to $scratch/.blocks/N.block; for the
+# demo, the heading and paragraph before it go to $scratch/.blocks/N.intro.
+mkdir "$scratch/.blocks"
+blocks=$(awk -v dir="$scratch/.blocks" '
+	/^```console[[:space:]]*$/ { n++; inblock = 1; print heading "\n" para > (dir "/" n ".intro"); next }
 	inblock && /^```[[:space:]]*$/ { inblock = 0; para = ""; next }
-	inblock { print > (dir "/." n ".block"); next }
+	inblock { print > (dir "/" n ".block"); next }
 	/^#/ { heading = $0; para = ""; next }
 	/^[[:space:]]*$/ { if (para != "") last = para; next }
 	/^```/ { para = ""; next }
 	{ para = (para == "" || last != "" && para == last ? "" : para "\n") $0; last = "" }
-' "$doc"
+	END { print n + 0 }
+' "$doc")
 
-failed=0 blocks=0
-for block in $(find "$scratch" -name '.*.block' | sort -t. -k2n); do
-	blocks=$((blocks + 1))
-	n=${block##*/.}
-	n=${n%.block}
+if [ "$mode" = demo ]; then
+	printf 'Every "demo" in these sessions is %s here, a name of your own.\n' "$token"
+fi
+failed=0
+for ((n = 1; n <= blocks; n++)); do
+	block=$scratch/.blocks/$n
+	sed "s/demo/$token/g" "$block.block" > "$block.script"
 	if [ "$mode" = demo ]; then
-		printf '\n%s\n\n' "$(cat "$scratch/.$n.intro")"
+		printf '\n%s\n\n' "$(cat "$block.intro")"
 		(cd "$scratch" && timeout 120 bash -c '
 			while IFS= read -r line <&3; do
 				printf "%s\n" "$line"
 				eval "${line#\$ }"
-			done' 3< <(grep '^\$ ' "$block") 2>&1) || true
+			done' 3< <(grep '^\$ ' "$block.script") 2>&1) || true
 		continue
 	fi
-	sed "s/demo/$token/g" "$block" > "$scratch/.$n.script"
-	grep -v '^\$ ' "$scratch/.$n.script" | grep -Ev '^\[[0-9]+\]' > "$scratch/.$n.expected"
+	grep -v '^\$ ' "$block.script" | grep -Ev '^\[[0-9]+\]' > "$block.expected"
 	(cd "$scratch" && timeout 60 bash -c '
 		while IFS= read -r line <&3; do eval "${line#\$ }"; done' \
-		3< <(grep '^\$ ' "$scratch/.$n.script") < /dev/null 2>&1) |
-		grep -Ev '^\[[0-9]+\]' > "$scratch/.$n.actual"
-	if ! diff -u "$scratch/.$n.expected" "$scratch/.$n.actual" > "$scratch/.$n.diff"; then
+		3< <(grep '^\$ ' "$block.script") < /dev/null 2>&1) |
+		grep -Ev '^\[[0-9]+\]' > "$block.actual"
+	if ! diff -u "$block.expected" "$block.actual" > "$block.diff"; then
 		failed=$((failed + 1))
-		echo "$doc: console block $n ($(sed -n 1p "$scratch/.$n.intro")) differs:"
-		sed "s/$token/demo/g" "$scratch/.$n.diff"
+		echo "$doc: console block $n ($(sed -n 1p "$block.intro")) differs:"
+		sed "s/$token/demo/g" "$block.diff"
 	fi
 done
 if [ "$mode" = check ]; then
 	echo "$doc: $blocks console blocks, $failed differ"
-	[ "$failed" -eq 0 ] && [ "$blocks" -gt 0 ]
+	[ "$failed" -eq 0 ]
 fi

@@ -9,13 +9,12 @@
 # Programs that end by a re-raised signal (Ctrl-C, SIGTERM, SIGPIPE) skip
 # LeakSanitizer's check at exit; every other way out runs it, children
 # included. Cases that switch users (as_user) write their reports there
-# too: the directory is world-writable for them.
+# too: the directory is one they can reach and write (see open_dir).
 . "$(dirname "$0")/gate.sh"
 gate_start asan
-REPORTS=$OUT/asan-reports
-rm -rf "$REPORTS" build/asan
-mkdir -p "$REPORTS"
-chmod 1777 "$REPORTS"
+rm -rf build/asan
+open_dir asan-reports
+REPORTS=$OPEN
 status=0
 if need clang make; then
 	# clang: gcc 12's runtime prints UBSan's reports on stderr whatever

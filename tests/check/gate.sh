@@ -29,7 +29,12 @@ gate_start() {
 }
 
 gate_end() {
-	local name=$1 what=$2 status=$3 result=OK
+	local name=$1 what=$2 status=$3 result=OK i
+	for ((i = 0; i < ${#OPEN_MOVES[@]}; i += 2)); do
+		cp -R "${OPEN_MOVES[i]}/." "${OPEN_MOVES[i + 1]}/" 2> /dev/null
+		rm -rf "${OPEN_MOVES[i]}"
+	done
+	OPEN_MOVES=()
 	[ "$status" -eq 0 ] || result=FAIL
 	printf '%s: %s — %s (%d s)\n' "$name" "$what" "$result" $((SECONDS - STARTED))
 	if [ "$status" -ne 0 ]; then
@@ -37,6 +42,26 @@ gate_end() {
 		printf '     | (all of it: %s)\n' "${LOG#"$PWD"/}"
 	fi
 	exit "$status"
+}
+
+# open_dir NAME: sets OPEN to a directory where every program of the suite
+# can write its reports, whoever it runs as (the permission cases switch
+# users): $OUT/NAME, mode 1777. Where the checkout is private (a home of
+# mode 0700), other users cannot reach it: then OPEN is a directory under
+# /tmp, and gate_end moves what it holds to $OUT/NAME.
+OPEN_MOVES=()
+open_dir() {
+	OPEN=$OUT/$1
+	rm -rf "$OPEN"
+	mkdir -p "$OPEN"
+	chmod 1777 "$OPEN"
+	if [ "$(id -u)" = 0 ] && command -v setpriv > /dev/null &&
+		! setpriv --reuid=65534 --regid=65534 --clear-groups -- test -w "$OPEN" 2> /dev/null; then
+		OPEN=$(mktemp -d "/tmp/ipc-check-$1.XXXXXXXX")
+		chmod 1777 "$OPEN"
+		OPEN_MOVES+=("$OPEN" "$OUT/$1")
+		trap 'rm -rf "${OPEN_MOVES[@]}"' EXIT
+	fi
 }
 
 # need COMMAND...: the gate fails at once, saying so, if a tool is missing.

@@ -13,11 +13,18 @@
 # (TMO, CASE_LIMIT); INPUT_MAX (tests/lib.sh) caps the big random inputs.
 . "$(dirname "$0")/gate.sh"
 gate_start valgrind
-export VG_LOGS=$OUT/valgrind-logs
-rm -rf "$VG_LOGS" build/valgrind
-mkdir -p "$VG_LOGS"
-# Cases that switch users (as_user) run programs under valgrind too.
-chmod 1777 "$VG_LOGS"
+rm -rf build/valgrind
+# Cases that switch users run programs under valgrind too: the logs go
+# where they can write (see open_dir).
+open_dir valgrind-logs
+export VG_LOGS=$OPEN
+# RUN is split into words, and every user must reach it: the wrapper runs
+# from a copy in a directory of its own under /tmp, whatever the checkout's
+# path ("my files") and mode.
+WRAPPER=$(mktemp -d /tmp/ipc-valgrind.XXXXXXXX)
+trap 'rm -rf "$WRAPPER" "${OPEN_MOVES[@]}"' EXIT
+chmod 755 "$WRAPPER"
+cp tests/check/valgrind-run.sh "$WRAPPER/valgrind-run.sh"
 status=0
 need gcc make valgrind || status=1
 if [ "$status" -eq 0 ]; then
@@ -26,7 +33,7 @@ if [ "$status" -eq 0 ]; then
 		>> "$LOG" 2>&1 || status=1
 fi
 if [ "$status" -eq 0 ]; then
-	RUN=$PWD/tests/check/valgrind-run.sh TMO=${TMO:-60} CASE_LIMIT=${CASE_LIMIT:-300} \
+	RUN=$WRAPPER/valgrind-run.sh TMO=${TMO:-60} CASE_LIMIT=${CASE_LIMIT:-300} \
 		INPUT_MAX=${INPUT_MAX:-20000000} BIN=build/valgrind \
 		bash tests/run.sh >> "$LOG" 2>&1 || status=1
 	suite=$(tail -n 1 "$LOG")

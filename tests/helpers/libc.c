@@ -4,10 +4,18 @@
  *
  *   libc strerror ENOENT     No such file or directory
  *   libc signal SIGRTMIN+1   35
+ *
+ * and what the system holds where no file system shows it (/dev/mqueue
+ * may be unmounted, and only root can mount it):
+ *
+ *   libc mq-exists /NAME     exit 0 if a POSIX queue NAME exists, 1 if not
+ *   libc mq-unlink /NAME     remove it (exit 0), or say why not (exit 1)
  */
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
+#include <fcntl.h>
+#include <mqueue.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,7 +57,27 @@ int main(int argc, char *argv[])
 		for (size_t i = 0; i < sizeof signals / sizeof signals[0]; i++)
 			if (strcmp(name, signals[i].name) == 0)
 				return printf("%d\n", signals[i].number) < 0;
+	} else if (argc == 3 && strcmp(argv[1], "mq-exists") == 0) {
+		/* Opening for reading needs no mount; a queue of another user
+		 * that we may not open exists all the same. */
+		mqd_t queue = mq_open(argv[2], O_RDONLY | O_NONBLOCK);
+		if (queue != (mqd_t)-1) {
+			(void)mq_close(queue);
+			return 0;
+		}
+		if (errno == ENOENT || errno == ENAMETOOLONG || errno == EINVAL)
+			return 1; /* no such queue, or a name that cannot be one */
+		if (errno == EACCES)
+			return 0;
+		fprintf(stderr, "libc: mq_open %s: %s\n", argv[2], strerror(errno));
+		return 2;
+	} else if (argc == 3 && strcmp(argv[1], "mq-unlink") == 0) {
+		if (mq_unlink(argv[2]) == 0)
+			return 0;
+		fprintf(stderr, "libc: mq_unlink %s: %s\n", argv[2], strerror(errno));
+		return 1;
 	}
-	fprintf(stderr, "usage: libc strerror ENAME | libc signal SIGNAME[+N]\n");
+	fprintf(stderr, "usage: libc strerror ENAME | libc signal SIGNAME[+N] | "
+		"libc mq-exists|mq-unlink /NAME\n");
 	return 2;
 }
