@@ -180,7 +180,7 @@ static int supervise(pid_t child, int pidfd, int sigfd, const char *command)
 			continue;
 		if (got != (ssize_t)sizeof info)
 			die("read", "signalfd", got == -1 ? strerror(errno) : "short read", NULL);
-		int status;
+		int status = 0;
 		pid_t ended = info.ssi_signo == SIGCHLD ? waitpid(child, &status, WNOHANG) : 0;
 		if (ended == -1)
 			die("waitpid", command, strerror(errno), NULL);
