@@ -224,3 +224,16 @@ test_bad_usage_exits_2() {
 	expect_status 2 run 15-lock -f '' true 2> "$T/err"
 	stderr_is "$T/err" "$usage"
 }
+
+test_the_readme_table_of_lock_deaths_is_what_the_helper_finds() {
+	"${CC:-cc}" -std=c11 -O2 -pthread -o "$T/holder-death" "$ROOT/tests/helpers/holder-death.c" -lrt ||
+		fail "cannot build tests/helpers/holder-death.c with ${CC:-cc}"
+	mkdir "$T/files"
+	"$T/holder-death" "$T/files" > "$T/found"
+	awk '/^## What happens to a lock when its holder dies$/ { on = 1; next }
+		on && /^## / { exit }
+		on && /^\|/' "$ROOT/README.md" > "$T/readme"
+	[ "$(wc -l < "$T/readme")" = 11 ] || fail "no table of 9 locks in the README section"
+	diff -u "$T/readme" "$T/found" >&2 || fail "README.md's table is not what the locks do"
+	[ -z "$(ls -A "$T/files")" ] || fail "the helper left files behind"
+}
