@@ -118,8 +118,10 @@ int main(int argc, char *argv[])
 	/* Step 4: run COMMAND and wait; we hold the lock meanwhile. */
 	int status = reap(start(argv + optind));
 
-	/* Step 5: end as COMMAND ended. Exiting closes fd and so drops the
-	 * lock; the file stays (see the README: removing it is a race). */
+	/* Step 5: unlock by closing, and end as COMMAND ended. The file
+	 * stays: removing it would let two processes in (see the README). */
+	if (close(fd) == -1)
+		die("close", path, strerror(errno), NULL);
 	end_like(status);
 }
 

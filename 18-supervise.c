@@ -110,6 +110,8 @@ int main(int argc, char *argv[])
 	int status = supervise(child, pidfd, sigfd, command[0]);
 
 	/* Step 5: end as COMMAND ended, or say that the time ran out. */
+	if (close(sigfd) == -1 || (pidfd != -1 && close(pidfd) == -1))
+		die("close", "signalfd and pidfd", strerror(errno), NULL);
 	if (timed_out && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
 		exit(128 + SIGKILL);
 	if (timed_out)
