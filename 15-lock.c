@@ -92,8 +92,10 @@ int main(int argc, char *argv[])
 	if (seconds > 0)
 		start_timer(seconds);
 	while (lock(fd, kind, shared, !no_wait) == -1) {
-		if (errno == EINTR && timed_out)
+		if (errno == EINTR && timed_out) {
+			(void)alarm(0); /* the handler re-armed it */
 			die(call, path, "still locked when the -w time was up", NULL);
+		}
 		if (errno == EAGAIN || errno == EACCES || errno == EWOULDBLOCK)
 			already_locked(fd, kind, shared, path);
 		if (errno != EINTR)
