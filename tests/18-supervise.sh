@@ -1,0 +1,162 @@
+# shellcheck shell=bash
+# 18-supervise: a time limit for a command, with signalfd and pidfds, and
+# the same behaviour through the fallback where pidfds are missing.
+
+# MODES: pidfd, as the kernel gives it; fallback, with pidfd_open failing
+# with ENOSYS (strace's fault injection), as under valgrind or an old
+# kernel. Under RUN (the valgrind gate) both use RUN, which has no pidfds.
+MODES="pidfd fallback"
+NO_PIDFD="strace -f -qq -o /dev/null -e inject=pidfd_open:error=ENOSYS"
+
+# in_mode MODE COMMAND...: run COMMAND (which starts 18-supervise with run or
+# spawn) in that mode.
+in_mode() {
+	local mode=$1
+	shift
+	if [ "$mode" = fallback ] && [ -z "${RUN:-}" ]; then
+		needs cmd strace
+		RUN=$NO_PIDFD "$@"
+	else
+		"$@"
+	fi
+}
+
+# supervisor_of MODE PID: the pid of 18-supervise spawned as PID (under
+# strace, its child).
+supervisor_of() {
+	if [ "$1" = fallback ] && [ -z "${RUN:-}" ]; then child_of "$2"; else echo "$2"; fi
+}
+
+sig() { echo $((128 + $(signum "$1"))); }
+
+test_the_exit_status_or_the_signal_of_command_is_ours() {
+	local mode
+	for mode in $MODES; do
+		in_mode "$mode" expect_status 0 run 18-supervise 10 true
+		in_mode "$mode" expect_status 7 run 18-supervise 10 sh -c 'exit 7'
+		in_mode "$mode" expect_status "$(sig SIGTERM)" run 18-supervise 10 sh -c 'kill -TERM $$'
+		in_mode "$mode" expect_status "$(sig SIGKILL)" run 18-supervise 0 sh -c 'kill -KILL $$'
+		in_mode "$mode" expect_status 0 run 18-supervise 10 sh -c 'for i in 1 2 3 4 5 6 7 8; do true & done; wait'
+	done
+}
+
+test_the_time_limit_sends_sigterm_and_exits_124() {
+	local mode started elapsed
+	for mode in $MODES; do
+		started=$(date +%s%N)
+		in_mode "$mode" expect_status 124 run 18-supervise 0.5 sleep 10 2> "$T/err"
+		elapsed=$((($(date +%s%N) - started) / 1000000))
+		[ "$elapsed" -ge 500 ] || fail "$mode: signalled after $elapsed ms, before 0.5 s"
+		stderr_is "$T/err" "18-supervise: sleep still running after 0.5 s: sent signal $(signum SIGTERM)"
+	done
+}
+
+test_s_sends_another_signal() {
+	local mode
+	for mode in $MODES; do
+		# A second: time enough for sh to set its trap, even under valgrind.
+		in_mode "$mode" expect_status 124 run 18-supervise -s INT 1 \
+			sh -c 'trap "echo INT; exit 0" INT; while :; do sleep 0.05; done' > "$T/out" 2> "$T/err"
+		echo INT | cmp - "$T/out" || fail "$mode: the command did not get SIGINT"
+		stderr_is "$T/err" "18-supervise: sh still running after 1 s: sent signal $(signum SIGINT)"
+		in_mode "$mode" expect_status "$(sig SIGKILL)" run 18-supervise -s KILL 0.2 sleep 10 2> /dev/null
+		in_mode "$mode" expect_status 124 run 18-supervise -s "$(signum SIGUSR1)" 0.2 sleep 10 2> "$T/err"
+		stderr_is "$T/err" "18-supervise: sleep still running after 0.2 s: sent signal $(signum SIGUSR1)"
+	done
+}
+
+test_k_kills_a_command_that_ignores_the_signal() {
+	local mode
+	for mode in $MODES; do
+		in_mode "$mode" expect_status "$(sig SIGKILL)" run 18-supervise -k 0.3 1 \
+			sh -c 'trap "" TERM; exec sleep 10' 2> "$T/err"
+		{
+			echo "18-supervise: sh still running after 1 s: sent signal $(signum SIGTERM)"
+			echo "18-supervise: sh still running 0.3 s after that: sent signal $(signum SIGKILL)"
+		} | diff -u - "$T/err" >&2 || fail "$mode: wrong messages"
+	done
+}
+
+test_sigint_sigterm_and_sighup_are_passed_on() {
+	local mode signal spawned supervisor
+	# Job control: a background job that is not its own group has SIGINT
+	# ignored, and a shell cannot trap a signal ignored on entry.
+	set -m
+	for mode in $MODES; do
+		for signal in INT TERM HUP; do
+			: > "$T/out"
+			in_mode "$mode" spawn 18-supervise 0 sh -c \
+				'trap "echo got $1; exit 3" "$1"; echo ready; while :; do sleep 0.05; done' _ "$signal" > "$T/out"
+			spawned=$!
+			supervisor=$(supervisor_of "$mode" $spawned)
+			wait_until grep -q ready "$T/out"
+			kill -s "$signal" "$supervisor"
+			finished $spawned 3
+			printf 'ready\ngot %s\n' "$signal" | cmp - "$T/out" || fail "$mode $signal: wrong output"
+		done
+	done
+}
+
+test_command_starts_with_no_signal_blocked() {
+	local mode
+	for mode in $MODES; do
+		in_mode "$mode" run 18-supervise 10 grep SigBlk /proc/self/status > "$T/out"
+		printf 'SigBlk:\t0000000000000000\n' | cmp - "$T/out" || fail "$mode: $(cat "$T/out")"
+	done
+}
+
+test_a_supervisor_killed_with_sigkill_takes_command_with_it() {
+	local mode spawned supervisor command
+	for mode in $MODES; do
+		in_mode "$mode" spawn 18-supervise 0 sleep 30
+		spawned=$!
+		supervisor=$(supervisor_of "$mode" $spawned)
+		command=$(child_of "$supervisor")
+		wait_until grep -q '^Name:.*sleep' "/proc/$command/status"
+		kill -KILL "$supervisor"
+		finished $spawned "$(sig SIGKILL)"
+		wait_until exited "$command"
+	done
+}
+
+test_a_parent_dead_before_the_death_signal_was_set_is_noticed() {
+	needs cmd strace
+	# The child's prctl is held back a second: the supervisor dies first,
+	# so the death signal is set too late; getppid tells the child.
+	RUN="strace -f -qq -o /dev/null -e inject=prctl:delay_enter=1000000" \
+		spawn 18-supervise 0 touch "$T/ran"
+	local spawned=$! supervisor child
+	supervisor=$(child_of $spawned)
+	child=$(child_of "$supervisor")
+	kill -KILL "$supervisor"
+	wait_until exited "$child"
+	finished $spawned "$(sig SIGKILL)"
+	[ ! -e "$T/ran" ] || fail "COMMAND ran without its supervisor"
+}
+
+test_a_command_that_cannot_be_run_gives_127_or_126() {
+	local mode
+	: > "$T/plain"
+	for mode in $MODES; do
+		in_mode "$mode" expect_status 127 run 18-supervise 10 "$T/nonexistent" 2> "$T/err"
+		stderr_is "$T/err" "18-supervise: exec $T/nonexistent: $(errtext ENOENT)"
+		in_mode "$mode" expect_status 126 run 18-supervise 10 "$T/plain" 2> "$T/err"
+		stderr_is "$T/err" "18-supervise: exec $T/plain: $(errtext EACCES)"
+	done
+}
+
+test_a_closed_output_ends_command_and_us_quietly() {
+	quiet_under_head 10 18-supervise 10 yes
+}
+
+test_bad_usage_exits_2() {
+	local usage bad
+	usage="usage: 18-supervise [-s SIGNAL] [-k SECONDS] SECONDS COMMAND [ARG...]   (SIGNAL: TERM by default, a name or a number; SECONDS: 0 to 1000000)"
+	for bad in "" "10" "-s BOGUS 1 true" "-s 0 1 true" "-s 99 1 true" "-k x 1 true" \
+		"-1 true" "x true" "1x true" "-k" "-s" "2000000 true" "inf true" "-x 1 true"; do
+		# shellcheck disable=SC2086 # each word of $bad is an argument
+		expect_status 2 run 18-supervise $bad > "$T/out" 2> "$T/err"
+		stderr_is "$T/err" "$usage"
+		[ ! -s "$T/out" ] || fail "output for '$bad'"
+	done
+}
