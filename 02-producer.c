@@ -143,6 +143,7 @@ static void clean_up(void)
 {
 	if (must_remove) {
 		must_remove = 0;
+		/* NOLINTNEXTLINE(bugprone-signal-handler,cert-sig30-c): safe on Linux, see above */
 		(void)shm_unlink(region_name); /* best effort: we are failing anyway */
 	}
 }
@@ -221,8 +222,8 @@ static _Noreturn void die(const char *call, const char *object,
 		if ((unsigned char)*c < ' ' || *c == '\177')
 			fprintf(stderr, "\\%03o", (unsigned)(unsigned char)*c);
 		else
-			putc(*c, stderr);
+			(void)putc(*c, stderr);
 	}
-	putc('\n', stderr);
+	(void)putc('\n', stderr);
 	exit(1);
 }
