@@ -35,7 +35,6 @@ struct region {
 	unsigned char data[CAPACITY];
 };
 
-static size_t read_input(unsigned char *input, size_t room);
 static int valid_name(const char *name);
 static void hold_standard_descriptors(void);
 static void catch_stop_signals(void);
@@ -66,8 +65,20 @@ int main(int argc, char *argv[])
 	/* Step 0: read all the input first, so that input too large for the
 	 * region is refused before anything is created. One byte of room
 	 * beyond CAPACITY tells "exactly full" from "too much". */
+	if (isatty(STDIN_FILENO))
+		fprintf(stderr, "%s: reading standard input; end it with Ctrl-D\n", PROGRAM);
 	static unsigned char input[CAPACITY + 1];
-	size_t length = read_input(input, sizeof input);
+	size_t length = 0;
+	while (length < sizeof input) {
+		ssize_t n = read(STDIN_FILENO, input + length, sizeof input - length);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			die("read", "standard input", strerror(errno), NULL);
+		if (n == 0)
+			break;
+		length += (size_t)n;
+	}
 	if (length > CAPACITY)
 		die("read", "standard input", "more than the region's 65536 bytes",
 		    "split the input, or stream it with 07-ring-producer");
@@ -111,26 +122,6 @@ int main(int argc, char *argv[])
 		die("munmap", name, strerror(errno), NULL);
 	must_remove = 0; /* complete: from now on it is the consumer's */
 	return 0;
-}
-
-/* Read standard input into input until end of file or until room bytes
- * are read; returns how many. */
-static size_t read_input(unsigned char *input, size_t room)
-{
-	if (isatty(STDIN_FILENO))
-		fprintf(stderr, "%s: reading standard input; end it with Ctrl-D\n", PROGRAM);
-	size_t length = 0;
-	while (length < room) {
-		ssize_t n = read(STDIN_FILENO, input + length, room - length);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1)
-			die("read", "standard input", strerror(errno), NULL);
-		if (n == 0)
-			break;
-		length += (size_t)n;
-	}
-	return length;
 }
 
 /* Below: what removes a half-made object when we fail or are stopped

@@ -26,7 +26,7 @@
 #define DEFAULT_MESSAGE "hello, mapped file\n"
 
 static void show(const char *label, const char *buf, size_t len);
-static void catch_lost_pages(void);
+static void on_bus(int sig);
 static void hold_standard_descriptors(void);
 static void clean_up(void);
 static int write_all(int fd, const void *buf, size_t len);
@@ -90,17 +90,18 @@ int main(int argc, char *argv[])
 	if (private && info.st_size < (off_t)length)
 		die("open", path, "shorter than MESSAGE", private_fix);
 
-	/* Step 3: a mapping only covers bytes the file has, so grow a file
-	 * shorter than MESSAGE; a longer one keeps its remaining bytes. Then
-	 * reserve the blocks: a store into a page the file system cannot
-	 * give (full disk, or a hole in a sparse file) would raise SIGBUS,
-	 * where posix_fallocate reports ENOSPC. */
 	if (length == 0) { /* nothing to write, and mmap cannot map 0 bytes */
 		if (close(fd) == -1)
 			die("close", path, strerror(errno), NULL);
 		created = NULL;
 		return 0;
 	}
+
+	/* Step 3: a mapping only covers bytes the file has, so grow a file
+	 * shorter than MESSAGE; a longer one keeps its remaining bytes. Then
+	 * reserve the blocks: a store into a page the file system cannot
+	 * give (full disk, or a hole in a sparse file) would raise SIGBUS,
+	 * where posix_fallocate reports ENOSPC. */
 	if (!private && info.st_size < (off_t)length && ftruncate(fd, (off_t)length) == -1)
 		die("ftruncate", path, strerror(errno), NULL);
 	int error = private ? 0 : posix_fallocate(fd, 0, (off_t)length);
@@ -117,7 +118,10 @@ int main(int argc, char *argv[])
 	/* Step 5: write MESSAGE at offset 0 with an ordinary memcpy. Another
 	 * process may have shrunk the file since our fstat: touching the lost
 	 * pages raises SIGBUS, which brings us back here to report it. */
-	catch_lost_pages();
+	struct sigaction sa = { .sa_handler = on_bus };
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGBUS, &sa, NULL) == -1)
+		die("sigaction", "SIGBUS", strerror(errno), NULL);
 	if (sigsetjmp(lost_pages, 1) != 0)
 		die("memcpy", path, "file truncated while mapped (SIGBUS)", NULL);
 	/* The bytes of MESSAGE without its NUL: the file gets no terminator. */
@@ -168,14 +172,6 @@ static void on_bus(int sig)
 {
 	(void)sig;
 	siglongjmp(lost_pages, 1);
-}
-
-static void catch_lost_pages(void)
-{
-	struct sigaction sa = { .sa_handler = on_bus };
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGBUS, &sa, NULL) == -1)
-		die("sigaction", "SIGBUS", strerror(errno), NULL);
 }
 
 /* At exit: a file we created but could not fill is removed. */

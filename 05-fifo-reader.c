@@ -53,9 +53,7 @@ int main(int argc, char *argv[])
 	if (atexit(clean_up) != 0)
 		die("atexit", "clean_up", "failed", NULL);
 
-	/* static: clean_up may use it after main has returned. 64 bytes
-	 * hold the longest uid, so snprintf cannot truncate. */
-	static char default_path[64];
+	static char default_path[64]; /* static: clean_up may need it after main */
 	(void)snprintf(default_path, sizeof default_path, "/tmp/ipc-05-%ld.fifo", (long)getuid());
 	if (argc > 2 || (argc == 2 && (argv[1][0] == '-' || argv[1][0] == '\0'))) {
 		fprintf(stderr, "usage: %s [PATH]   (default PATH: %s)\n", PROGRAM, default_path);
@@ -67,9 +65,8 @@ int main(int argc, char *argv[])
 	if (mkfifo(path, 0600) == -1 && errno != EEXIST)
 		die("mkfifo", path, strerror(errno), NULL);
 
-	/* Steps 2 and 3: check that the FIFO is ours, and open it for
-	 * reading, which waits until a writer opens it too. Then claim it:
-	 * a second reader would take part of the stream. */
+	/* Steps 2 and 3: check that the FIFO is ours and open it, which waits
+	 * for a writer; then claim it, or a second reader could share it. */
 	int fd = open_fifo(path, O_RDONLY);
 	claim_as_reader(fd, path);
 
@@ -117,7 +114,6 @@ static int open_fifo(const char *path, int flags)
 		die("mkfifo", path, "File exists and belongs to another user", "pass another PATH");
 	fifo_path = path;
 	must_remove = 1; /* ours: from here on, every way out removes it */
-
 	int fd;
 	while ((fd = open(path, flags | O_NOFOLLOW)) == -1 && errno == EINTR)
 		continue;
@@ -136,9 +132,8 @@ static int open_fifo(const char *path, int flags)
  * there. Two readers that claim at once see each other, and both stop. */
 static void claim_as_reader(int fd, const char *path)
 {
-	struct flock mine = { .l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1 };
-	struct flock other = mine;
-	other.l_type = F_WRLCK;
+	struct flock mine = { .l_type = F_RDLCK, .l_whence = SEEK_SET, .l_len = 1 };
+	struct flock other = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_len = 1 };
 	if (fcntl(fd, F_SETLK, &mine) == -1 || fcntl(fd, F_GETLK, &other) == -1)
 		die("fcntl", path, strerror(errno), NULL);
 	if (other.l_type != F_UNLCK) {

@@ -50,9 +50,7 @@ int main(int argc, char *argv[])
 	if (atexit(clean_up) != 0)
 		die("atexit", "clean_up", "failed", NULL);
 
-	/* static: clean_up may use it after main has returned. 64 bytes
-	 * hold the longest uid, so snprintf cannot truncate. */
-	static char default_path[64];
+	static char default_path[64]; /* static: clean_up may need it after main */
 	(void)snprintf(default_path, sizeof default_path, "/tmp/ipc-05-%ld.fifo", (long)getuid());
 	if (argc > 2 || (argc == 2 && (argv[1][0] == '-' || argv[1][0] == '\0'))) {
 		fprintf(stderr, "usage: %s [PATH]   (default PATH: %s)\n", PROGRAM, default_path);
@@ -69,9 +67,8 @@ int main(int argc, char *argv[])
 	if (isatty(STDIN_FILENO))
 		fprintf(stderr, "%s: reading standard input; end it with Ctrl-D\n", PROGRAM);
 
-	/* Steps 2 and 3: check that the FIFO is ours, and open it for
-	 * writing, which waits until a reader opens it too. Then claim it:
-	 * a second writer would mix its stream into ours. */
+	/* Steps 2 and 3: check that the FIFO is ours and open it, which waits
+	 * for a reader; then claim it, or a second writer could mix with us. */
 	int fd = open_fifo(path, O_WRONLY);
 	claim_as_writer(fd, path);
 
@@ -112,7 +109,6 @@ static int open_fifo(const char *path, int flags)
 		die("mkfifo", path, "File exists and is not a FIFO", "remove it or pass another PATH");
 	if (before.st_uid != geteuid())
 		die("mkfifo", path, "File exists and belongs to another user", "pass another PATH");
-
 	int fd;
 	while ((fd = open(path, flags | O_NOFOLLOW)) == -1 && errno == EINTR)
 		continue;
