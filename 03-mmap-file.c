@@ -8,6 +8,8 @@
  * Without MESSAGE, it writes "hello, mapped file\n".
  * Watch for: a mapping cannot make a file longer; ftruncate must give it
  * room first, or touching the mapping past the end raises SIGBUS.
+ * With musl, posix_fallocate fails (EOPNOTSUPP) on a file system that has
+ * no fallocate, where glibc falls back to writing the blocks.
  */
 #define _POSIX_C_SOURCE 200809L
 
