@@ -8,9 +8,8 @@
  * Watch for: the object's size and header come from another process and
  * are checked before they are trusted; the length is never used to read
  * past the end of the mapping.
- * On Linux, where the objects are files in /dev/shm, the open does not
- * wait on a FIFO planted at the name (O_NONBLOCK); elsewhere the flag is
- * not passed: FreeBSD refuses it, and keeps no objects in a file system.
+ * On Linux the open passes O_NONBLOCK, against a FIFO planted at the name
+ * in /dev/shm; elsewhere it does not (FreeBSD refuses it; not tested).
  */
 #define _POSIX_C_SOURCE 200809L
 
