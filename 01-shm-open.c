@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,25 +22,31 @@
 
 #define PROGRAM "01-shm-open"
 
-/* One line on stderr, "program: call object: reason (fix)", then exit 1. */
+static int valid_name(const char *name);
+static void hold_standard_descriptors(void);
+static void clean_up(void);
 static _Noreturn void die(const char *call, const char *object,
-			  const char *reason, const char *fix)
-{
-	if (fix)
-		fprintf(stderr, "%s: %s %s: %s (%s)\n", PROGRAM, call, object, reason, fix);
-	else
-		fprintf(stderr, "%s: %s %s: %s\n", PROGRAM, call, object, reason);
-	exit(1);
-}
+			  const char *reason, const char *fix);
+
+/* The object we made, until the message that announces it is written:
+ * if that fails, clean_up removes the object again. */
+static const char *created;
 
 int main(int argc, char *argv[])
 {
-	char default_name[32]; /* "/ipc-NN-" and a uid always fit */
+	hold_standard_descriptors();
+	/* Our output is a report, not a stream: a closed pipe or a full
+	 * file is an error to report (EPIPE, EFBIG), not a silent death. */
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR || signal(SIGXFSZ, SIG_IGN) == SIG_ERR)
+		die("signal", "SIGPIPE/SIGXFSZ", strerror(errno), NULL);
+	if (atexit(clean_up) != 0)
+		die("atexit", "clean_up", "failed", NULL);
+
+	/* static: clean_up may run after main has returned. */
+	static char default_name[32]; /* "/ipc-NN-" and a uid always fit */
 	(void)snprintf(default_name, sizeof default_name, "/ipc-01-%ld", (long)getuid());
 	const char *name = argc == 2 ? argv[1] : default_name;
-	/* A portable name is "/" and then a name with no further "/". */
-	if (argc > 2 || name[0] != '/' || name[1] == '\0' || strchr(name + 1, '/') ||
-	    strlen(name) > NAME_MAX) {
+	if (argc > 2 || !valid_name(name)) {
 		fprintf(stderr, "usage: %s [NAME]   (default NAME: %s)\n", PROGRAM, default_name);
 		return 2;
 	}
@@ -53,6 +60,8 @@ int main(int argc, char *argv[])
 		(void)snprintf(fix, sizeof fix, "remove it with ./01-shm-unlink %s", name);
 		die("shm_open", name, strerror(errno), errno == EEXIST ? fix : NULL);
 	}
+	created = name;
+
 	/* The descriptor is only our handle; the object stays after close. */
 	if (close(fd) == -1)
 		die("close", name, strerror(errno), NULL);
@@ -60,5 +69,63 @@ int main(int argc, char *argv[])
 	printf("created shared memory object %s (0 bytes, mode 0600)\n", name);
 	printf("on Linux it is the file /dev/shm%s; remove it with ./01-shm-unlink %s\n",
 	       name, name);
+
+	/* printf only fills a buffer: the output is written (or fails, on a
+	 * full disk or /dev/full) when it is flushed, or earlier, at a
+	 * newline, and then only the stream's error flag remembers it (musl). */
+	if (fflush(stdout) == EOF || ferror(stdout))
+		die("fflush", "standard output", strerror(errno), NULL);
+	created = NULL; /* announced: the object is yours now */
 	return 0;
+}
+
+/* Below: the name check, and what keeps a failed run from leaving an
+ * object nobody was told about. */
+
+/* A portable name is "/" and then 1 to NAME_MAX bytes with no further
+ * "/"; "/." and "/.." would name the directory that holds the objects. */
+static int valid_name(const char *name)
+{
+	size_t length = strlen(name);
+	return name[0] == '/' && length > 1 && length - 1 <= NAME_MAX &&
+	       strchr(name + 1, '/') == NULL && strcmp(name, "/.") != 0 &&
+	       strcmp(name, "/..") != 0;
+}
+
+/* A descriptor 0, 1 or 2 that was closed when we started is filled with
+ * /dev/null opened the other way round: reading or writing it still fails
+ * with EBADF as before, and no queue, FIFO or socket of ours can take its
+ * number and receive our data or our error lines. */
+static void hold_standard_descriptors(void)
+{
+	for (int fd = 0; fd <= 2; fd++)
+		if (fcntl(fd, F_GETFD) == -1 &&
+		    open("/dev/null", fd == 0 ? O_WRONLY : O_RDONLY) == -1)
+			exit(1); /* nowhere to say why: stderr may be closed */
+}
+
+/* At exit: an object made but never announced is removed. */
+static void clean_up(void)
+{
+	if (created != NULL)
+		(void)shm_unlink(created); /* best effort: we are failing anyway */
+}
+
+/* One line on stderr, "program: call object: reason (fix)", then exit 1.
+ * The object may come from the command line: a control byte in the line
+ * is shown as \ooo, so that no name can forge a second line. */
+static _Noreturn void die(const char *call, const char *object,
+			  const char *reason, const char *fix)
+{
+	char line[4096];
+	(void)snprintf(line, sizeof line, "%s: %s %s: %s%s%s%s", PROGRAM, call,
+		       object, reason, fix ? " (" : "", fix ? fix : "", fix ? ")" : "");
+	for (const char *c = line; *c != '\0'; c++) {
+		if ((unsigned char)*c < ' ' || *c == '\177')
+			fprintf(stderr, "\\%03o", (unsigned)(unsigned char)*c);
+		else
+			(void)putc(*c, stderr);
+	}
+	(void)putc('\n', stderr);
+	exit(1);
 }

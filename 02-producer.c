@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,34 +35,29 @@ struct region {
 	unsigned char data[CAPACITY];
 };
 
-/* One line on stderr, "program: call object: reason (fix)", then exit 1. */
+static int valid_name(const char *name);
+static void hold_standard_descriptors(void);
+static void catch_stop_signals(void);
+static void clean_up(void);
 static _Noreturn void die(const char *call, const char *object,
-			  const char *reason, const char *fix)
-{
-	if (fix)
-		fprintf(stderr, "%s: %s %s: %s (%s)\n", PROGRAM, call, object, reason, fix);
-	else
-		fprintf(stderr, "%s: %s %s: %s\n", PROGRAM, call, object, reason);
-	exit(1);
-}
+			  const char *reason, const char *fix);
 
-/* If we fail after creating the object, remove it: half a region is no
- * use to anyone. */
+/* The object to remove if we stop before it is complete (clean_up). */
 static const char *region_name;
-static void remove_region(void)
-{
-	if (region_name)
-		(void)shm_unlink(region_name); /* best effort: we are failing anyway */
-}
+static volatile sig_atomic_t must_remove;
 
 int main(int argc, char *argv[])
 {
-	/* static: remove_region may use it after main has returned. */
+	hold_standard_descriptors();
+	catch_stop_signals();
+	if (atexit(clean_up) != 0)
+		die("atexit", "clean_up", "failed", NULL);
+
+	/* static: clean_up may use it after main has returned. */
 	static char default_name[32]; /* "/ipc-NN-" and a uid always fit */
 	(void)snprintf(default_name, sizeof default_name, "/ipc-02-%ld", (long)getuid());
 	const char *name = argc == 2 ? argv[1] : default_name;
-	if (argc > 2 || name[0] != '/' || name[1] == '\0' || strchr(name + 1, '/') ||
-	    strlen(name) > NAME_MAX) {
+	if (argc > 2 || !valid_name(name)) {
 		fprintf(stderr, "usage: %s [NAME]   (default NAME: %s)\n", PROGRAM, default_name);
 		return 2;
 	}
@@ -89,17 +85,23 @@ int main(int argc, char *argv[])
 
 	/* Step 1: create the object. O_EXCL: never reuse an existing one,
 	 * which may be a consumer's unread data or someone else's trap. */
+	region_name = name;
 	int fd = shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0600);
 	if (fd == -1)
 		die("shm_open", name, strerror(errno),
 		    errno == EEXIST ? "run ./02-consumer to empty it, or ./01-shm-unlink it" : NULL);
-	region_name = name;
-	if (atexit(remove_region) != 0)
-		die("atexit", "remove_region", "failed", NULL);
+	must_remove = 1; /* half a region is no use to anyone */
 
-	/* Step 2: a new object is empty; give it the region's size. */
-	if (ftruncate(fd, sizeof(struct region)) == -1)
+	/* Step 2: a new object is empty; give it the region's size. On tmpfs
+	 * (Linux's /dev/shm) that reserves nothing, and a store to a page
+	 * that cannot be had would raise SIGBUS: reserve the pages now, so
+	 * that a full /dev/shm is an error line instead. */
+	const off_t size = (off_t)sizeof(struct region);
+	if (ftruncate(fd, size) == -1)
 		die("ftruncate", name, strerror(errno), NULL);
+	int error = posix_fallocate(fd, 0, size);
+	if (error != 0)
+		die("posix_fallocate", name, strerror(error), NULL);
 
 	/* Step 3: map it. MAP_SHARED: our stores go to the object itself,
 	 * where the consumer will see them. */
@@ -118,6 +120,101 @@ int main(int argc, char *argv[])
 	/* Step 5: unmap; the data stays in the object for the consumer. */
 	if (munmap(region, sizeof *region) == -1)
 		die("munmap", name, strerror(errno), NULL);
-	region_name = NULL; /* complete: from now on it is the consumer's */
+	must_remove = 0; /* complete: from now on it is the consumer's */
 	return 0;
+}
+
+/* Below: what removes a half-made object when we fail or are stopped
+ * early, and the checks and error line every example shares. */
+
+/* Remove the object unless it is complete. shm_unlink is not on POSIX's
+ * list of async-signal-safe calls; with musl, and glibc since 2.34, it is
+ * an unlink of a name built on the stack, which is. */
+static void clean_up(void)
+{
+	if (must_remove) {
+		must_remove = 0;
+		/* NOLINTNEXTLINE(bugprone-signal-handler,cert-sig30-c): safe on Linux, see above */
+		(void)shm_unlink(region_name); /* best effort: we are failing anyway */
+	}
+}
+
+/* A portable name is "/" and then 1 to NAME_MAX bytes with no further
+ * "/"; "/." and "/.." would name the directory that holds the objects. */
+static int valid_name(const char *name)
+{
+	size_t length = strlen(name);
+	return name[0] == '/' && length > 1 && length - 1 <= NAME_MAX &&
+	       strchr(name + 1, '/') == NULL && strcmp(name, "/.") != 0 &&
+	       strcmp(name, "/..") != 0;
+}
+
+/* A descriptor 0, 1 or 2 that was closed when we started is filled with
+ * /dev/null opened the other way round: reading or writing it still fails
+ * with EBADF as before, and no queue, FIFO or socket of ours can take its
+ * number and receive our data or our error lines. */
+static void hold_standard_descriptors(void)
+{
+	for (int fd = 0; fd <= 2; fd++)
+		if (fcntl(fd, F_GETFD) == -1 &&
+		    open("/dev/null", fd == 0 ? O_WRONLY : O_RDONLY) == -1)
+			exit(1); /* nowhere to say why: stderr may be closed */
+}
+
+/* Every signal whose default action ends the process and that can be
+ * caught: each runs clean_up, then kills us as it would have. */
+static const int stop_signals[] = {
+	SIGHUP, SIGINT, SIGQUIT, SIGILL, SIGTRAP, SIGABRT, SIGBUS, SIGFPE,
+	SIGUSR1, SIGSEGV, SIGUSR2, SIGALRM, SIGTERM, SIGXCPU, SIGVTALRM,
+	SIGPROF, SIGSYS, SIGPOLL,
+#ifdef SIGSTKFLT
+	SIGSTKFLT, /* Linux */
+#endif
+#ifdef SIGPWR
+	SIGPWR, /* Linux */
+#endif
+};
+
+/* A stop signal: clean up, then die of the same signal, so that the shell
+ * sees how we ended. signal and raise are async-signal-safe. */
+static void on_stop_signal(int sig)
+{
+	clean_up();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/* Catch every stop signal, the real-time ones included (their default
+ * action ends the process too); ignore SIGPIPE and SIGXFSZ. */
+static void catch_stop_signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_stop_signal };
+	sigfillset(&sa.sa_mask); /* no second signal interrupts clean_up */
+	for (size_t i = 0; i < sizeof stop_signals / sizeof stop_signals[0]; i++)
+		if (sigaction(stop_signals[i], &sa, NULL) == -1)
+			die("sigaction", "stop signals", strerror(errno), NULL);
+	for (int sig = SIGRTMIN; sig <= SIGRTMAX; sig++) /* EINVAL: one a tool keeps (valgrind) */
+		if (sigaction(sig, &sa, NULL) == -1 && errno != EINVAL)
+			die("sigaction", "real-time signals", strerror(errno), NULL);
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR || signal(SIGXFSZ, SIG_IGN) == SIG_ERR)
+		die("signal", "SIGPIPE/SIGXFSZ", strerror(errno), NULL);
+}
+
+/* One line on stderr, "program: call object: reason (fix)", then exit 1.
+ * The object may come from the command line: a control byte in the line
+ * is shown as \ooo, so that no name can forge a second line. */
+static _Noreturn void die(const char *call, const char *object,
+			  const char *reason, const char *fix)
+{
+	char line[4096];
+	(void)snprintf(line, sizeof line, "%s: %s %s: %s%s%s%s", PROGRAM, call,
+		       object, reason, fix ? " (" : "", fix ? fix : "", fix ? ")" : "");
+	for (const char *c = line; *c != '\0'; c++) {
+		if ((unsigned char)*c < ' ' || *c == '\177')
+			fprintf(stderr, "\\%03o", (unsigned)(unsigned char)*c);
+		else
+			(void)putc(*c, stderr);
+	}
+	(void)putc('\n', stderr);
+	exit(1);
 }

@@ -8,11 +8,14 @@
  * Without MESSAGE, it writes "hello, mapped file\n".
  * Watch for: a mapping cannot make a file longer; ftruncate must give it
  * room first, or touching the mapping past the end raises SIGBUS.
+ * With musl, posix_fallocate fails (EOPNOTSUPP) on a file system that has
+ * no fallocate, where glibc falls back to writing the blocks.
  */
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
 #include <fcntl.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,57 +27,29 @@
 #define PROGRAM "03-mmap-file"
 #define DEFAULT_MESSAGE "hello, mapped file\n"
 
-/* One line on stderr, "program: call object: reason (fix)", then exit 1. */
+static void show(const char *label, const char *buf, size_t len);
+static void on_bus(int sig);
+static void hold_standard_descriptors(void);
+static void clean_up(void);
+static int write_all(int fd, const void *buf, size_t len);
 static _Noreturn void die(const char *call, const char *object,
-			  const char *reason, const char *fix)
-{
-	if (fix)
-		fprintf(stderr, "%s: %s %s: %s (%s)\n", PROGRAM, call, object, reason, fix);
-	else
-		fprintf(stderr, "%s: %s %s: %s\n", PROGRAM, call, object, reason);
-	exit(1);
-}
+			  const char *reason, const char *fix);
 
-/* write() may take only part of the buffer (pipes, signals): loop. */
-static int write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* SIGBUS: the file shrank under our mapping (another process truncated
- * it after our fstat), and we touched a page that no longer exists.
- * Report it as an error, not a crash; write and _exit are
- * async-signal-safe, so the message is made beforehand. */
-static char bus_message[512];
-static size_t bus_length;
-static void on_bus(int sig)
-{
-	(void)sig;
-	ssize_t ignored = write(STDERR_FILENO, bus_message, bus_length);
-	(void)ignored; /* nothing more can be done in a handler */
-	_exit(1);
-}
-
-/* Print "label" and then the first len bytes of buf on standard output. */
-static void show(const char *label, const char *buf, size_t len)
-{
-	if (write_all(STDOUT_FILENO, label, strlen(label)) == -1 ||
-	    write_all(STDOUT_FILENO, buf, len) == -1 || write_all(STDOUT_FILENO, "\n", 1) == -1)
-		die("write", "standard output", strerror(errno), NULL);
-}
+/* A file we created, to remove if we fail before it holds MESSAGE. */
+static const char *created;
+/* Where on_bus takes us back to when a page of the mapping is gone. */
+static sigjmp_buf lost_pages;
 
 int main(int argc, char *argv[])
 {
+	hold_standard_descriptors();
+	/* A file (or, with -p, standard output) beyond ulimit -f must give
+	 * us EFBIG to report, not kill us with SIGXFSZ. */
+	if (signal(SIGXFSZ, SIG_IGN) == SIG_ERR)
+		die("signal", "SIGXFSZ", strerror(errno), NULL);
+	if (atexit(clean_up) != 0)
+		die("atexit", "clean_up", "failed", NULL);
+
 	int private = argc > 1 && strcmp(argv[1], "-p") == 0;
 	int first = 1 + private; /* index of FILE */
 	if (argc < first + 1 || argc > first + 2 || argv[first][0] == '-' ||
@@ -101,11 +76,15 @@ int main(int argc, char *argv[])
 		die("open", path, "shorter than MESSAGE", private_fix);
 
 	/* Step 2: open it. For -p, read-only is enough, which also proves
-	 * the point: a private mapping never writes to the file. O_NONBLOCK
-	 * guards against a FIFO swapped in since the stat above. */
-	int fd = open(path, (private ? O_RDONLY : O_RDWR | O_CREAT) | O_NONBLOCK, 0600);
+	 * the point: a private mapping never writes to the file. A new file
+	 * is made with O_EXCL, so that the file clean_up may remove is one
+	 * we made. O_NONBLOCK guards against a FIFO swapped in since stat. */
+	int flags = private ? O_RDONLY : exists ? O_RDWR : O_RDWR | O_CREAT | O_EXCL;
+	int fd = open(path, flags | O_NONBLOCK, 0600);
 	if (fd == -1)
 		die("open", path, strerror(errno), NULL);
+	if (!exists)
+		created = path;
 	if (fstat(fd, &info) == -1)
 		die("fstat", path, strerror(errno), NULL);
 	if (!S_ISREG(info.st_mode))
@@ -113,26 +92,23 @@ int main(int argc, char *argv[])
 	if (private && info.st_size < (off_t)length)
 		die("open", path, "shorter than MESSAGE", private_fix);
 
-	/* Step 3: a mapping only covers bytes the file has, so grow a file
-	 * shorter than MESSAGE; a longer one keeps its remaining bytes. */
-	if (!private && info.st_size < (off_t)length && ftruncate(fd, (off_t)length) == -1)
-		die("ftruncate", path, strerror(errno), NULL);
 	if (length == 0) { /* nothing to write, and mmap cannot map 0 bytes */
 		if (close(fd) == -1)
 			die("close", path, strerror(errno), NULL);
+		created = NULL;
 		return 0;
 	}
 
-	/* Another process may shrink the file after our fstat: be ready to
-	 * report the SIGBUS that touching the lost pages raises (on_bus). A
-	 * very long path cuts the message short; it still says what happened. */
-	(void)snprintf(bus_message, sizeof bus_message,
-		       "%s: memcpy %s: file truncated while mapped (SIGBUS)\n", PROGRAM, path);
-	bus_length = strlen(bus_message);
-	struct sigaction sa = { .sa_handler = on_bus };
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGBUS, &sa, NULL) == -1)
-		die("sigaction", "SIGBUS", strerror(errno), NULL);
+	/* Step 3: a mapping only covers bytes the file has, so grow a file
+	 * shorter than MESSAGE; a longer one keeps its remaining bytes. Then
+	 * reserve the blocks: a store into a page the file system cannot
+	 * give (full disk, or a hole in a sparse file) would raise SIGBUS,
+	 * where posix_fallocate reports ENOSPC. */
+	if (!private && info.st_size < (off_t)length && ftruncate(fd, (off_t)length) == -1)
+		die("ftruncate", path, strerror(errno), NULL);
+	int error = private ? 0 : posix_fallocate(fd, 0, (off_t)length);
+	if (error != 0)
+		die("posix_fallocate", path, strerror(error), NULL);
 
 	/* Step 4: map it. MAP_SHARED writes through to the file;
 	 * MAP_PRIVATE gives us a copy-on-write view of our own. */
@@ -141,7 +117,15 @@ int main(int argc, char *argv[])
 	if (view == MAP_FAILED)
 		die("mmap", path, strerror(errno), NULL);
 
-	/* Step 5: write MESSAGE at offset 0 with an ordinary memcpy. */
+	/* Step 5: write MESSAGE at offset 0 with an ordinary memcpy. Another
+	 * process may have shrunk the file since our fstat: touching the lost
+	 * pages raises SIGBUS, which brings us back here to report it. */
+	struct sigaction sa = { .sa_handler = on_bus };
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGBUS, &sa, NULL) == -1)
+		die("sigaction", "SIGBUS", strerror(errno), NULL);
+	if (sigsetjmp(lost_pages, 1) != 0)
+		die("memcpy", path, "file truncated while mapped (SIGBUS)", NULL);
 	/* The bytes of MESSAGE without its NUL: the file gets no terminator. */
 	memcpy(view, message, length); // NOLINT(bugprone-not-null-terminated-result): bytes, not a string
 
@@ -168,5 +152,81 @@ int main(int argc, char *argv[])
 		die("munmap", path, strerror(errno), NULL);
 	if (close(fd) == -1)
 		die("close", path, strerror(errno), NULL);
+	created = NULL; /* it holds MESSAGE: the file is yours */
 	return 0;
+}
+
+/* Print "label" and then the first len bytes of buf on standard output. */
+static void show(const char *label, const char *buf, size_t len)
+{
+	if (write_all(STDOUT_FILENO, label, strlen(label)) == -1 ||
+	    write_all(STDOUT_FILENO, buf, len) == -1 || write_all(STDOUT_FILENO, "\n", 1) == -1)
+		die("write", "standard output", strerror(errno), NULL);
+}
+
+/* Below: what turns a lost page into an error line, and what removes a
+ * file we created when we fail. */
+
+/* SIGBUS: a page of the mapping no longer exists. Jump back to main's
+ * sigsetjmp, out of the memcpy (async-signal-safe) it interrupted, so
+ * that main can report it with die. */
+static void on_bus(int sig)
+{
+	(void)sig;
+	siglongjmp(lost_pages, 1);
+}
+
+/* At exit: a file we created but could not fill is removed. */
+static void clean_up(void)
+{
+	if (created != NULL)
+		(void)unlink(created); /* best effort: we are failing anyway */
+}
+
+/* A descriptor 0, 1 or 2 that was closed when we started is filled with
+ * /dev/null opened the other way round: reading or writing it still fails
+ * with EBADF as before, and no queue, FIFO or socket of ours can take its
+ * number and receive our data or our error lines. */
+static void hold_standard_descriptors(void)
+{
+	for (int fd = 0; fd <= 2; fd++)
+		if (fcntl(fd, F_GETFD) == -1 &&
+		    open("/dev/null", fd == 0 ? O_WRONLY : O_RDONLY) == -1)
+			exit(1); /* nowhere to say why: stderr may be closed */
+}
+
+/* write() may take only part of the buffer (pipes, sockets, signals):
+ * loop until all of it is written. Returns 0, or -1 with errno set. */
+static int write_all(int fd, const void *buf, size_t len)
+{
+	const char *next = buf;
+	while (len > 0) {
+		ssize_t n = write(fd, next, len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			return -1;
+		next += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* One line on stderr, "program: call object: reason (fix)", then exit 1.
+ * The object may come from the command line: a control byte in the line
+ * is shown as \ooo, so that no name can forge a second line. */
+static _Noreturn void die(const char *call, const char *object,
+			  const char *reason, const char *fix)
+{
+	char line[4096];
+	(void)snprintf(line, sizeof line, "%s: %s %s: %s%s%s%s", PROGRAM, call,
+		       object, reason, fix ? " (" : "", fix ? fix : "", fix ? ")" : "");
+	for (const char *c = line; *c != '\0'; c++) {
+		if ((unsigned char)*c < ' ' || *c == '\177')
+			fprintf(stderr, "\\%03o", (unsigned)(unsigned char)*c);
+		else
+			(void)putc(*c, stderr);
+	}
+	(void)putc('\n', stderr);
+	exit(1);
 }

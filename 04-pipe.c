@@ -11,6 +11,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,81 +22,26 @@
 #define PROGRAM "04-pipe"
 enum { CHUNK = 64 * 1024 };
 
-/* One line on stderr, "program: call object: reason (fix)", then exit 1. */
+static int copy(int from, int to, const char **failed);
+static int reap(pid_t child);
+static int child_result(int status);
+static void hold_standard_descriptors(void);
+static int write_all(int fd, const void *buf, size_t len);
 static _Noreturn void die(const char *call, const char *object,
-			  const char *reason, const char *fix)
-{
-	if (fix)
-		fprintf(stderr, "%s: %s %s: %s (%s)\n", PROGRAM, call, object, reason, fix);
-	else
-		fprintf(stderr, "%s: %s %s: %s\n", PROGRAM, call, object, reason);
-	exit(1);
-}
-
-/* write() may take only part of the buffer (pipes, signals): loop. */
-static int write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* Copy from one descriptor to another until end of file. Returns 0, or -1
- * with errno set and *failed naming the side ("read" or "write"). */
-static int copy(int from, int to, const char **failed)
-{
-	static char buf[CHUNK];
-	for (;;) {
-		ssize_t n = read(from, buf, sizeof buf);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == 0)
-			return 0;
-		if (n == -1) {
-			*failed = "read";
-			return -1;
-		}
-		if (write_all(to, buf, (size_t)n) == -1) {
-			*failed = "write";
-			return -1;
-		}
-	}
-}
-
-/* Reap the child; 0 if it succeeded. A child that died of SIGPIPE found
- * standard output closed (| head): we then end quietly the same way. */
-static int reap(pid_t child)
-{
-	int status;
-	while (waitpid(child, &status, 0) == -1)
-		if (errno != EINTR)
-			die("waitpid", "child", strerror(errno), NULL);
-	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGPIPE) {
-		signal(SIGPIPE, SIG_DFL);
-		raise(SIGPIPE);
-	}
-	if (WIFSIGNALED(status)) {
-		fprintf(stderr, "%s: child killed by signal %d\n", PROGRAM, WTERMSIG(status));
-		return 1;
-	}
-	return WEXITSTATUS(status); /* a failing child said why itself */
-}
+			  const char *reason, const char *fix);
 
 int main(int argc, char *argv[])
 {
 	(void)argv;
+	hold_standard_descriptors();
 	if (argc != 1) {
 		fprintf(stderr, "usage: %s   (copies standard input to standard output)\n", PROGRAM);
 		return 2;
 	}
+	/* Both sides: standard output beyond ulimit -f must give EFBIG to
+	 * report, not a kill by SIGXFSZ (the child inherits this). */
+	if (signal(SIGXFSZ, SIG_IGN) == SIG_ERR)
+		die("signal", "SIGXFSZ", strerror(errno), NULL);
 
 	/* Step 1: the pipe: fds[0] is the read end, fds[1] the write end. */
 	int fds[2];
@@ -135,11 +81,113 @@ int main(int argc, char *argv[])
 	if (close(fds[1]) == -1 && copied == 0)
 		die("close", "pipe write end", strerror(errno), NULL);
 
-	/* Step 4: wait for the child, and fail if it failed. A child that
-	 * failed has said why; our EPIPE is only the echo of that. */
-	int child_status = reap(child);
-	if (copied == -1 && !(saved == EPIPE && child_status != 0))
+	/* Step 4: wait for the child, and fail if it failed. A child dead of
+	 * SIGPIPE found standard output closed (| head): we then end the
+	 * same quiet way, as a filter does. */
+	int status = reap(child);
+	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGPIPE) {
+		signal(SIGPIPE, SIG_DFL);
+		raise(SIGPIPE);
+	}
+	int child_failed = child_result(status);
+
+	/* A child that failed has said why; our EPIPE is only its echo. */
+	if (copied == -1 && !(saved == EPIPE && child_failed))
 		die(failed, *failed == 'r' ? "standard input" : "pipe", strerror(saved),
 		    saved == EPIPE ? "the child stopped reading" : NULL);
-	return child_status == 0 && copied == 0 ? 0 : 1;
+	return child_failed || copied == -1 ? 1 : 0;
+}
+
+/* Copy from one descriptor to another until end of file. Returns 0, or -1
+ * with errno set and *failed naming the side ("read" or "write"). */
+static int copy(int from, int to, const char **failed)
+{
+	static char buf[CHUNK];
+	for (;;) {
+		ssize_t n = read(from, buf, sizeof buf);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == 0)
+			return 0;
+		if (n == -1) {
+			*failed = "read";
+			return -1;
+		}
+		if (write_all(to, buf, (size_t)n) == -1) {
+			*failed = "write";
+			return -1;
+		}
+	}
+}
+
+/* Below: reaping the child and saying how it ended, and the helpers every
+ * example shares. */
+
+/* Wait for the child, retrying after a signal; its status as waitpid
+ * gives it. */
+static int reap(pid_t child)
+{
+	int status;
+	while (waitpid(child, &status, 0) == -1)
+		if (errno != EINTR)
+			die("waitpid", "child", strerror(errno), NULL);
+	return status;
+}
+
+/* 0 if the child succeeded. A child that failed said why itself; one
+ * killed by a signal could not, so we say it. */
+static int child_result(int status)
+{
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status) == 0 ? 0 : 1;
+	fprintf(stderr, "%s: child killed by signal %d\n", PROGRAM, WTERMSIG(status));
+	return 1;
+}
+
+/* A descriptor 0, 1 or 2 that was closed when we started is filled with
+ * /dev/null opened the other way round: reading or writing it still fails
+ * with EBADF as before, and no queue, FIFO or socket of ours can take its
+ * number and receive our data or our error lines. */
+static void hold_standard_descriptors(void)
+{
+	for (int fd = 0; fd <= 2; fd++)
+		if (fcntl(fd, F_GETFD) == -1 &&
+		    open("/dev/null", fd == 0 ? O_WRONLY : O_RDONLY) == -1)
+			exit(1); /* nowhere to say why: stderr may be closed */
+}
+
+/* write() may take only part of the buffer (pipes, sockets, signals):
+ * loop until all of it is written. Returns 0, or -1 with errno set. */
+static int write_all(int fd, const void *buf, size_t len)
+{
+	const char *next = buf;
+	while (len > 0) {
+		ssize_t n = write(fd, next, len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			return -1;
+		next += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* One line on stderr, "program: call object: reason (fix)", then exit 1.
+ * The object may come from the command line: a control byte in the line
+ * is shown as \ooo, so that no name can forge a second line. */
+static _Noreturn void die(const char *call, const char *object,
+			  const char *reason, const char *fix)
+{
+	char line[4096];
+	(void)snprintf(line, sizeof line, "%s: %s %s: %s%s%s%s", PROGRAM, call,
+		       object, reason, fix ? " (" : "", fix ? fix : "", fix ? ")" : "");
+	for (const char *c = line; *c != '\0'; c++) {
+		if ((unsigned char)*c < ' ' || *c == '\177')
+			fprintf(stderr, "\\%03o", (unsigned)(unsigned char)*c);
+		else
+			(void)putc(*c, stderr);
+	}
+	(void)putc('\n', stderr);
+	exit(1);
 }

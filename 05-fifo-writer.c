@@ -7,6 +7,8 @@
  * PATH defaults to /tmp/ipc-05-<uid>.fifo. Whichever side starts first
  * creates the FIFO; the reader removes it. Watch for: open() on a FIFO
  * blocks until the other side opens it too.
+ * A second writer at the same PATH is refused by a record lock on the
+ * FIFO, which Linux allows; POSIX lets a system refuse it (EINVAL).
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -19,62 +21,36 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* POSIX.1-2008 has O_NOFOLLOW, but some systems hide it from a program
+ * that asks for POSIX only; open_fifo's identity check still holds. */
+#ifndef O_NOFOLLOW
+#define O_NOFOLLOW 0
+#endif
+
 #define PROGRAM "05-fifo-writer"
 enum { CHUNK = 64 * 1024 };
 
-/* One line on stderr, "program: call object: reason (fix)", then exit 1. */
+static int open_fifo(const char *path, int flags);
+static void claim_as_writer(int fd, const char *path);
+static void hold_standard_descriptors(void);
+static void catch_stop_signals(void);
+static void clean_up(void);
+static int write_all(int fd, const void *buf, size_t len);
 static _Noreturn void die(const char *call, const char *object,
-			  const char *reason, const char *fix)
-{
-	if (fix)
-		fprintf(stderr, "%s: %s %s: %s (%s)\n", PROGRAM, call, object, reason, fix);
-	else
-		fprintf(stderr, "%s: %s %s: %s\n", PROGRAM, call, object, reason);
-	exit(1);
-}
+			  const char *reason, const char *fix);
 
 /* The FIFO to remove if we stop early; set before any signal can use it. */
 static const char *fifo_path;
 static volatile sig_atomic_t must_remove;
 
-static void remove_fifo(void)
-{
-	if (must_remove) {
-		must_remove = 0;
-		(void)unlink(fifo_path); /* best effort: nobody is left to tell */
-	}
-}
-
-/* Ctrl-C, SIGTERM, SIGHUP: clean up, then die of the same signal so the
- * shell sees how we ended. unlink, signal and raise are async-signal-safe. */
-static void on_signal(int sig)
-{
-	remove_fifo();
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
-
-/* write() may take only part of the buffer (pipes, signals): loop. */
-static int write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int main(int argc, char *argv[])
 {
-	/* static: the atexit handler may use it after main has returned.
-	 * 64 bytes hold the longest uid, so snprintf cannot truncate. */
-	static char default_path[64];
+	hold_standard_descriptors();
+	catch_stop_signals(); /* SIGPIPE ignored: a reader gone is EPIPE */
+	if (atexit(clean_up) != 0)
+		die("atexit", "clean_up", "failed", NULL);
+
+	static char default_path[64]; /* static: clean_up may need it after main */
 	(void)snprintf(default_path, sizeof default_path, "/tmp/ipc-05-%ld.fifo", (long)getuid());
 	if (argc > 2 || (argc == 2 && (argv[1][0] == '-' || argv[1][0] == '\0'))) {
 		fprintf(stderr, "usage: %s [PATH]   (default PATH: %s)\n", PROGRAM, default_path);
@@ -82,54 +58,19 @@ int main(int argc, char *argv[])
 	}
 	const char *path = argc == 2 ? argv[1] : default_path;
 
-	struct sigaction sa = { .sa_handler = on_signal };
-	sigemptyset(&sa.sa_mask);
-	const int stop_signals[] = { SIGHUP, SIGINT, SIGTERM };
-	for (size_t i = 0; i < sizeof stop_signals / sizeof stop_signals[0]; i++)
-		if (sigaction(stop_signals[i], &sa, NULL) == -1)
-			die("sigaction", "SIGHUP/SIGINT/SIGTERM", strerror(errno), NULL);
-	/* A reader that goes away must be an error we report, not a silent
-	 * death by SIGPIPE: ignoring it makes write() fail with EPIPE. */
-	sa.sa_handler = SIG_IGN;
-	if (sigaction(SIGPIPE, &sa, NULL) == -1)
-		die("sigaction", "SIGPIPE", strerror(errno), NULL);
-
 	/* Step 1: make the FIFO, unless the reader already did. */
 	fifo_path = path;
-	if (mkfifo(path, 0600) == 0) {
+	if (mkfifo(path, 0600) == 0)
 		must_remove = 1; /* ours until the stream is complete */
-		if (atexit(remove_fifo) != 0)
-			die("atexit", "remove_fifo", "failed", NULL);
-	} else if (errno != EEXIST) {
+	else if (errno != EEXIST)
 		die("mkfifo", path, strerror(errno), NULL);
-	}
-
-	/* Step 2: whatever exists there must be a FIFO of ours. lstat does not
-	 * follow symlinks; checking before open means we never block on, or
-	 * write into, something another user planted at PATH. */
-	struct stat before;
-	if (lstat(path, &before) == -1)
-		die("lstat", path, strerror(errno), NULL);
-	if (!S_ISFIFO(before.st_mode))
-		die("mkfifo", path, "File exists and is not a FIFO", "remove it or pass another PATH");
-	if (before.st_uid != geteuid())
-		die("mkfifo", path, "File exists and belongs to another user", "pass another PATH");
-
 	if (isatty(STDIN_FILENO))
 		fprintf(stderr, "%s: reading standard input; end it with Ctrl-D\n", PROGRAM);
 
-	/* Step 3: open for writing; this waits until a reader opens it too.
-	 * O_NOFOLLOW and the fstat below catch a swap since the lstat. */
-	int fd;
-	while ((fd = open(path, O_WRONLY | O_NOFOLLOW)) == -1 && errno == EINTR)
-		continue;
-	if (fd == -1)
-		die("open", path, strerror(errno), NULL);
-	struct stat after;
-	if (fstat(fd, &after) == -1)
-		die("fstat", path, strerror(errno), NULL);
-	if (after.st_dev != before.st_dev || after.st_ino != before.st_ino)
-		die("open", path, "replaced while being opened", "try again");
+	/* Steps 2 and 3: check that the FIFO is ours and open it, which waits
+	 * for a reader; then claim it, or a second writer could mix with us. */
+	int fd = open_fifo(path, O_WRONLY);
+	claim_as_writer(fd, path);
 
 	/* Step 4: copy standard input into the FIFO until end of file. */
 	static char buf[CHUNK];
@@ -151,4 +92,145 @@ int main(int argc, char *argv[])
 		die("close", path, strerror(errno), NULL);
 	must_remove = 0; /* complete: the reader removes the FIFO */
 	return 0;
+}
+
+/* Open the FIFO at path, which must be ours. lstat does not follow
+ * symlinks: checking before open means we never block on, or write into,
+ * something another user planted there. O_NOFOLLOW, and the same
+ * device and inode after open, catch a swap since the lstat. */
+static int open_fifo(const char *path, int flags)
+{
+	struct stat before, after;
+	if (lstat(path, &before) == -1)
+		die("lstat", path, strerror(errno), NULL);
+	if (S_ISDIR(before.st_mode))
+		die("mkfifo", path, strerror(EISDIR), "pass another PATH");
+	if (!S_ISFIFO(before.st_mode))
+		die("mkfifo", path, "File exists and is not a FIFO", "remove it or pass another PATH");
+	if (before.st_uid != geteuid())
+		die("mkfifo", path, "File exists and belongs to another user", "pass another PATH");
+	int fd;
+	while ((fd = open(path, flags | O_NOFOLLOW)) == -1 && errno == EINTR)
+		continue;
+	if (fd == -1)
+		die("open", path, strerror(errno), NULL);
+	if (fstat(fd, &after) == -1)
+		die("fstat", path, strerror(errno), NULL);
+	if (after.st_dev != before.st_dev || after.st_ino != before.st_ino)
+		die("open", path, "replaced while being opened", "try again");
+	return fd;
+}
+
+/* The kernel joins every writer that opens the name, and the reader gets
+ * their streams mixed. Each of ours holds a write lock on byte 1 (byte 0
+ * is the readers'), which no second writer can take while we hold it. */
+static void claim_as_writer(int fd, const char *path)
+{
+	struct flock mine = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 1, .l_len = 1 };
+	if (fcntl(fd, F_SETLK, &mine) == 0)
+		return;
+	if (errno != EACCES && errno != EAGAIN)
+		die("fcntl", path, strerror(errno), NULL);
+	must_remove = 0; /* the FIFO serves the other writer now */
+	die("fcntl", path, "already has a writer", "wait for it to finish, or pass another PATH");
+}
+
+/* Below: what removes the FIFO when we are stopped early, and the helpers
+ * every example shares. */
+
+/* Remove the FIFO if we made it and the stream did not complete (unlink
+ * is async-signal-safe). */
+static void clean_up(void)
+{
+	if (must_remove) {
+		must_remove = 0;
+		(void)unlink(fifo_path); /* best effort: nobody is left to tell */
+	}
+}
+
+/* A descriptor 0, 1 or 2 that was closed when we started is filled with
+ * /dev/null opened the other way round: reading or writing it still fails
+ * with EBADF as before, and no queue, FIFO or socket of ours can take its
+ * number and receive our data or our error lines. */
+static void hold_standard_descriptors(void)
+{
+	for (int fd = 0; fd <= 2; fd++)
+		if (fcntl(fd, F_GETFD) == -1 &&
+		    open("/dev/null", fd == 0 ? O_WRONLY : O_RDONLY) == -1)
+			exit(1); /* nowhere to say why: stderr may be closed */
+}
+
+/* Every signal whose default action ends the process and that can be
+ * caught: each runs clean_up, then kills us as it would have. */
+static const int stop_signals[] = {
+	SIGHUP, SIGINT, SIGQUIT, SIGILL, SIGTRAP, SIGABRT, SIGBUS, SIGFPE,
+	SIGUSR1, SIGSEGV, SIGUSR2, SIGALRM, SIGTERM, SIGXCPU, SIGVTALRM,
+	SIGPROF, SIGSYS, SIGPOLL,
+#ifdef SIGSTKFLT
+	SIGSTKFLT, /* Linux */
+#endif
+#ifdef SIGPWR
+	SIGPWR, /* Linux */
+#endif
+};
+
+/* A stop signal: clean up, then die of the same signal, so that the shell
+ * sees how we ended. signal and raise are async-signal-safe. */
+static void on_stop_signal(int sig)
+{
+	clean_up();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/* Catch every stop signal, the real-time ones included (their default
+ * action ends the process too); ignore SIGPIPE and SIGXFSZ. */
+static void catch_stop_signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_stop_signal };
+	sigfillset(&sa.sa_mask); /* no second signal interrupts clean_up */
+	for (size_t i = 0; i < sizeof stop_signals / sizeof stop_signals[0]; i++)
+		if (sigaction(stop_signals[i], &sa, NULL) == -1)
+			die("sigaction", "stop signals", strerror(errno), NULL);
+	for (int sig = SIGRTMIN; sig <= SIGRTMAX; sig++) /* EINVAL: one a tool keeps (valgrind) */
+		if (sigaction(sig, &sa, NULL) == -1 && errno != EINVAL)
+			die("sigaction", "real-time signals", strerror(errno), NULL);
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR || signal(SIGXFSZ, SIG_IGN) == SIG_ERR)
+		die("signal", "SIGPIPE/SIGXFSZ", strerror(errno), NULL);
+}
+
+/* write() may take only part of the buffer (pipes, sockets, signals):
+ * loop until all of it is written. Returns 0, or -1 with errno set. */
+static int write_all(int fd, const void *buf, size_t len)
+{
+	const char *next = buf;
+	while (len > 0) {
+		ssize_t n = write(fd, next, len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			return -1;
+		next += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* One line on stderr, "program: call object: reason (fix)", then exit 1.
+ * The object may come from the command line: a control byte in the line
+ * is shown as \ooo, so that no name can forge a second line. */
+static _Noreturn void die(const char *call, const char *object,
+			  const char *reason, const char *fix)
+{
+	char line[4096];
+	(void)snprintf(line, sizeof line, "%s: %s %s: %s%s%s%s", PROGRAM, call,
+		       object, reason, fix ? " (" : "", fix ? fix : "", fix ? ")" : "");
+	for (const char *c = line; *c != '\0'; c++) {
+		if ((unsigned char)*c < ' ' || *c == '\177')
+			fprintf(stderr, "\\%03o", (unsigned)(unsigned char)*c);
+		else
+			(void)putc(*c, stderr);
+	}
+	(void)putc('\n', stderr);
+	exit(1);
 }

@@ -1,6 +1,36 @@
 # shellcheck shell=bash
 # 03-mmap-file: writing a file through MAP_SHARED, and a MAP_PRIVATE view.
 
+# bare PROGRAM ARGS...: run one example like run, but never under $RUN:
+# valgrind would open its log at the lowest free descriptor (a closed one
+# of the case's), and its own log would be held to a file-size limit too.
+bare() { timeout -k 2 "$TMO" "$BIN/$1" "${@:2}"; }
+
+# file_limited BLOCKS FILE PROGRAM ARGS...: run an example under ulimit -f
+# BLOCKS with its output into FILE; its standard error goes through a pipe
+# into $T/err (a file would be limited too). Returns the example's status.
+file_limited() {
+	local blocks=$1 out=$2
+	shift 2
+	(ulimit -f "$blocks" && bare "$@" > "$out") 2>&1 | cat > "$T/err"
+	return "${PIPESTATUS[0]}"
+}
+
+# in_tiny_tmpfs DIR PROGRAM ARGS...: run an example in a private mount
+# namespace where DIR is a fresh 64 KiB tmpfs, its standard error into
+# $T/err; what it left in DIR is listed in $T/left. Returns its status.
+in_tiny_tmpfs() {
+	# shellcheck disable=SC2016 # expanded by the inner shell
+	timeout -k 2 "$TMO" unshare -m sh -c '
+		dir=$1 left=$2 err=$3
+		shift 3
+		mount -t tmpfs -o size=64k none "$dir" || exit 99
+		status=0
+		$RUN "$@" 2> "$err" || status=$?
+		ls -A "$dir" > "$left"
+		exit $status' _ "$1" "$T/left" "$T/err" "$BIN/$2" "${@:3}"
+}
+
 test_a_new_file_holds_exactly_the_message() {
 	run 03-mmap-file "$T/new" 'Hello, mmap'
 	printf 'Hello, mmap' | cmp - "$T/new" || fail "wrong content"
@@ -42,7 +72,7 @@ test_private_mapping_changes_our_view_but_not_the_file() {
 
 test_private_mapping_needs_an_existing_file_and_creates_nothing() {
 	expect_status 1 run 03-mmap-file -p "$T/missing" 'x' 2> "$T/err"
-	stderr_is "$T/err" "03-mmap-file: open $T/missing: No such file or directory (-p never creates or extends FILE; give it one at least as long as MESSAGE)"
+	stderr_is "$T/err" "03-mmap-file: open $T/missing: $(errtext ENOENT) (-p never creates or extends FILE; give it one at least as long as MESSAGE)"
 	[ ! -e "$T/missing" ] || fail "file created"
 }
 
@@ -97,10 +127,83 @@ void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 	return p;
 }
 SHIM
-	cc -shared -fPIC -o "$T/shrink.so" "$T/shrink.c" -ldl
+	# The compiler under test: a glibc shim cannot be preloaded into a
+	# musl program, nor the other way round.
+	"${CC:-cc}" -shared -fPIC -o "$T/shrink.so" "$T/shrink.c" -ldl
 	printf 'hello world\n' > "$T/f"
-	# The sanitizer build wants its runtime first; this preload comes first.
-	LD_PRELOAD="$T/shrink.so" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
-		expect_status 1 run 03-mmap-file "$T/f" 'HELLO' 2> "$T/err"
+	expect_status 1 shrunk "$T/f" 'HELLO' 2> "$T/err"
 	stderr_is "$T/err" "03-mmap-file: memcpy $T/f: file truncated while mapped (SIGBUS)"
+	# Started with standard error closed, the file must not become
+	# descriptor 2 and receive the error line.
+	printf 'hello world\n' > "$T/f"
+	SHRUNK_RUN='' expect_status 1 shrunk "$T/f" 'HELLO' 2>&-
+	[ ! -s "$T/f" ] || fail "the file received: $(cat "$T/f")"
+}
+
+# shrunk ARGS...: 03-mmap-file with the shim preloaded, into it alone (not
+# into timeout, which may be built for another C library), under $RUN
+# unless SHRUNK_RUN says otherwise. The sanitizer build wants its runtime
+# first; this preload comes first.
+shrunk() {
+	# shellcheck disable=SC2086 # RUN is a command prefix and must be split
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" timeout -k 2 "$TMO" \
+		env LD_PRELOAD="$T/shrink.so" ${SHRUNK_RUN-${RUN:-}} "$BIN/03-mmap-file" "$@"
+}
+
+test_started_with_standard_descriptors_closed_it_still_works() {
+	bare 03-mmap-file "$T/new" 'Hello' <&- >&- 2>&-
+	printf 'Hello' | cmp - "$T/new" || fail "wrong content"
+	expect_status 1 bare 03-mmap-file -p "$T/new" 'HOWDY' <&- >&- 2> "$T/err"
+	stderr_is "$T/err" "03-mmap-file: write standard output: $(errtext EBADF)"
+}
+
+test_a_full_file_system_is_an_error_line_and_a_new_file_is_removed() {
+	needs mount-namespace
+	local big
+	big=$(printf '%0100000d' 0) # more than the 64 KiB file system holds
+	mkdir "$T/small"
+	expect_status 1 in_tiny_tmpfs "$T/small" 03-mmap-file "$T/small/new" "$big"
+	stderr_is "$T/err" "03-mmap-file: posix_fallocate $T/small/new: $(errtext ENOSPC)"
+	[ ! -s "$T/left" ] || fail "left behind: $(cat "$T/left")"
+}
+
+test_a_sparse_file_on_a_full_file_system_is_refused_and_kept() {
+	needs mount-namespace
+	local big
+	big=$(printf '%0100000d' 0)
+	mkdir "$T/small"
+	# A hole has no blocks: storing into it through the mapping would
+	# need them. The file is the user's, so it stays.
+	# shellcheck disable=SC2016 # expanded by the inner shell
+	expect_status 1 timeout -k 2 "$TMO" unshare -m sh -c '
+		mount -t tmpfs -o size=64k none "$1" || exit 99
+		truncate -s 100000 "$1/sparse"
+		status=0
+		$RUN "$2" "$1/sparse" "$3" 2> "$4" || status=$?
+		stat -c %s "$1/sparse" > "$5"
+		exit $status' _ "$T/small" "$BIN/03-mmap-file" "$big" "$T/err" "$T/left"
+	stderr_is "$T/err" "03-mmap-file: posix_fallocate $T/small/sparse: $(errtext ENOSPC)"
+	[ "$(cat "$T/left")" = 100000 ] || fail "the user's file is gone or changed size"
+}
+
+test_a_file_size_limit_is_reported_and_a_new_file_is_removed() {
+	expect_status 1 file_limited 0 /dev/null 03-mmap-file "$T/new" 'Hello'
+	stderr_is "$T/err" "03-mmap-file: ftruncate $T/new: $(errtext EFBIG)"
+	[ ! -e "$T/new" ] || fail "new file left behind"
+	printf 'hello world\n' > "$T/f"
+	expect_status 1 file_limited 0 "$T/out" 03-mmap-file -p "$T/f" 'HOWDY'
+	stderr_is "$T/err" "03-mmap-file: write standard output: $(errtext EFBIG)"
+}
+
+test_a_dangling_symlink_is_refused_and_nothing_is_created_through_it() {
+	ln -s "$T/target" "$T/link"
+	expect_status 1 run 03-mmap-file "$T/link" 'x' 2> "$T/err"
+	stderr_is "$T/err" "03-mmap-file: open $T/link: $(errtext EEXIST)"
+	[ ! -e "$T/target" ] || fail "created through the symlink"
+}
+
+test_a_newline_in_a_path_is_shown_escaped_on_one_line() {
+	expect_status 1 run 03-mmap-file "$T/no
+such/f" 'x' 2> "$T/err"
+	stderr_is "$T/err" "03-mmap-file: open $T/no\\012such/f: $(errtext ENOENT)"
 }
