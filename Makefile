@@ -49,7 +49,7 @@ bench/.build-flags: FORCE
 
 # The suite runs the programs in $(BINDIR); RUN, when set, prefixes every
 # program the tests start (the valgrind gate of `make check` uses it).
-test: all
+test: all bench/ipc-bench
 	CC='$(CC)' BIN='$(BINDIR)' bash tests/run.sh
 
 # The README's console sessions, in order, with names of their own.
