@@ -251,8 +251,8 @@ static _Noreturn void die(const char *call, const char *object,
 		if ((unsigned char)*c < ' ' || *c == '\177')
 			fprintf(stderr, "\\%03o", (unsigned)(unsigned char)*c);
 		else
-			putc(*c, stderr);
+			(void)putc(*c, stderr);
 	}
-	putc('\n', stderr);
+	(void)putc('\n', stderr);
 	exit(1);
 }

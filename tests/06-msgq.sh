@@ -219,7 +219,8 @@ test_a_second_pair_at_the_same_key_is_refused() {
 	local sender=$!
 	printf 'first part\n' >&3
 	wait_until test -s "$T/out"
-	local refused="(pass another KEYPATH, or if none runs: ipcrm -q $(queue_id "$key"))"
+	local refused
+	refused="(pass another KEYPATH, or if none runs: ipcrm -q $(queue_id "$key"))"
 	expect_status 1 run 06-msgq-recv "$key" > "$T/out2" 2> "$T/err"
 	stderr_is "$T/err" "06-msgq-recv: msgget $(queue_name "$key"): already has a receiver, or a killed run left it $refused"
 	echo intruder | expect_status 1 run 06-msgq-send "$key" 2> "$T/err"
