@@ -208,7 +208,7 @@ static long queued(mqd_t queue, const char *name)
 /* mq_receive in rounds of 200 ms, so that a sender that is gone is noticed:
  * once the stream has begun, nobody on the sender's byte and then an empty
  * queue (in that order: a sender sends its end before it exits) mean that
- * the end will never come. */
+ * the end will never come; so does a queue whose name was removed. */
 static ssize_t receive(mqd_t queue, const char *name, char *buf, size_t size,
 		       unsigned *priority, int begun)
 {
@@ -227,6 +227,9 @@ static ssize_t receive(mqd_t queue, const char *name, char *buf, size_t size,
 		if (begun && errno == ETIMEDOUT && holder(queue, SENDER_BYTE) == 0 &&
 		    queued(queue, name) == 0)
 			die("mq_receive", name, "08-mq-send stopped before the end of the stream", NULL);
+		struct stat st; /* removed under us: no sender can find it again */
+		if (fstat(queue, &st) == -1 || st.st_nlink == 0)
+			die("mq_receive", name, "the queue was removed", "run the pair again");
 	}
 }
 

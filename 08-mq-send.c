@@ -182,7 +182,8 @@ static pid_t holder(mqd_t queue, int byte)
 /* mq_send in rounds of 200 ms while the queue is full, so that a receiver
  * that is gone is noticed, and once more before END: when nobody holds the
  * receiver's byte, yet some of our messages were taken, the one who took
- * them has gone, and nobody will read the rest. */
+ * them has gone, and nobody will read the rest; nor will anyone read a
+ * queue whose name was removed. */
 static void send(mqd_t queue, const char *name, const char *buf, size_t len, unsigned priority)
 {
 	static long sent;
@@ -194,6 +195,9 @@ static void send(mqd_t queue, const char *name, const char *buf, size_t len, uns
 			if (attr.mq_curmsgs < sent)
 				die("mq_send", name, "08-mq-recv stopped before the end of the stream", NULL);
 		}
+		struct stat st; /* removed under us: no receiver can find it again */
+		if (look && (fstat(queue, &st) == -1 || st.st_nlink == 0))
+			die("mq_send", name, "the queue was removed", "run the pair again");
 		struct timespec deadline;
 		if (clock_gettime(CLOCK_REALTIME, &deadline) == -1)
 			die("clock_gettime", "CLOCK_REALTIME", strerror(errno), NULL);

@@ -418,6 +418,26 @@ test_a_receiver_that_comes_mid_stream_is_refused() {
 	queue_gone "/$ID-q"
 }
 
+test_a_queue_removed_under_a_waiting_program_ends_it() {
+	mq_case
+	local data
+	spawn 08-mq-recv "/$ID-q" > "$T/out" 2> "$T/err"
+	local receiver=$!
+	wait_until queue_exists "/$ID-q"
+	wait_until is_blocked $receiver
+	mqtool unlink "/$ID-q" # no sender could find this queue any more
+	finished $receiver 1
+	stderr_is "$T/err" "08-mq-recv: mq_receive /$ID-q: the queue was removed (run the pair again)"
+	data=$(input mq-small 300000)
+	spawn 08-mq-send "/$ID-q" < "$data" 2> "$T/err"
+	local sender=$!
+	wait_until messages_are "/$ID-q" 10
+	mqtool unlink "/$ID-q"
+	finished $sender 1
+	stderr_is "$T/err" "08-mq-send: mq_send /$ID-q: the queue was removed (run the pair again)"
+	queue_gone "/$ID-q"
+}
+
 test_control_bytes_in_a_name_are_escaped_in_the_error_line() {
 	mq_case
 	local name
