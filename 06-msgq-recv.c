@@ -101,9 +101,12 @@ int main(int argc, char *argv[])
 		if (msgsnd(id, &ticket, sizeof ticket.pid, 0) == -1)
 			die("msgsnd", queue, strerror(errno), NULL);
 	} else if (kill(sender, 0) == -1) {
-		if (msgrcv(id, &message, 0, END, IPC_NOWAIT) == -1)
+		ssize_t end = msgrcv(id, &message, 0, END, IPC_NOWAIT);
+		if (end == -1 && errno == ENOMSG)
 			die("msgget", queue, "holds part of a stream whose sender is gone",
 			    "now removed: run the pair again");
+		if (end == -1)
+			die("msgrcv", queue, strerror(errno), NULL);
 		if (msgsnd(id, &message, 0, 0) == -1) /* put END back */
 			die("msgsnd", queue, strerror(errno), NULL);
 	}
