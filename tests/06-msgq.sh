@@ -1,6 +1,17 @@
 # shellcheck shell=bash
 # 06-msgq-send / 06-msgq-recv: a framed stream through a System V queue.
 
+# queue_id KEYPATH: the id ipcs shows for the queue under that path's key.
+queue_id() { ipcs -q | awk -v k="$(ftok_key "$1" "$QPROJ")" '$1 == k {print $2}'; }
+# queue_holds KEYPATH N: the queue under that path's key holds N messages.
+queue_holds() { [ "$(ipcs -q | awk -v k="$(ftok_key "$1" "$QPROJ")" '$1 == k {print $6}')" = "$2" ]; }
+# queue_name KEYPATH: the queue as the programs name it in their errors.
+queue_name() { printf 'queue %s\n' "$(ftok_key "$1" "$QPROJ")"; }
+# under_ulimit OPTION VALUE PROGRAM ARGS...: run PROGRAM under that limit.
+under_ulimit() { (ulimit "$1" "$2" && run "${@:3}"); }
+# status_of SIGNAME: the exit status of a death by that signal.
+status_of() { echo $((128 + $(signum "$1"))); }
+
 test_receiver_first_copies_text_and_removes_the_queue() {
 	local key
 	key=$(keyfile q.key)
@@ -71,9 +82,12 @@ test_two_pairs_in_parallel_stay_apart() {
 
 test_a_missing_keypath_is_a_clear_error() {
 	expect_status 1 run 06-msgq-recv "$T/missing" 2> "$T/err"
-	stderr_is "$T/err" "06-msgq-recv: ftok $T/missing: No such file or directory (KEYPATH must be an existing file)"
+	stderr_is "$T/err" "06-msgq-recv: ftok $T/missing: $(errtext ENOENT) (KEYPATH must be an existing file)"
 	expect_status 1 run 06-msgq-send "$T/missing" < /dev/null 2> "$T/err"
-	stderr_is "$T/err" "06-msgq-send: ftok $T/missing: No such file or directory (KEYPATH must be an existing file)"
+	stderr_is "$T/err" "06-msgq-send: ftok $T/missing: $(errtext ENOENT) (KEYPATH must be an existing file)"
+	# A control byte in the path cannot start a second line.
+	expect_status 1 run 06-msgq-recv "$T/a"$'\n'"b" 2> "$T/err"
+	stderr_is "$T/err" "06-msgq-recv: ftok $T/a\\012b: $(errtext ENOENT) (KEYPATH must be an existing file)"
 }
 
 test_wrong_usage_exits_2() {
@@ -91,7 +105,7 @@ test_sigterm_on_a_waiting_receiver_removes_the_queue() {
 	wait_until queue_exists "$key"
 	wait_until is_blocked $receiver
 	kill -TERM $receiver
-	finished $receiver 143
+	finished $receiver "$(status_of SIGTERM)"
 	! queue_exists "$key" || fail "queue left behind"
 }
 
@@ -103,7 +117,7 @@ test_a_sender_blocked_on_a_full_queue_stays_interruptible() {
 	wait_until queue_exists "$key"
 	wait_until is_blocked $sender
 	kill -INT $sender
-	finished $sender 130
+	finished $sender "$(status_of SIGINT)"
 	! queue_exists "$key" || fail "queue left behind"
 }
 
@@ -119,9 +133,9 @@ test_a_sender_stopped_mid_stream_makes_the_receiver_fail() {
 	printf 'first part\n' >&3
 	wait_until test -s "$T/out"
 	kill -TERM $sender
-	finished $sender 143
+	finished $sender "$(status_of SIGTERM)"
 	finished $receiver 1
-	stderr_is "$T/err" "06-msgq-recv: msgrcv queue $(ftok_key "$key" "$QPROJ"): Identifier removed (06-msgq-send stopped before the end of the stream)"
+	stderr_is "$T/err" "06-msgq-recv: msgrcv $(queue_name "$key"): $(errtext EIDRM) (06-msgq-send stopped before the end of the stream)"
 	printf 'first part\n' | cmp - "$T/out" || fail "wrong output"
 	! queue_exists "$key" || fail "queue left behind"
 }
@@ -138,12 +152,12 @@ test_a_sender_killed_mid_stream_leaves_the_receiver_waiting_interruptibly() {
 	printf 'first part\n' >&3
 	wait_until test -s "$T/out"
 	kill -KILL $sender
-	finished $sender 137
+	finished $sender "$(status_of SIGKILL)"
 	# No END message will come: the receiver cannot know the sender
 	# died, so it waits, and Ctrl-C still cleans up.
 	wait_until is_blocked $receiver
 	kill -INT $receiver
-	finished $receiver 130
+	finished $receiver "$(status_of SIGINT)"
 	! queue_exists "$key" || fail "queue left behind"
 }
 
@@ -153,18 +167,125 @@ test_a_closed_standard_output_ends_the_receiver_quietly_and_removes_the_queue() 
 	big=$(input big 100000000)
 	spawn 06-msgq-send "$key" < "$big" 2> "$T/serr"
 	local sender=$!
-	set +e
-	run 06-msgq-recv "$key" 2> "$T/rerr" | head -c 10 > "$T/out"
-	local codes=("${PIPESTATUS[@]}")
-	set -e
-	[ "${codes[0]}" = 141 ] || fail "receiver exited ${codes[0]}, expected death by SIGPIPE"
-	[ ! -s "$T/rerr" ] || fail "receiver was not quiet"
+	quiet_under_head 10 06-msgq-recv "$key"
+	head -c 10 "$big" | cmp - "$T/head.out" || fail "head got the wrong bytes"
 	finished $sender 1
-	stderr_is "$T/serr" "06-msgq-send: msgsnd queue $(ftok_key "$key" "$QPROJ"): Identifier removed (06-msgq-recv removed it before the end)"
+	stderr_is "$T/serr" "06-msgq-send: msgsnd $(queue_name "$key"): $(errtext EIDRM) (06-msgq-recv removed it before the end)"
 	! queue_exists "$key" || fail "queue left behind"
 }
 
+test_a_file_size_limit_on_the_output_is_reported_and_the_queue_removed() {
+	local key data
+	key=$(keyfile q.key)
+	data=$(input small-a 300000)
+	spawn 06-msgq-send "$key" < "$data" 2> "$T/serr"
+	local sender=$!
+	expect_status 1 under_ulimit -f 1 06-msgq-recv "$key" > "$T/out" 2> "$T/rerr"
+	stderr_is "$T/rerr" "06-msgq-recv: write standard output: $(errtext EFBIG)"
+	head -c 1024 "$data" | cmp - "$T/out" || fail "the output is not the first 1024 bytes"
+	finished $sender 1
+	stderr_is "$T/serr" "06-msgq-send: msgsnd $(queue_name "$key"): $(errtext EIDRM) (06-msgq-recv removed it before the end)"
+	! queue_exists "$key" || fail "queue left behind"
+}
+
+test_every_stop_signal_on_a_waiting_program_removes_the_queue_and_kills_it() {
+	local key sig program pid
+	key=$(keyfile q.key)
+	for sig in SIGQUIT SIGUSR1 SIGALRM SIGRTMIN; do
+		for program in 06-msgq-recv 06-msgq-send; do
+			if [ $program = 06-msgq-recv ]; then
+				spawn 06-msgq-recv "$key" > /dev/null
+			else
+				spawn 06-msgq-send "$key" < /dev/zero
+			fi
+			pid=$!
+			wait_until queue_exists "$key"
+			wait_until is_blocked $pid
+			kill -"$(signum $sig)" $pid
+			finished $pid "$(status_of $sig)"
+			! queue_exists "$key" || fail "$program left its queue after $sig"
+		done
+	done
+}
+
+test_a_second_pair_at_the_same_key_is_refused() {
+	local key
+	key=$(keyfile q.key)
+	mkfifo "$T/feed"
+	exec 3<> "$T/feed"
+	spawn 06-msgq-recv "$key" > "$T/out" 3>&-
+	local receiver=$!
+	spawn 06-msgq-send "$key" < "$T/feed" 3>&- # EOF once we close 3
+	local sender=$!
+	printf 'first part\n' >&3
+	wait_until test -s "$T/out"
+	local refused
+	refused="(pass another KEYPATH, or if none runs: ipcrm -q $(queue_id "$key"))"
+	expect_status 1 run 06-msgq-recv "$key" > "$T/out2" 2> "$T/err"
+	stderr_is "$T/err" "06-msgq-recv: msgget $(queue_name "$key"): already has a receiver, or a killed run left it $refused"
+	echo intruder | expect_status 1 run 06-msgq-send "$key" 2> "$T/err"
+	stderr_is "$T/err" "06-msgq-send: msgget $(queue_name "$key"): already has a sender, or a killed run left it $refused"
+	printf 'second part\n' >&3
+	exec 3>&-
+	finished $sender 0
+	finished $receiver 0
+	printf 'first part\nsecond part\n' | cmp - "$T/out" || fail "wrong output"
+	[ ! -s "$T/out2" ] || fail "the second receiver wrote something"
+	! queue_exists "$key" || fail "queue left behind"
+}
+
+test_a_stream_left_by_a_killed_sender_is_refused_and_removed() {
+	local key
+	key=$(keyfile q.key)
+	mkfifo "$T/feed"
+	exec 3<> "$T/feed"
+	spawn 06-msgq-send "$key" < "$T/feed" 3>&-
+	local sender=$!
+	printf 'old\n' >&3
+	wait_until queue_exists "$key"
+	wait_until queue_holds "$key" 2 # the ticket and the data
+	kill -KILL $sender
+	finished $sender "$(status_of SIGKILL)"
+	echo new | expect_status 1 run 06-msgq-send "$key" 2> "$T/err"
+	stderr_is "$T/err" "06-msgq-send: msgget $(queue_name "$key"): already has a sender, or a killed run left it (pass another KEYPATH, or if none runs: ipcrm -q $(queue_id "$key"))"
+	expect_status 1 run 06-msgq-recv "$key" > "$T/out" 2> "$T/err"
+	stderr_is "$T/err" "06-msgq-recv: msgget $(queue_name "$key"): holds part of a stream whose sender is gone (now removed: run the pair again)"
+	[ ! -s "$T/out" ] || fail "the old messages were written"
+	! queue_exists "$key" || fail "the stale queue was not removed"
+	echo new | run 06-msgq-send "$key"
+	run 06-msgq-recv "$key" > "$T/out"
+	echo new | cmp - "$T/out" || fail "the next pair did not work"
+}
+
+test_a_queue_whose_receiver_was_killed_is_refused_by_the_next_sender() {
+	local key
+	key=$(keyfile q.key)
+	spawn 06-msgq-recv "$key" > /dev/null
+	local receiver=$!
+	wait_until queue_exists "$key"
+	wait_until is_blocked $receiver
+	kill -KILL $receiver
+	finished $receiver "$(status_of SIGKILL)"
+	echo new | expect_status 1 run 06-msgq-send "$key" 2> "$T/err"
+	stderr_is "$T/err" "06-msgq-send: msgget $(queue_name "$key"): its 06-msgq-recv is gone (now removed: run the pair again)"
+	! queue_exists "$key" || fail "the stale queue was not removed"
+}
+
+test_a_message_over_msgmax_is_reported_as_that_limit() {
+	needs root
+	unshare -i true 2> /dev/null || skip "needs unshare -i for a private IPC namespace"
+	local key
+	key=$(keyfile q.key)
+	# msgmax belongs to the IPC namespace: lower it in a private one.
+	head -c 2000 /dev/zero > "$T/in"
+	expect_status 1 timeout -k 2 "$TMO" unshare -i sh -c \
+		'echo 1000 > /proc/sys/kernel/msgmax && exec "$@"' _ "$BIN/06-msgq-send" "$key" \
+		< "$T/in" 2> "$T/err"
+	stderr_is "$T/err" "06-msgq-send: msgsnd $(queue_name "$key"): message larger than msgmax (on Linux: /proc/sys/kernel/msgmax)"
+}
+
 test_a_queue_made_by_another_user_is_refused_and_left_alone() {
+	needs user-switch
 	local key
 	key=$(keyfile q.key)
 	chmod 711 "$T"
@@ -179,12 +300,12 @@ test_a_queue_made_by_another_user_is_refused_and_left_alone() {
 	echo secret | expect_status 1 as_user 12346 "$BIN/06-msgq-send" "$key" 2> "$T/err"
 	stderr_is "$T/err" "06-msgq-send: msgget queue $(ftok_key "$key" "$QPROJ"): belongs to another user (pass another KEYPATH)"
 	queue_exists "$key" || fail "the squatter's queue was removed"
-	[ "$(ipcs -q | awk -v k="$(ftok_key "$key" "$QPROJ")" '$1 == k {print $6}')" = 0 ] ||
-		fail "something was sent into it"
+	queue_holds "$key" 0 || fail "something was sent into it"
 	ipcrm -Q "$(ftok_key "$key" "$QPROJ")"
 }
 
 test_a_sender_reading_a_terminal_says_how_to_end_the_input() {
+	needs cmd script
 	local key
 	key=$(keyfile q.key)
 	script -qec "$BIN/06-msgq-send $key" /dev/null < /dev/null | tr -d '\r' > "$T/err"
