@@ -78,7 +78,7 @@ static _Noreturn void die(const char *call, const char *object,
 		       object, reason, fix ? " (" : "", fix ? fix : "", fix ? ")" : "");
 	for (const char *c = line; *c != '\0'; c++) {
 		if ((unsigned char)*c < ' ' || *c == '\177')
-			fprintf(stderr, "\\%03o", (unsigned)(unsigned char)*c);
+			(void)fprintf(stderr, "\\%03o", (unsigned)(unsigned char)*c);
 		else
 			(void)putc(*c, stderr);
 	}

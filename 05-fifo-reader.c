@@ -198,7 +198,8 @@ static void catch_stop_signals(void)
 	for (size_t i = 0; i < sizeof stop_signals / sizeof stop_signals[0]; i++)
 		if (sigaction(stop_signals[i], &sa, NULL) == -1)
 			die("sigaction", "stop signals", strerror(errno), NULL);
-	for (int sig = SIGRTMIN; sig <= SIGRTMAX; sig++) /* EINVAL: one a tool keeps (valgrind) */
+	/* EINVAL: a signal that a tool keeps for itself (valgrind: SIGRTMAX). */
+	for (int sig = SIGRTMIN; sig <= SIGRTMAX; sig++)
 		if (sigaction(sig, &sa, NULL) == -1 && errno != EINVAL)
 			die("sigaction", "real-time signals", strerror(errno), NULL);
 	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR || signal(SIGXFSZ, SIG_IGN) == SIG_ERR)
@@ -233,7 +234,7 @@ static _Noreturn void die(const char *call, const char *object,
 		       object, reason, fix ? " (" : "", fix ? fix : "", fix ? ")" : "");
 	for (const char *c = line; *c != '\0'; c++) {
 		if ((unsigned char)*c < ' ' || *c == '\177')
-			fprintf(stderr, "\\%03o", (unsigned)(unsigned char)*c);
+			(void)fprintf(stderr, "\\%03o", (unsigned)(unsigned char)*c);
 		else
 			(void)putc(*c, stderr);
 	}

@@ -217,7 +217,7 @@ static void catch_stop_signals(void)
 	for (size_t i = 0; i < sizeof stop_signals / sizeof stop_signals[0]; i++)
 		if (sigaction(stop_signals[i], &sa, NULL) == -1)
 			die("sigaction", "stop signals", strerror(errno), NULL);
-	/* EINVAL: a signal kept by a tool we run under (valgrind: SIGRTMAX). */
+	/* EINVAL: a signal that a tool keeps for itself (valgrind: SIGRTMAX). */
 	for (int sig = SIGRTMIN; sig <= SIGRTMAX; sig++)
 		if (sigaction(sig, &sa, NULL) == -1 && errno != EINVAL)
 			die("sigaction", "real-time signals", strerror(errno), NULL);
@@ -253,7 +253,7 @@ static _Noreturn void die(const char *call, const char *object,
 		       object, reason, fix ? " (" : "", fix ? fix : "", fix ? ")" : "");
 	for (const char *c = line; *c != '\0'; c++) {
 		if ((unsigned char)*c < ' ' || *c == '\177')
-			fprintf(stderr, "\\%03o", (unsigned)(unsigned char)*c);
+			(void)fprintf(stderr, "\\%03o", (unsigned)(unsigned char)*c);
 		else
 			(void)putc(*c, stderr);
 	}

@@ -165,7 +165,10 @@ int main(int argc, char *argv[])
 	if (killed)
 		printf(" (%d killed)", killed);
 	printf(", %ld transfers, accounts sum to %d (as they should)\n", count, TOTAL);
-	if (fflush(stdout) == EOF)
+	/* printf only fills a buffer: the output is written (or fails, on a
+	 * full disk or /dev/full) when it is flushed, or earlier, at a
+	 * newline, and then only the stream's error flag remembers it (musl). */
+	if (fflush(stdout) == EOF || ferror(stdout))
 		die("fflush", "standard output", strerror(errno), NULL);
 	return 0;
 }

@@ -101,8 +101,9 @@ int main(int argc, char *argv[])
 		print_targets();
 	}
 	/* printf only fills a buffer: the output is written (or fails, on a
-	 * full disk or /dev/full) when it is flushed. */
-	if (fflush(stdout) == EOF)
+	 * full disk or /dev/full) when it is flushed, or earlier, at a
+	 * newline, and then only the stream's error flag remembers it (musl). */
+	if (fflush(stdout) == EOF || ferror(stdout))
 		die("fflush", "standard output", strerror(errno), NULL);
 	return 0;
 }
