@@ -7,8 +7,9 @@ queue_id() { ipcs -q | awk -v k="$(ftok_key "$1" "$QPROJ")" '$1 == k {print $2}'
 queue_holds() { [ "$(ipcs -q | awk -v k="$(ftok_key "$1" "$QPROJ")" '$1 == k {print $6}')" = "$2" ]; }
 # queue_name KEYPATH: the queue as the programs name it in their errors.
 queue_name() { printf 'queue %s\n' "$(ftok_key "$1" "$QPROJ")"; }
-# under_ulimit OPTION VALUE PROGRAM ARGS...: run PROGRAM under that limit.
-under_ulimit() { (ulimit "$1" "$2" && run "${@:3}"); }
+# under_ulimit OPTION VALUE PROGRAM ARGS...: run PROGRAM under that limit,
+# without $RUN: a tool's own log (valgrind's) would meet a file limit first.
+under_ulimit() { (ulimit "$1" "$2" && timeout -k 2 "$TMO" "$BIN/$3" "${@:4}"); }
 # status_of SIGNAME: the exit status of a death by that signal.
 status_of() { echo $((128 + $(signum "$1"))); }
 

@@ -88,8 +88,9 @@ mq_case_cleanup() {
 	case_cleanup
 }
 
-# under_ulimit OPTION VALUE PROGRAM ARGS...: run PROGRAM under that limit.
-under_ulimit() { (ulimit "$1" "$2" && run "${@:3}"); }
+# under_ulimit OPTION VALUE PROGRAM ARGS...: run PROGRAM under that limit,
+# without $RUN: a tool's own log (valgrind's) would meet a file limit first.
+under_ulimit() { (ulimit "$1" "$2" && timeout -k 2 "$TMO" "$BIN/$3" "${@:4}"); }
 
 usage_line() { printf 'usage: %s [NAME]   (default NAME: /ipc-08-%s)\n' "$1" "$(id -u)"; }
 
