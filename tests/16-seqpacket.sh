@@ -103,7 +103,9 @@ test_another_user_is_kept_out_by_the_file_on_a_path_and_by_its_uid_on_an_abstrac
 
 test_a_server_of_another_user_on_an_abstract_name_is_refused_by_the_client() {
 	needs user-switch
-	as_user 65534 "$BIN/16-seqpacket-server" -a "$ID" 2> "$T/server.err" &
+	# exec: $! must be the server itself, for kill to reach it.
+	(exec setpriv --reuid=65534 --regid=65534 --clear-groups -- \
+		"$BIN/16-seqpacket-server" -a "$ID" 2> "$T/server.err") &
 	server=$!
 	wait_until grep -q "@$ID\$" /proc/net/unix
 	expect_status 1 run 16-seqpacket-client -a "$ID" <<< 'secret' > "$T/out" 2> "$T/err"
