@@ -344,6 +344,7 @@ test_a_sender_whose_input_fails_tells_the_receiver() {
 }
 
 test_closed_standard_descriptors_never_hold_the_queue() {
+	[ -z "${RUN:-}" ] || skip "valgrind fills closed standard descriptors itself"
 	mq_case
 	printf 'through closed descriptors\n' > "$T/in"
 	spawn 08-mq-recv "/$ID-q" > "$T/out" 2>&-

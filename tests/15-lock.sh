@@ -59,7 +59,9 @@ test_w_waits_that_long_then_fails() {
 	for kind in $KINDS; do
 		hold "$kind"
 		started=$(date +%s%N)
-		expect_status 1 run 15-lock -m "$kind" -w 1 -f "$T/lock" echo ran > "$T/out" 2> "$T/err"
+		# Not under RUN: valgrind 3.19 lets the first SIGALRM kill a
+		# process that waits in a lock call instead of running its handler.
+		RUN='' expect_status 1 run 15-lock -m "$kind" -w 1 -f "$T/lock" echo ran > "$T/out" 2> "$T/err"
 		elapsed=$((($(date +%s%N) - started) / 1000000))
 		[ "$elapsed" -ge 1000 ] || fail "$kind: gave up after $elapsed ms, before 1 s"
 		call=fcntl
