@@ -24,7 +24,11 @@ if need clang make; then
 		>> "$LOG" 2>&1 || status=1
 fi
 if [ "$status" -eq 0 ]; then
-	export ASAN_OPTIONS="log_path=$REPORTS/asan:exitcode=99:abort_on_error=0:detect_leaks=1:detect_stack_use_after_return=1:strict_string_checks=1"
+	# detect_leaks=0: LeakSanitizer stops the process with ptrace at exit,
+	# which fails for 17-eventfd and 18-supervise here ("LeakSanitizer has
+	# encountered a fatal error"); leaks are the valgrind gate's, which
+	# checks every program.
+	export ASAN_OPTIONS="log_path=$REPORTS/asan:exitcode=99:abort_on_error=0:detect_leaks=0:detect_stack_use_after_return=1:strict_string_checks=1"
 	export UBSAN_OPTIONS="log_path=$REPORTS/ubsan:exitcode=99:halt_on_error=1:print_stacktrace=1"
 	BIN=build/asan bash tests/run.sh >> "$LOG" 2>&1 || status=1
 	suite=$(tail -n 1 "$LOG")
