@@ -147,41 +147,77 @@ before=$( (posix_objects; sysv_objects) | sort -u)
 files=("$@")
 [ $# -gt 0 ] || files=(tests/[0-9][0-9]-*.sh)
 cases=()
-for file in "${files[@]}"; do
+for index in "${!files[@]}"; do
+	file=${files[index]}
 	[ -f "$file" ] || { echo "Bail out! no test file $file"; exit 1; }
 	for case in $(grep -o '^test_[A-Za-z0-9_]*' "$file"); do
-		cases+=("$file $case")
+		cases+=("$index $file $case")
 	done
 done
-# The plan: every case, then the leak gate.
+
+# SUITE_JOBS test files run at once (default: one per CPU, at most 2). The
+# cases of one file run one after another, since they may share their
+# example's default names; files never share a name, and every case has its
+# own $ID and $T. Each case's status and log go to $RESULTS/INDEX.CASE.
+JOBS=${SUITE_JOBS:-$(nproc 2> /dev/null || echo 1)}
+[ "$JOBS" -le 2 ] 2> /dev/null || JOBS=2
+RESULTS=$SHARED/.results
+mkdir "$RESULTS"
+run_file() {
+	local index=$1 file=$2 case started status
+	for case in $(grep -o '^test_[A-Za-z0-9_]*' "$file"); do
+		status=0 started=$EPOCHREALTIME
+		# Into a file, not $(...): a program the case failed to stop would
+		# hold a pipe open, and the suite would wait for it forever.
+		timeout -k 5 "$CASE_LIMIT" bash -c \
+			'. tests/lib.sh && . "$1" && run_case "$2"' _ "$file" "$case" \
+			> "$RESULTS/$index.$case.log" 2>&1 < /dev/null || status=$?
+		# SUITE_TIMES=FILE: each case's seconds and name, to find the slow ones.
+		[ -z "${SUITE_TIMES:-}" ] ||
+			echo "$(bc <<< "$EPOCHREALTIME - $started") ${file#tests/} $case" >> "$SUITE_TIMES"
+		echo "$status" > "$RESULTS/$index.$case.tmp"
+		mv "$RESULTS/$index.$case.tmp" "$RESULTS/$index.$case.status"
+	done
+}
+(
+	for index in "${!files[@]}"; do
+		while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n; done
+		run_file "$index" "${files[index]}" &
+	done
+	wait
+) &
+lanes=$!
+
+# The plan: every case, then the leak gate. Results in the files' order.
 echo "1..$((${#cases[@]} + 1))"
 for entry in "${cases[@]}"; do
-	file=${entry% *} case=${entry#* }
+	read -r index file case <<< "$entry"
 	name=${case#test_}
 	name="${file#tests/}: ${name//_/ }"
 	number=$((number + 1))
-	status=0
-	# Into a file, not $(...): a program the case failed to stop would
-	# hold a pipe open, and the suite would wait for it forever.
-	timeout -k 5 "$CASE_LIMIT" bash -c \
-		'. tests/lib.sh && . "$1" && run_case "$2"' _ "$file" "$case" \
-		> "$SHARED/.case-log" 2>&1 < /dev/null || status=$?
+	# Bounded: every case ends within CASE_LIMIT (and 5 s to be killed).
+	while [ ! -f "$RESULTS/$index.$case.status" ] && kill -0 "$lanes" 2> /dev/null; do
+		sleep 0.05
+	done
+	status=$(cat "$RESULTS/$index.$case.status" 2> /dev/null || echo 1)
+	log=$RESULTS/$index.$case.log
 	if [ "$status" -eq 0 ]; then
 		passed=$((passed + 1))
 		echo "ok $number - $name"
 	elif [ "$status" -eq 77 ]; then
 		skipped=$((skipped + 1))
-		reason=$(sed -n 's/^SKIP: //p' "$SHARED/.case-log" | tail -n 1)
+		reason=$(sed -n 's/^SKIP: //p' "$log" | tail -n 1)
 		reason=${reason:-no reason given}
 		skip_reasons[$reason]=$((${skip_reasons[$reason]:-0} + 1))
 		echo "ok $number - $name # SKIP $reason"
 	else
 		failed=$((failed + 1))
 		echo "not ok $number - $name (exit status $status)"
-		[ "$status" -eq 124 ] && echo "timed out after $CASE_LIMIT s" >> "$SHARED/.case-log"
-		sed 's/^/#   | /' "$SHARED/.case-log"
+		[ "$status" -eq 124 ] && echo "timed out after $CASE_LIMIT s" >> "$log"
+		sed 's/^/#   | /' "$log"
 	fi
 done
+wait "$lanes"
 
 # The suite's own leak gate: anything of ours that is new is a failure.
 number=$((number + 1))
