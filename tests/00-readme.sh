@@ -39,3 +39,61 @@ test_every_example_has_its_readme_section() {
 		grep -q "$(basename "$source" .c)" "$ROOT/README.md" || fail "README never names $source"
 	done
 }
+
+# definition NAME FILE: the definition of NAME in FILE (a function, or the
+# array stop_signals) with the comment directly above it; prototypes are
+# skipped. Nothing if FILE does not define NAME.
+definition() {
+	awk -v name="$1" '
+		/^(\/\*| \*)/ && !inside { comment = comment $0 "\n"; next }
+		!inside && $0 ~ "^static .*[ *]" name "(\\(| ?\\[)" { inside = 1; text = comment }
+		inside {
+			text = text $0 "\n"
+			if (!body && $0 ~ /\);$/) { inside = 0; comment = ""; next }
+			if ($0 ~ /[{]$/) body = 1
+			if ($0 ~ /^}/) { printf "%s", text; exit }
+			next
+		}
+		{ comment = "" }' "$2"
+}
+
+test_every_copy_of_a_shared_idiom_is_word_for_word_contributings() {
+	local name file idioms copies=0
+	awk '/^```c$/ { code = 1; next } /^```/ { code = 0 } code' "$ROOT/CONTRIBUTING.md" > "$T/idioms.c"
+	idioms=$(sed -n 's/^static [^(=]*[ *]\([a-z_]*\)\( *\[\]\)\{0,1\}[(= ].*/\1/p' "$T/idioms.c" | sort -u)
+	[ "$(printf '%s\n' "$idioms" | wc -l)" -ge 8 ] || fail "CONTRIBUTING.md shows too few idioms: $idioms"
+	for name in $idioms; do
+		definition "$name" "$T/idioms.c" > "$T/want"
+		[ -s "$T/want" ] || fail "no definition of $name in CONTRIBUTING.md"
+		for file in "$ROOT"/[0-9][0-9]-*.c "$ROOT"/bench/*.c; do
+			definition "$name" "$file" > "$T/got"
+			[ -s "$T/got" ] || continue
+			copies=$((copies + 1))
+			# The variants the files explain: 18's own failures exit 125,
+			# as timeout(1)'s do; 11 takes the stop signals synchronously.
+			case "$(basename "$file") $name" in
+			"18-supervise.c die" | "11-signals.c stop_signals")
+				sed -i '/^\( \*\|\/\*\)/d; s/exit(FAILED)/exit(1)/' "$T/got" "$T/want" ;;
+			"18-supervise.c hold_standard_descriptors")
+				sed -i 's/exit(FAILED)/exit(1)/' "$T/got" ;;
+			esac
+			diff -u "$T/want" "$T/got" >&2 || fail "$(basename "$file"): $name is not CONTRIBUTING.md's"
+			definition "$name" "$T/idioms.c" > "$T/want"
+		done
+	done
+	[ "$copies" -ge 100 ] || fail "only $copies copies of the idioms found"
+}
+
+test_every_example_puts_its_lesson_first_in_at_most_220_lines() {
+	local file lines
+	for file in "$ROOT"/[0-9][0-9]-*.c; do
+		lines=$(wc -l < "$file")
+		[ "$lines" -le 220 ] || fail "$(basename "$file"): $lines lines, over 220"
+		# main (or the lesson) first; one banner, "Below: ...", above the machinery
+		[ "$(grep -c '^\(/\*\| \*\) Below: ' "$file")" = 1 ] ||
+			fail "$(basename "$file"): not exactly one 'Below:' banner"
+		awk '/^int main\(/ { main = NR } /^(\/\*| \*) Below: / { banner = NR }
+			END { exit !(main && banner && main < banner) }' "$file" ||
+			fail "$(basename "$file"): main does not come before the banner"
+	done
+}
