@@ -30,7 +30,6 @@
 #define PROGRAM "12-sysv-consumer"
 #define PEER "12-sysv-producer"
 #define PROJECT_ID 'S' /* 06's queues use 'q': one KEYPATH serves both */
-/* The fix for EIDRM or EINVAL from a semop: the set is gone. */
 #define REMOVED(error) ((error) == EIDRM || (error) == EINVAL \
 	? "the set was removed: ipcrm, or logind's RemoveIPC" : NULL)
 enum { SLOT_COUNT = 16, SLOT_SIZE = 64 * 1024, RING_MAGIC = 0x53595356, RING_VERSION = 1 };
@@ -43,7 +42,7 @@ struct slot {
 	unsigned char data[SLOT_SIZE];
 };
 struct ring {
-	uint32_t magic, version, slot_count, slot_size; /* written by the creator */
+	uint32_t magic, version; /* written by the creator; the size pins the rest */
 	struct slot slots[SLOT_COUNT];
 };
 /* The set: two counting semaphores (never SEM_UNDO) and two presence
@@ -62,7 +61,8 @@ static void check_object(const struct ipc_perm *perm, int ours, const char *call
 static void take(int semaphore);
 static void give(int semaphore);
 static int write_all(int fd, const void *buf, size_t len);
-static _Noreturn void die(const char *call, const char *object, const char *reason, const char *fix);
+static _Noreturn void die(const char *call, const char *object,
+			  const char *reason, const char *fix);
 static void catch_stop_signals(void);
 static void clean_up(void);
 
@@ -87,10 +87,10 @@ int main(int argc, char *argv[])
 	if (key == -1)
 		die("ftok", keypath, strerror(errno), "KEYPATH must be an existing file");
 
-	/* Step 1: a new set (IPC_EXCL: so it is ours to initialise), or a stale
-	 * one replaced; its values; the segment and its header; then our first
-	 * semop, which raises our presence (SEM_UNDO) and sets sem_otime, the
-	 * mark the producer waits for: SETALL leaves it 0. */
+	/* Step 1: a new set (IPC_EXCL: ours to initialise), or a stale one
+	 * replaced; its values; the segment and its header; then our first semop,
+	 * which raises our presence (SEM_UNDO) and sets sem_otime, the mark the
+	 * producer waits for (SETALL leaves it 0; nobody else touches the set). */
 	while ((set_id = semget(key, SEM_COUNT, IPC_CREAT | IPC_EXCL | 0600)) == -1) {
 		if (errno != EEXIST)
 			die("semget", keypath, strerror(errno), errno == ENOSPC
@@ -101,8 +101,8 @@ int main(int argc, char *argv[])
 	if (semctl(set_id, 0, SETALL, (union semun){ .array = values }) == -1)
 		die("semctl", keypath, strerror(errno), NULL);
 	struct ring *ring = create_ring(key);
-	struct sembuf claim[] = { { CONSUMER_HERE, 0, IPC_NOWAIT }, { CONSUMER_HERE, +1, SEM_UNDO } };
-	if (semop(set_id, claim, 2) == -1)
+	struct sembuf claim = { CONSUMER_HERE, +1, SEM_UNDO };
+	if (semop(set_id, &claim, 1) == -1)
 		die("semop", keypath, strerror(errno), NULL);
 
 	/* Wait for the producer: "take one and give it back" in one semop
@@ -146,7 +146,6 @@ int main(int argc, char *argv[])
 	return 0;
 }
 
-
 /* semget said EEXIST. A set that is ours and of our shape, initialised
  * (sem_otime; its creator gets 2 s), with neither presence up, is certainly
  * stale: all who used it have died. One semop tests that and raises the
@@ -154,7 +153,8 @@ int main(int argc, char *argv[])
  * replaces it too (SEM_UNDO: if we die now, it stays stale). */
 static void replace_stale_set(key_t key)
 {
-	struct sembuf stale[] = { { PRODUCER_HERE, 0, IPC_NOWAIT }, { CONSUMER_HERE, 0, IPC_NOWAIT },
+	struct sembuf stale[] = { { PRODUCER_HERE, 0, IPC_NOWAIT },
+				  { CONSUMER_HERE, 0, IPC_NOWAIT },
 				  { PRODUCER_HERE, +1, SEM_UNDO } };
 	struct semid_ds info = { .sem_otime = 0 }; /* the analyser cannot see semctl fill it */
 	struct timespec pause = { 0, POLL_MS * 1000000L };
@@ -202,9 +202,9 @@ static struct ring *create_ring(key_t key)
 			continue; /* removed meanwhile */
 		if (id == -1 || shmctl(id, IPC_STAT, &info) == -1)
 			die("shmctl", keypath, strerror(errno), NULL);
-		check_object(&info.shm_perm, info.shm_segsz == sizeof(struct ring) && !info.shm_nattch,
-			     "shmget", info.shm_nattch ? "the segment at this key is in use"
-			     : "wrong size for a 12 ring");
+		check_object(&info.shm_perm, info.shm_segsz == sizeof(struct ring) &&
+			     info.shm_nattch == 0, "shmget", info.shm_nattch
+			     ? "the segment at this key is in use" : "wrong size for a 12 ring");
 		if (shmctl(id, IPC_RMID, NULL) == -1)
 			die("shmctl", keypath, strerror(errno), NULL);
 	}
@@ -212,10 +212,8 @@ static struct ring *create_ring(key_t key)
 	struct ring *ring = shmat(id, NULL, 0);
 	if (ring == (void *)-1)
 		die("shmat", keypath, strerror(errno), NULL);
-	ring->version = RING_VERSION;
-	ring->slot_count = SLOT_COUNT;
-	ring->slot_size = SLOT_SIZE;
 	ring->magic = RING_MAGIC;
+	ring->version = RING_VERSION;
 	return ring;
 }
 
@@ -235,8 +233,7 @@ static void take(int semaphore)
 		int here = semctl(set_id, PRODUCER_HERE, GETVAL);
 		if (here == -1)
 			die("semctl", keypath, strerror(errno), NULL);
-		if (here == 0)
-			op.sem_flg = IPC_NOWAIT;
+		op.sem_flg = here == 0 ? IPC_NOWAIT : 0;
 	}
 }
 
@@ -269,9 +266,9 @@ static void clean_up(void)
  * first: ours are made by us, owned by us, mode 0600, and of our shape. */
 static void check_object(const struct ipc_perm *perm, int ours, const char *call, const char *why)
 {
+	const char *not_ours = "an object at this key is not ours (another user's, or not 0600)";
 	if (perm->uid != geteuid() || perm->cuid != geteuid() || (perm->mode & 0777) != 0600)
-		die(call, keypath, "an object at this key is not ours (another user's, or not 0600)",
-		    "pass another KEYPATH");
+		die(call, keypath, not_ours, "pass another KEYPATH");
 	if (!ours)
 		die(call, keypath, why, "ipcrm it or pass another KEYPATH");
 }

@@ -1,15 +1,14 @@
 /*
- * 12-sysv-producer: stream standard input into the System V ring that
- * 12-sysv-consumer creates under ftok(KEYPATH, 'S'): a segment of 16 slots
- * and a set of four semaphores.
+ * 12-sysv-producer: stream standard input into the System V ring (a segment
+ * and a set of four semaphores) that 12-sysv-consumer creates under
+ * ftok(KEYPATH, 'S'). KEYPATH is an existing file (default: $HOME).
  *
  *   ./12-sysv-consumer demo.key > copy &     # either side may start first
  *   ./12-sysv-producer demo.key < file
  *
- * KEYPATH is an existing file (default: $HOME). This side only attaches,
- * and checks all it finds. Watch for: no signal handler here. Our presence
- * semaphore has SEM_UNDO, so however we die, the kernel takes it back and
- * the consumer sees us gone. Tested on Linux with glibc and musl.
+ * This side only attaches, and checks all it finds. Watch for: no signal
+ * handler. Our presence semaphore has SEM_UNDO: however we die, the kernel
+ * takes it back, and the consumer sees us gone. Tested on Linux, glibc, musl.
  */
 #define _POSIX_C_SOURCE 200809L
 /* semtimedop is not in POSIX: glibc and musl declare it for _GNU_SOURCE. */
@@ -31,7 +30,6 @@
 #define PROJECT_ID 'S' /* 06's queues use 'q': one KEYPATH serves both */
 #define BUSY "already has a " PROGRAM
 #define BUSY_FIX "wait for it to end or pass another KEYPATH"
-/* The fix for EIDRM or EINVAL from a semop: the set is gone. */
 #define REMOVED(error) ((error) == EIDRM || (error) == EINVAL \
 	? "the set was removed: ipcrm, or logind's RemoveIPC" : NULL)
 enum { SLOT_COUNT = 16, SLOT_SIZE = 64 * 1024, RING_MAGIC = 0x53595356, RING_VERSION = 1 };
@@ -44,7 +42,7 @@ struct slot {
 	unsigned char data[SLOT_SIZE];
 };
 struct ring {
-	uint32_t magic, version, slot_count, slot_size; /* written by the creator */
+	uint32_t magic, version; /* written by the creator; the size pins the rest */
 	struct slot slots[SLOT_COUNT];
 };
 /* The set: two counting semaphores (never SEM_UNDO) and two presence
@@ -62,7 +60,8 @@ static struct ring *attach_ring(key_t key, int *segment);
 static void take(int semaphore);
 static void give(int semaphore);
 static void check_object(const struct ipc_perm *perm, int ours, const char *call, const char *why);
-static _Noreturn void die(const char *call, const char *object, const char *reason, const char *fix);
+static _Noreturn void die(const char *call, const char *object,
+			  const char *reason, const char *fix);
 
 static const char *keypath;
 static int set_id = -1;
@@ -77,16 +76,12 @@ int main(int argc, char *argv[])
 	if (keypath == NULL || keypath[0] == '\0')
 		die("getenv", "HOME", "not set", "pass a KEYPATH");
 
-	/* The consumer's key: the same file, the same project id. */
 	key_t key = ftok(keypath, PROJECT_ID);
 	if (key == -1)
 		die("ftok", keypath, strerror(errno), "KEYPATH must be an existing file");
 
-	/* Step 2: wait for a set that the consumer has initialised and is in;
-	 * check the segment, then claim our place with SEM_UNDO: "if it is 0,
-	 * make it 1", in one atomic semop; then, since both sides are attached,
-	 * mark the segment for removal: it goes at the last shmdt, whatever
-	 * kills us. */
+	/* Step 2: wait for the consumer's set, check the segment, claim our
+	 * place ("if 0, make it 1", with SEM_UNDO), mark the segment for removal. */
 	struct timespec pause = { 0, POLL_MS * 1000000L };
 	for (int polls = 0; (set_id = find_set(key)) == -1; polls++) {
 		if (polls == QUIET_POLLS)
@@ -96,16 +91,16 @@ int main(int argc, char *argv[])
 	}
 	int segment;
 	struct ring *ring = attach_ring(key, &segment);
-	struct sembuf claim[] = { { PRODUCER_HERE, 0, IPC_NOWAIT }, { PRODUCER_HERE, +1, SEM_UNDO } };
+	struct sembuf claim[] = { { PRODUCER_HERE, 0, IPC_NOWAIT },
+				  { PRODUCER_HERE, +1, SEM_UNDO } };
 	if (semop(set_id, claim, 2) == -1)
 		die("semop", keypath, errno == EAGAIN ? BUSY : strerror(errno),
 		    errno == EAGAIN ? BUSY_FIX : REMOVED(errno));
 	if (shmctl(segment, IPC_RMID, NULL) == -1)
 		die("shmctl", keypath, strerror(errno), NULL);
 
-	/* Step 3: take an empty slot, read into it, give it as full. semop
-	 * synchronizes memory (POSIX lists it with sem_post): what we wrote
-	 * before giving is what the consumer reads after taking. */
+	/* Step 3: take an empty slot, read into it, give it as full. semop syncs
+	 * memory (as sem_post does): the consumer reads what we wrote. */
 	ssize_t n;
 	uint32_t next = 0;
 	do {
@@ -118,8 +113,7 @@ int main(int argc, char *argv[])
 		next = (next + 1) % SLOT_COUNT;
 	} while (n > 0);
 
-	/* Step 4: take all 16 slots back, the end slot included: only then has
-	 * the consumer written everything out, and the set is ours to remove. */
+	/* Step 4: all 16 slots back, the end slot too, means all was written. */
 	for (int slot = 0; slot < SLOT_COUNT; slot++)
 		take(EMPTY);
 	if (semctl(set_id, 0, IPC_RMID) == -1)
@@ -129,10 +123,8 @@ int main(int argc, char *argv[])
 	return 0;
 }
 
-/* The id of a set at the key that the consumer has initialised and is in,
- * or -1. Its first semop sets sem_otime: until then its values are not set,
- * and we must not touch them. With CONSUMER_HERE at 0, it is a stale set,
- * which a consumer will replace. Anyone else's set is refused. */
+/* The set at the key, once the consumer is in it (a stale one has no one
+ * in it) and has initialised it: sem_otime is 0 until its first semop. */
 static int find_set(key_t key)
 {
 	struct semid_ds info = { .sem_otime = 0 }; /* the analyser cannot see semctl fill it */
@@ -143,14 +135,11 @@ static int find_set(key_t key)
 		die("semctl", keypath, strerror(errno), NULL);
 	check_object(&info.sem_perm, info.sem_nsems == SEM_COUNT, "semget",
 		     "not a 12 set (wrong number of semaphores)");
-	if (info.sem_otime == 0)
-		return -1;
-	return semctl(id, CONSUMER_HERE, GETVAL) == 1 ? id : -1;
+	return info.sem_otime != 0 && semctl(id, CONSUMER_HERE, GETVAL) == 1 ? id : -1;
 }
 
-/* The segment is untrusted until checked: ours, exactly a ring's size (an
- * access past a smaller one would not fault in its last page), and made by
- * a 12 consumer. One without its key has been marked: a producer came. */
+/* Ours, of a ring's size (past a smaller one, its last page would not fault),
+ * made by a 12 consumer. No segment at the key: a producer marked it. */
 static struct ring *attach_ring(key_t key, int *segment)
 {
 	struct shmid_ds info;
@@ -163,21 +152,16 @@ static struct ring *attach_ring(key_t key, int *segment)
 	struct ring *ring = shmat(*segment, NULL, 0);
 	if (ring == (void *)-1)
 		die("shmat", keypath, strerror(errno), NULL);
-	if (ring->magic != RING_MAGIC)
-		die("shmat", keypath, "not a 12 ring (wrong magic number)",
-		    "ipcrm it or pass another KEYPATH");
-	if (ring->version != RING_VERSION || ring->slot_count != SLOT_COUNT ||
-	    ring->slot_size != SLOT_SIZE)
-		die("shmat", keypath, "a 12 ring of another version or shape",
-		    "ipcrm it or pass another KEYPATH");
+	const char *wrong = ring->magic != RING_MAGIC ? "not a 12 ring (wrong magic number)"
+			    : "a 12 ring of another version or shape";
+	if (ring->magic != RING_MAGIC || ring->version != RING_VERSION)
+		die("shmat", keypath, wrong, "ipcrm it or pass another KEYPATH");
 	return ring;
 }
 
-/* Take one of a counting semaphore: no SEM_UNDO, or our exit would take
- * back the slots we gave. A consumer killed by SIGKILL never gives again:
- * we look at its presence every 200 ms (the kernel took it back when it
- * died), make one last try, since it may have given just before, and then,
- * the last one in the set, remove it. */
+/* Take one of a counting semaphore (no SEM_UNDO: our exit would take back
+ * slots we gave). A consumer killed by SIGKILL never gives again: every 200 ms
+ * we look at its presence; gone, it gets one last try, then we remove the set. */
 static void take(int semaphore)
 {
 	struct sembuf op = { (unsigned short)semaphore, -1, 0 };
@@ -192,8 +176,7 @@ static void take(int semaphore)
 		int here = semctl(set_id, CONSUMER_HERE, GETVAL);
 		if (here == -1)
 			die("semctl", keypath, strerror(errno), NULL);
-		if (here == 0)
-			op.sem_flg = IPC_NOWAIT;
+		op.sem_flg = here == 0 ? IPC_NOWAIT : 0;
 	}
 }
 
@@ -204,16 +187,15 @@ static void give(int semaphore)
 		die("semop", keypath, strerror(errno), REMOVED(errno));
 }
 
-/* Below: the check of what we find at the key, and the error line. We need
- * no handler for stop signals: SEM_UNDO is our cleanup. */
+/* Below: the check of what we find at the key, and the error line. */
 
 /* Anyone who can stat KEYPATH can compute the key and make objects there
  * first: ours are made by us, owned by us, mode 0600, and of our shape. */
 static void check_object(const struct ipc_perm *perm, int ours, const char *call, const char *why)
 {
+	const char *not_ours = "an object at this key is not ours (another user's, or not 0600)";
 	if (perm->uid != geteuid() || perm->cuid != geteuid() || (perm->mode & 0777) != 0600)
-		die(call, keypath, "an object at this key is not ours (another user's, or not 0600)",
-		    "pass another KEYPATH");
+		die(call, keypath, not_ours, "pass another KEYPATH");
 	if (!ours)
 		die(call, keypath, why, "ipcrm it or pass another KEYPATH");
 }
