@@ -88,9 +88,8 @@ int main(int argc, char *argv[])
 		die("ftok", keypath, strerror(errno), "KEYPATH must be an existing file");
 
 	/* Step 1: a new set (IPC_EXCL: ours to initialise), or a stale one
-	 * replaced; its values; the segment and its header; then our first semop,
-	 * which raises our presence (SEM_UNDO) and sets sem_otime, the mark the
-	 * producer waits for (SETALL leaves it 0; nobody else touches the set). */
+	 * replaced; its values; the segment; then our first semop (SEM_UNDO),
+	 * whose sem_otime is the mark the producer waits for: SETALL leaves it 0. */
 	while ((set_id = semget(key, SEM_COUNT, IPC_CREAT | IPC_EXCL | 0600)) == -1) {
 		if (errno != EEXIST)
 			die("semget", keypath, strerror(errno), errno == ENOSPC
@@ -146,11 +145,10 @@ int main(int argc, char *argv[])
 	return 0;
 }
 
-/* semget said EEXIST. A set that is ours and of our shape, initialised
- * (sem_otime; its creator gets 2 s), with neither presence up, is certainly
- * stale: all who used it have died. One semop tests that and raises the
- * producer's presence, so that no producer joins it and no other consumer
- * replaces it too (SEM_UNDO: if we die now, it stays stale). */
+/* semget said EEXIST. Ours, initialised (its creator gets 2 s to set
+ * sem_otime) and with neither presence up, the set is certainly stale. One
+ * semop tests that and raises the producer's presence (SEM_UNDO), so that no
+ * producer joins the doomed set and no other consumer replaces it too. */
 static void replace_stale_set(key_t key)
 {
 	struct sembuf stale[] = { { PRODUCER_HERE, 0, IPC_NOWAIT },
@@ -187,9 +185,9 @@ static void replace_stale_set(key_t key)
 		die("semctl", keypath, strerror(errno), NULL);
 }
 
-/* A new segment, all zeros, and its header. One already at the key was
- * left by a killed run, since the set is new: removed if it is ours,
- * unattached and of a ring's size, refused and left alone otherwise. */
+/* A new segment (all zeros) and its header. One already at the key, with our
+ * set new, was left by a killed run: removed if ours, unattached and of our
+ * size, refused and left alone otherwise. */
 static struct ring *create_ring(key_t key)
 {
 	struct shmid_ds info;
@@ -217,10 +215,9 @@ static struct ring *create_ring(key_t key)
 	return ring;
 }
 
-/* Take one of a counting semaphore: no SEM_UNDO, or our exit would give
- * back a slot we took. A producer killed by SIGKILL never gives again: we
- * look at its presence every 200 ms (the kernel took it back when it died),
- * then make one last try, since it may have given just before. */
+/* Take one of a counting semaphore (no SEM_UNDO: our exit would give back a
+ * slot we took). A producer killed by SIGKILL never gives again: every 200 ms
+ * we look at its presence; gone, it gets one last try (it may have given). */
 static void take(int semaphore)
 {
 	struct sembuf op = { (unsigned short)semaphore, -1, 0 };
