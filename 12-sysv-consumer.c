@@ -1,17 +1,15 @@
 /*
- * 12-sysv-consumer: the ring of 07, the System V way. Create a segment
- * (shmget) and a set of four semaphores (semget) under ftok(KEYPATH, 'S'),
- * then copy what 12-sysv-producer puts in the ring to standard output.
+ * 12-sysv-consumer: 07's ring, the System V way. Create a segment and a set
+ * of four semaphores under ftok(KEYPATH, 'S'), then copy to standard output
+ * what 12-sysv-producer puts in the ring.
  *
  *   ./12-sysv-consumer demo.key > copy &     # either side may start first
  *   ./12-sysv-producer demo.key < file
  *
- * KEYPATH is an existing file (default: your home directory). This side
- * creates and initialises both objects; the producer attaches. Watch for:
- * the set exists before its values are set, so the producer waits for the
- * mark of our first semop (sem_otime); and objects left by a killed run are
- * recognised as certainly stale (nobody's presence semaphore is up) and
- * replaced. Tested on Linux with glibc and musl.
+ * KEYPATH is an existing file (default: $HOME). Watch for: the set exists
+ * before its values are set, so our first semop is the producer's "ready"
+ * mark (sem_otime); a set left by a killed run is certainly stale (no
+ * presence semaphore is up), and we replace it. Tested on Linux, glibc and musl.
  */
 #define _POSIX_C_SOURCE 200809L
 /* semtimedop is not in POSIX: glibc and musl declare it for _GNU_SOURCE. */
@@ -32,45 +30,44 @@
 #define PROGRAM "12-sysv-consumer"
 #define PEER "12-sysv-producer"
 #define PROJECT_ID 'S' /* 06's queues use 'q': one KEYPATH serves both */
+#define REMOVED(error) ((error) == EIDRM || (error) == EINVAL \
+	? "the set was removed: ipcrm, or logind's RemoveIPC" : NULL)
 enum { SLOT_COUNT = 16, SLOT_SIZE = 64 * 1024, RING_MAGIC = 0x53595356, RING_VERSION = 1 };
 enum { POLL_MS = 50, PEER_CHECK_MS = 200, READY_POLLS = 40 };
 
-/* The layout both programs share, word for word the same in 12-sysv-producer.c.
+/* The layout both programs share, word for word the same in the other file.
  * Unlike 07, no index is shared: each side counts its own slots. */
 struct slot {
 	uint32_t length; /* bytes used in data; 0 marks the end of the stream */
 	unsigned char data[SLOT_SIZE];
 };
 struct ring {
-	uint32_t magic, version, slot_count, slot_size; /* written by the creator */
+	uint32_t magic, version; /* written by the creator; the size pins the rest */
 	struct slot slots[SLOT_COUNT];
 };
 /* The set: two counting semaphores (never SEM_UNDO) and two presence
  * semaphores (always SEM_UNDO: the kernel takes them back when we die). */
 enum { EMPTY, FULL, PRODUCER_HERE, CONSUMER_HERE, SEM_COUNT };
-/* semctl's fourth argument: POSIX makes the caller declare it (the BSDs and
- * macOS do, in <sys/sem.h>). */
+/* semctl's fourth argument, which POSIX makes the caller declare. */
 union semun {
 	int val;
 	struct semid_ds *buf;
 	unsigned short *array;
 };
 
-static void create_objects(key_t key);
-static void replace_existing_set(key_t key);
-static int take(int semaphore);
-static int write_all(int fd, const void *buf, size_t len);
+static void replace_stale_set(key_t key);
+static struct ring *create_ring(key_t key);
+static void check_object(const struct ipc_perm *perm, int ours, const char *call, const char *why);
+static void take(int semaphore);
 static void give(int semaphore);
-static _Noreturn void die(const char *call, const char *object, const char *reason, const char *fix);
+static int write_all(int fd, const void *buf, size_t len);
+static _Noreturn void die(const char *call, const char *object,
+			  const char *reason, const char *fix);
 static void catch_stop_signals(void);
 static void clean_up(void);
-static void check_owner(const struct ipc_perm *perm, const char *what);
-static void remove_leftover_segment(key_t key);
-static void pause_briefly(void);
 
 static const char *keypath;
 static volatile sig_atomic_t set_id = -1, segment_id = -1;
-static struct ring *ring;
 
 int main(int argc, char *argv[])
 {
@@ -85,34 +82,45 @@ int main(int argc, char *argv[])
 	if (atexit(clean_up) != 0)
 		die("atexit", "clean_up", "failed", NULL);
 
-	/* Step 1: one key names both objects (their namespaces are separate). */
+	/* One key names both objects (their namespaces are separate). */
 	key_t key = ftok(keypath, PROJECT_ID);
 	if (key == -1)
 		die("ftok", keypath, strerror(errno), "KEYPATH must be an existing file");
 
-	/* Step 2: create the set and the segment, or replace a stale set. */
-	while (set_id == -1)
-		create_objects(key);
+	/* Step 1: a new set (IPC_EXCL: ours to initialise), or a stale one
+	 * replaced; its values; the segment; then our first semop (SEM_UNDO),
+	 * whose sem_otime is the mark the producer waits for: SETALL leaves it 0. */
+	while ((set_id = semget(key, SEM_COUNT, IPC_CREAT | IPC_EXCL | 0600)) == -1) {
+		if (errno != EEXIST)
+			die("semget", keypath, strerror(errno), errno == ENOSPC
+			    ? "too many sets: see SEMMNI in /proc/sys/kernel/sem" : NULL);
+		replace_stale_set(key);
+	}
+	unsigned short values[SEM_COUNT] = { [EMPTY] = SLOT_COUNT };
+	if (semctl(set_id, 0, SETALL, (union semun){ .array = values }) == -1)
+		die("semctl", keypath, strerror(errno), NULL);
+	struct ring *ring = create_ring(key);
+	struct sembuf claim = { CONSUMER_HERE, +1, SEM_UNDO };
+	if (semop(set_id, &claim, 1) == -1)
+		die("semop", keypath, strerror(errno), NULL);
 
-	/* Step 3: wait until the producer is here: "take one and give it back"
-	 * in one atomic semop, so its presence is left as it was. */
+	/* Wait for the producer: "take one and give it back" in one semop
+	 * leaves its presence as it was. EINTR: a stop and continue. */
 	struct sembuf here[] = { { PRODUCER_HERE, -1, 0 }, { PRODUCER_HERE, +1, 0 } };
-	struct timespec second = { 1, 0 };
-	const struct timespec *limit = &second;
+	const struct timespec *limit = &(struct timespec){ 1, 0 };
 	while (semtimedop(set_id, here, 2, limit) == -1) {
 		if (errno == EAGAIN) { /* a second gone: say so, then wait on */
 			fprintf(stderr, "%s: waiting for %s to start\n", PROGRAM, PEER);
 			limit = NULL;
-		} else if (errno != EINTR) { /* EINTR: a stop and continue (kill -STOP) */
-			die("semtimedop", keypath, strerror(errno), NULL);
+		} else if (errno != EINTR) {
+			die("semtimedop", keypath, strerror(errno), REMOVED(errno));
 		}
 	}
 
-	/* Step 4: take a full slot, copy it out, give it back as empty. The
+	/* Step 3: take a full slot, copy it out, give it back as empty. The
 	 * length comes from memory the producer writes: check it before use. */
 	for (uint32_t next = 0;; next = (next + 1) % SLOT_COUNT) {
-		if (take(FULL) == -1)
-			die("semtimedop", keypath, PEER " is gone", "the stream was cut short");
+		take(FULL);
 		uint32_t length = ring->slots[next].length;
 		if (length > SLOT_SIZE)
 			die("shmat", keypath, "slot length out of range", "the ring is corrupt");
@@ -129,116 +137,100 @@ int main(int argc, char *argv[])
 		give(EMPTY);
 	}
 
-	/* Step 5: the end slot comes back too; once the producer has all 16,
-	 * it knows everything was written out, and it removes the set. */
+	/* The end slot comes back too: once the producer has all 16, it knows
+	 * everything was written out, and it removes the set (step 4). */
 	give(EMPTY);
 	if (shmdt(ring) == -1)
 		die("shmdt", keypath, strerror(errno), NULL);
 	return 0;
 }
 
-/* Create with IPC_EXCL, so we know the set is ours to initialise. Its
- * values are undefined until SETALL, and SETALL does not set sem_otime: the
- * producer waits for sem_otime, which only our first semop sets. That semop
- * also raises our presence, atomically, with SEM_UNDO. */
-static void create_objects(key_t key)
+/* semget said EEXIST. Ours, initialised (its creator gets 2 s to set
+ * sem_otime) and with neither presence up, the set is certainly stale. One
+ * semop tests that and raises the producer's presence (SEM_UNDO), so that no
+ * producer joins the doomed set and no other consumer replaces it too. */
+static void replace_stale_set(key_t key)
 {
-	int id = semget(key, SEM_COUNT, IPC_CREAT | IPC_EXCL | 0600);
-	if (id == -1 && errno == EEXIST) {
-		replace_existing_set(key);
-		return;
-	}
-	if (id == -1)
-		die("semget", keypath, strerror(errno), errno == ENOSPC ? "too many sets: see SEMMNI in /proc/sys/kernel/sem" : NULL);
-	set_id = id;
-	unsigned short values[SEM_COUNT] = { [EMPTY] = SLOT_COUNT };
-	if (semctl(id, 0, SETALL, (union semun){ .array = values }) == -1)
-		die("semctl", keypath, strerror(errno), NULL);
-
-	remove_leftover_segment(key);
-	id = shmget(key, sizeof *ring, IPC_CREAT | IPC_EXCL | 0600);
-	if (id == -1)
-		die("shmget", keypath, strerror(errno), errno == ENOSPC ? "too many segments: see /proc/sys/kernel/shmmni" : NULL);
-	segment_id = id;
-	void *address = shmat(id, NULL, 0);
-	if (address == (void *)-1)
-		die("shmat", keypath, strerror(errno), NULL);
-	ring = address;
-	ring->version = RING_VERSION; /* a new segment is all zeros */
-	ring->slot_count = SLOT_COUNT;
-	ring->slot_size = SLOT_SIZE;
-	ring->magic = RING_MAGIC;
-
-	struct sembuf claim[] = { { CONSUMER_HERE, 0, IPC_NOWAIT }, { CONSUMER_HERE, +1, SEM_UNDO } };
-	if (semop(set_id, claim, 2) == -1)
-		die("semop", keypath, strerror(errno), NULL);
-}
-
-/* Someone's set is at the key: refuse it unless it is ours and shaped like
- * ours, and wait (2 s at most) for a creator still at work. One semop then
- * tests that neither presence is up: if so, every program that used the set
- * has died, for certain, so the set is stale. The same semop raises the
- * producer's presence, so that no producer joins the doomed set and no
- * other consumer replaces it too (SEM_UNDO: if we die now, it stays stale). */
-static void replace_existing_set(key_t key)
-{
-	struct sembuf stale[] = { { PRODUCER_HERE, 0, IPC_NOWAIT }, { CONSUMER_HERE, 0, IPC_NOWAIT },
+	struct sembuf stale[] = { { PRODUCER_HERE, 0, IPC_NOWAIT },
+				  { CONSUMER_HERE, 0, IPC_NOWAIT },
 				  { PRODUCER_HERE, +1, SEM_UNDO } };
-	struct semid_ds info;
-	memset(&info, 0, sizeof info); /* the analyser cannot see semctl fill it */
+	struct semid_ds info = { .sem_otime = 0 }; /* the analyser cannot see semctl fill it */
+	struct timespec pause = { 0, POLL_MS * 1000000L };
+	int id;
 	for (int polls = 0;; polls++) {
-		int id = semget(key, 0, 0);
-		if (id == -1 && errno == ENOENT)
+		if ((id = semget(key, 0, 0)) == -1 && errno == ENOENT)
 			return; /* removed meanwhile: create it */
 		if (id == -1 || semctl(id, 0, IPC_STAT, (union semun){ .buf = &info }) == -1)
 			die("semctl", keypath, strerror(errno), NULL);
-		check_owner(&info.sem_perm, "semget");
-		if (info.sem_nsems != SEM_COUNT)
-			die("semget", keypath, "not a 12 set (wrong number of semaphores)", "ipcrm it or pass another KEYPATH");
-		if (info.sem_otime == 0 && polls < READY_POLLS) {
-			pause_briefly(); /* a creator between semget and its first semop */
-			continue;
-		}
-		if (info.sem_otime != 0 && semop(id, stale, 3) == -1) {
-			int error = errno;
-			if (error == EIDRM || error == EINVAL)
-				continue; /* removed meanwhile: look again */
-			if (error != EAGAIN)
-				die("semop", keypath, strerror(error), NULL);
-			if (semctl(id, CONSUMER_HERE, GETVAL) == 1)
-				die("semop", keypath, "already has a " PROGRAM, "wait for it to end or pass another KEYPATH");
-			die("semop", keypath, "its last " PEER " is still there", "try again in a moment");
-		}
-		fprintf(stderr, "%s: replacing the objects at %s (%s)\n", PROGRAM, keypath, info.sem_otime
-			? "left by a killed run" : "never initialised: its creator was killed halfway");
-		if (semctl(id, 0, IPC_RMID) == -1 && errno != EIDRM && errno != EINVAL)
-			die("semctl", keypath, strerror(errno), NULL);
-		return;
+		check_object(&info.sem_perm, info.sem_nsems == SEM_COUNT, "semget",
+			     "not a 12 set (wrong number of semaphores)");
+		if (info.sem_otime != 0 || polls == READY_POLLS)
+			break;
+		if (nanosleep(&pause, NULL) == -1 && errno != EINTR) /* its creator is at work */
+			die("nanosleep", keypath, strerror(errno), NULL);
 	}
+	if (info.sem_otime != 0 && semop(id, stale, 3) == -1) {
+		if (errno == EIDRM || errno == EINVAL)
+			return; /* removed meanwhile */
+		if (errno != EAGAIN)
+			die("semop", keypath, strerror(errno), NULL);
+		if (semctl(id, CONSUMER_HERE, GETVAL) == 1)
+			die("semop", keypath, "already has a " PROGRAM,
+			    "wait for it to end or pass another KEYPATH");
+		die("semop", keypath, "its last " PEER " is still there", "try again in a moment");
+	}
+	fprintf(stderr, "%s: replacing the objects at %s (%s)\n", PROGRAM, keypath, info.sem_otime
+		? "left by a killed run" : "never initialised: its creator was killed halfway");
+	if (semctl(id, 0, IPC_RMID) == -1 && errno != EIDRM && errno != EINVAL)
+		die("semctl", keypath, strerror(errno), NULL);
 }
 
-/* Take one of a counting semaphore: no SEM_UNDO, or our exit would give
- * back a slot we had taken. A producer killed by SIGKILL never gives again,
- * so wake every 200 ms and look at its presence: the kernel took it back
- * when it died. Returns -1 once it is gone and nothing is left to take. */
-static int take(int semaphore)
+/* A new segment (all zeros) and its header. One already at the key, with our
+ * set new, was left by a killed run: removed if ours, unattached and of our
+ * size, refused and left alone otherwise. */
+static struct ring *create_ring(key_t key)
+{
+	struct shmid_ds info;
+	int id;
+	while ((id = shmget(key, sizeof(struct ring), IPC_CREAT | IPC_EXCL | 0600)) == -1) {
+		if (errno != EEXIST)
+			die("shmget", keypath, strerror(errno), errno == ENOSPC
+			    ? "too many segments: see /proc/sys/kernel/shmmni" : NULL);
+		if ((id = shmget(key, 0, 0)) == -1 && errno == ENOENT)
+			continue; /* removed meanwhile */
+		if (id == -1 || shmctl(id, IPC_STAT, &info) == -1)
+			die("shmctl", keypath, strerror(errno), NULL);
+		check_object(&info.shm_perm, info.shm_segsz == sizeof(struct ring) &&
+			     info.shm_nattch == 0, "shmget", info.shm_nattch
+			     ? "the segment at this key is in use" : "wrong size for a 12 ring");
+		if (shmctl(id, IPC_RMID, NULL) == -1)
+			die("shmctl", keypath, strerror(errno), NULL);
+	}
+	segment_id = id;
+	struct ring *ring = shmat(id, NULL, 0);
+	if (ring == (void *)-1)
+		die("shmat", keypath, strerror(errno), NULL);
+	ring->magic = RING_MAGIC;
+	ring->version = RING_VERSION;
+	return ring;
+}
+
+/* Take one of a counting semaphore (no SEM_UNDO: our exit would give back a
+ * slot we took). A producer killed by SIGKILL never gives again: every 200 ms
+ * we look at its presence; gone, it gets one last try (it may have given). */
+static void take(int semaphore)
 {
 	struct sembuf op = { (unsigned short)semaphore, -1, 0 };
 	struct timespec pause = { 0, PEER_CHECK_MS * 1000000L };
-	for (;;) {
-		if (semtimedop(set_id, &op, 1, &pause) == 0)
-			return 0;
-		if (errno == EIDRM || errno == EINVAL)
-			die("semtimedop", keypath, strerror(errno), "the set was removed: ipcrm, or logind's RemoveIPC");
+	while (semtimedop(set_id, &op, 1, &pause) == -1) {
 		if (errno != EAGAIN && errno != EINTR) /* EINTR: also after kill -STOP, -CONT */
-			die("semtimedop", keypath, strerror(errno), NULL);
+			die("semtimedop", keypath, strerror(errno), REMOVED(errno));
+		if (op.sem_flg == IPC_NOWAIT)
+			die("semtimedop", keypath, PEER " is gone", "the stream was cut short");
 		int here = semctl(set_id, PRODUCER_HERE, GETVAL);
 		if (here == -1)
 			die("semctl", keypath, strerror(errno), NULL);
-		if (here == 0) { /* it may have given just before it died */
-			op.sem_flg = IPC_NOWAIT;
-			return semop(set_id, &op, 1);
-		}
+		op.sem_flg = here == 0 ? IPC_NOWAIT : 0;
 	}
 }
 
@@ -246,17 +238,15 @@ static void give(int semaphore)
 {
 	struct sembuf op = { (unsigned short)semaphore, +1, 0 };
 	if (semop(set_id, &op, 1) == -1)
-		die("semop", keypath, strerror(errno), errno == EIDRM || errno == EINVAL
-		    ? "the set was removed: ipcrm, or logind's RemoveIPC" : NULL);
+		die("semop", keypath, strerror(errno), REMOVED(errno));
 }
 
-/* Below: what removes the objects when we are stopped early, the error line,
- * and a segment left by a killed run. */
+/* Below: what removes the objects when we are stopped early, the check of
+ * what we find at the key, and the error line. */
 
-/* The set and the segment are removed when nobody else will: while the
- * producer is here, it removes the set itself once it sees us gone. Not on
- * POSIX's async-signal-safe list, but on Linux semctl and shmctl are single
- * system calls, with no lock and no allocation.
+/* While the producer is here, it removes the set itself once it sees us
+ * gone. Not on POSIX's async-signal-safe list, but on Linux semctl and
+ * shmctl are single system calls, with no lock and no allocation.
  * NOLINTBEGIN(bugprone-signal-handler,cert-sig30-c) */
 static void clean_up(void)
 {
@@ -268,6 +258,17 @@ static void clean_up(void)
 	set_id = segment_id = -1;
 }
 /* NOLINTEND(bugprone-signal-handler,cert-sig30-c) */
+
+/* Anyone who can stat KEYPATH can compute the key and make objects there
+ * first: ours are made by us, owned by us, mode 0600, and of our shape. */
+static void check_object(const struct ipc_perm *perm, int ours, const char *call, const char *why)
+{
+	const char *not_ours = "an object at this key is not ours (another user's, or not 0600)";
+	if (perm->uid != geteuid() || perm->cuid != geteuid() || (perm->mode & 0777) != 0600)
+		die(call, keypath, not_ours, "pass another KEYPATH");
+	if (!ours)
+		die(call, keypath, why, "ipcrm it or pass another KEYPATH");
+}
 
 /* One line on stderr, "program: call object: reason (fix)", then exit 1.
  * The object may come from the command line: a control byte in the line
@@ -288,34 +289,6 @@ static _Noreturn void die(const char *call, const char *object,
 	exit(1);
 }
 
-/* Anyone who can stat KEYPATH can compute the key and create objects there
- * first: ours are made by us, owned by us and mode 0600. */
-static void check_owner(const struct ipc_perm *perm, const char *what)
-{
-	if (perm->uid != geteuid() || perm->cuid != geteuid() || (perm->mode & 0777) != 0600)
-		die(what, keypath, "an object at this key is not ours (another user's, or not 0600)",
-		    "pass another KEYPATH");
-}
-
-/* We hold a new set, so a segment at the key belongs to no live pair: it
- * was left by a killed run. Removed if it is ours, unattached and of a 12
- * ring's size; anything else is refused and left alone. */
-static void remove_leftover_segment(key_t key)
-{
-	struct shmid_ds info;
-	int id = shmget(key, 0, 0);
-	if (id == -1 && errno == ENOENT)
-		return;
-	if (id == -1 || shmctl(id, IPC_STAT, &info) == -1)
-		die("shmctl", keypath, strerror(errno), NULL);
-	check_owner(&info.shm_perm, "shmget");
-	if (info.shm_segsz != sizeof *ring || info.shm_nattch != 0)
-		die("shmget", keypath, info.shm_nattch ? "the segment at this key is in use"
-			: "wrong size for a 12 ring", "ipcrm it or pass another KEYPATH");
-	if (shmctl(id, IPC_RMID, NULL) == -1)
-		die("shmctl", keypath, strerror(errno), NULL);
-}
-
 /* write() may take only part of the buffer (pipes, sockets, signals):
  * loop until all of it is written. Returns 0, or -1 with errno set. */
 static int write_all(int fd, const void *buf, size_t len)
@@ -331,13 +304,6 @@ static int write_all(int fd, const void *buf, size_t len)
 		len -= (size_t)n;
 	}
 	return 0;
-}
-
-static void pause_briefly(void)
-{
-	struct timespec pause = { 0, POLL_MS * 1000000L };
-	if (nanosleep(&pause, NULL) == -1 && errno != EINTR)
-		die("nanosleep", keypath, strerror(errno), NULL);
 }
 
 /* Every signal whose default action ends the process and that can be

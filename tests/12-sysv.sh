@@ -3,10 +3,10 @@
 # counted by a System V semaphore set, both under ftok(KEYPATH, 'S').
 #
 # The segment's layout (struct ring in both sources): offset 0 magic,
-# 4 version, 8 slot count, 12 slot size, 16 the 16 slots of 65540 bytes
-# (a 4-byte length, then 65536 bytes of data): 1048656 bytes in all.
+# 4 version, 8 the 16 slots of 65540 bytes (a 4-byte length, then 65536
+# bytes of data): 1048648 bytes in all.
 # The set: 0 empty, 1 full, 2 producer here, 3 consumer here.
-SLOTS_AT=16
+SLOTS_AT=8
 SLOT_BYTES=65540
 # A dead partner must be noticed within about a second: allow three, or
 # ten under valgrind, whose exit (its leak check) takes a while by itself.
