@@ -161,7 +161,7 @@ static void replace_stale_set(key_t key)
 		if ((id = semget(key, 0, 0)) == -1 && errno == ENOENT)
 			return; /* removed meanwhile: create it */
 		if (id == -1 || semctl(id, 0, IPC_STAT, (union semun){ .buf = &info }) == -1)
-			die("semctl", keypath, strerror(errno), NULL);
+			die(id == -1 ? "semget" : "semctl", keypath, strerror(errno), NULL);
 		check_object(&info.sem_perm, info.sem_nsems == SEM_COUNT, "semget",
 			     "not a 12 set (wrong number of semaphores)");
 		if (info.sem_otime != 0 || polls == READY_POLLS)
@@ -199,7 +199,7 @@ static struct ring *create_ring(key_t key)
 		if ((id = shmget(key, 0, 0)) == -1 && errno == ENOENT)
 			continue; /* removed meanwhile */
 		if (id == -1 || shmctl(id, IPC_STAT, &info) == -1)
-			die("shmctl", keypath, strerror(errno), NULL);
+			die(id == -1 ? "shmget" : "shmctl", keypath, strerror(errno), NULL);
 		check_object(&info.shm_perm, info.shm_segsz == sizeof(struct ring) &&
 			     info.shm_nattch == 0, "shmget", info.shm_nattch
 			     ? "the segment at this key is in use" : "wrong size for a 12 ring");

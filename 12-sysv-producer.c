@@ -132,7 +132,7 @@ static int find_set(key_t key)
 	if (id == -1 && errno == ENOENT)
 		return -1;
 	if (id == -1 || semctl(id, 0, IPC_STAT, (union semun){ .buf = &info }) == -1)
-		die("semctl", keypath, strerror(errno), NULL);
+		die(id == -1 ? "semget" : "semctl", keypath, strerror(errno), NULL);
 	check_object(&info.sem_perm, info.sem_nsems == SEM_COUNT, "semget",
 		     "not a 12 set (wrong number of semaphores)");
 	return info.sem_otime != 0 && semctl(id, CONSUMER_HERE, GETVAL) == 1 ? id : -1;
@@ -146,7 +146,7 @@ static struct ring *attach_ring(key_t key, int *segment)
 	if ((*segment = shmget(key, 0, 0)) == -1 && errno == ENOENT)
 		die("shmget", keypath, BUSY, BUSY_FIX);
 	if (*segment == -1 || shmctl(*segment, IPC_STAT, &info) == -1)
-		die("shmctl", keypath, strerror(errno), NULL);
+		die(*segment == -1 ? "shmget" : "shmctl", keypath, strerror(errno), NULL);
 	check_object(&info.shm_perm, info.shm_segsz == sizeof(struct ring), "shmget",
 		     "wrong size for a 12 ring");
 	struct ring *ring = shmat(*segment, NULL, 0);
