@@ -40,6 +40,7 @@ static int write_all(int fd, const void *buf, size_t len);
 static _Noreturn void die(const char *call, const char *object,
 			  const char *reason, const char *fix);
 static void clean_up(void);
+static void on_stop_signal(int sig);
 
 /* The queue clean_up removes, once it is ours; the largest message we take. */
 static const char *queue_name;
@@ -112,11 +113,8 @@ int main(int argc, char *argv[])
 		else if (priority != DATA || n == 0) /* the peer's word is never trusted */
 			die("mq_receive", name, "a message out of the protocol", NULL);
 		else if (write_all(STDOUT_FILENO, message, (size_t)n) == -1) {
-			if (errno == EPIPE) { /* end quietly, as cat does */
-				clean_up();
-				signal(SIGPIPE, SIG_DFL);
-				raise(SIGPIPE);
-			}
+			if (errno == EPIPE)
+				on_stop_signal(SIGPIPE); /* clean up, end quietly as cat does */
 			die("write", "standard output", strerror(errno), NULL);
 		}
 		orphaned = 0;
