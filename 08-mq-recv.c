@@ -1,16 +1,14 @@
 /*
- * 08-mq-recv: copy the messages of a POSIX message queue to standard
- * output until the empty end-of-stream message, then remove the queue.
+ * 08-mq-recv: copy the data messages of a POSIX message queue to standard
+ * output until the stream's END message, then remove the queue.
  *
  *   ./08-mq-recv /demo > copy &     # either side may start first
  *   ./08-mq-send /demo < file
  *
- * NAME defaults to /ipc-08-<uid>. Whichever side starts first creates the
- * queue; the receiver removes it, whether it succeeds or not. Watch for:
- * mq_receive needs a buffer of the queue's full message size, which only
- * mq_getattr can tell you when someone else created the queue.
- * Linux only as written: the owner check and the claim treat the queue
- * descriptor as a file (fstat, fcntl locks), which POSIX does not promise.
+ * NAME defaults to /ipc-08-<uid>; the queue is removed however we end. Watch
+ * for: mq_receive wants a buffer of the queue's message size (mq_getattr).
+ * Tested on Linux, glibc and musl; Linux only: fstat and fcntl locks on a
+ * queue descriptor are not POSIX.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -27,39 +25,32 @@
 #include <unistd.h>
 
 #define PROGRAM "08-mq-recv"
-/* Within Linux's defaults for unprivileged users (/proc/sys/fs/mqueue:
- * msg_max 10, msgsize_max 8192); larger values make mq_open fail. */
+/* Linux's limits for unprivileged users (/proc/sys/fs/mqueue). */
 enum { QUEUE_MESSAGES = 10, MESSAGE_SIZE = 8192 };
-/* The most we accept from a queue someone else sized (Linux allows 16 MiB). */
-enum { MESSAGE_SIZE_LIMIT = 1024 * 1024 };
-/* The protocol (see 08-mq-send.c): HELLO opens the stream, data messages
- * (never empty) follow at priority 0, END closes it; HELLO and END are
- * empty. Each side locks its own byte of the queue while it runs. */
+/* The stream of 08-mq-send: an empty HELLO, the data, an empty END that
+ * overtakes the data. Each side locks its own byte of the queue. */
 enum { DATA = 0, HELLO = 1, END = 2, SENDER_BYTE = 0, RECEIVER_BYTE = 1 };
 
 static void hold_standard_descriptors(void);
 static int valid_name(const char *name);
 static void catch_stop_signals(void);
-static pid_t claim(mqd_t queue, int byte);
-static pid_t holder(mqd_t queue, int byte);
-static long queued(mqd_t queue, const char *name);
-static ssize_t receive(mqd_t queue, const char *name, char *buf, size_t size,
-		       unsigned *priority, int begun);
+static pid_t lock_holder(mqd_t queue, int byte, int command);
+static ssize_t receive(mqd_t queue, const char *name, unsigned *priority, int begun);
 static int write_all(int fd, const void *buf, size_t len);
 static _Noreturn void die(const char *call, const char *object,
 			  const char *reason, const char *fix);
 static void clean_up(void);
+static void on_stop_signal(int sig);
 
-/* The queue clean_up removes: set once it is ours. */
+/* The queue clean_up removes, once it is ours; the largest message we take. */
 static const char *queue_name;
 static volatile sig_atomic_t must_remove;
+static char message[1024 * 1024];
 
 int main(int argc, char *argv[])
 {
 	hold_standard_descriptors();
-	/* static: clean_up may read it through queue_name as exit runs.
-	 * 64 bytes hold the longest uid, so snprintf cannot truncate. */
-	static char default_name[64];
+	static char default_name[64]; /* static: clean_up reads it during exit */
 	(void)snprintf(default_name, sizeof default_name, "/ipc-08-%ld", (long)getuid());
 	if (argc > 2 || (argc == 2 && !valid_name(argv[1]))) {
 		fprintf(stderr, "usage: %s [NAME]   (default NAME: %s)\n", PROGRAM, default_name);
@@ -67,71 +58,54 @@ int main(int argc, char *argv[])
 	}
 	const char *name = argc == 2 ? argv[1] : default_name;
 	catch_stop_signals();
+	if (atexit(clean_up) != 0)
+		die("atexit", "clean_up", "failed", NULL);
 
-	/* Step 1: open the queue, creating it if the sender has not. O_CREAT
-	 * without O_EXCL does "create or open" in one atomic step, so neither
-	 * side has to know which came first. O_RDWR, not O_RDONLY: the claim
-	 * below is a write lock. */
-	struct mq_attr wanted = { .mq_maxmsg = QUEUE_MESSAGES, .mq_msgsize = MESSAGE_SIZE };
-	mqd_t queue = mq_open(name, O_RDWR | O_CREAT, 0600, &wanted);
+	/* Step 1: create it, or open the sender's (O_RDWR: step 3 write-locks). */
+	struct mq_attr attr = { .mq_maxmsg = QUEUE_MESSAGES, .mq_msgsize = MESSAGE_SIZE };
+	mqd_t queue = mq_open(name, O_RDWR | O_CREAT, 0600, &attr);
 	if (queue == (mqd_t)-1)
 		die("mq_open", name, strerror(errno),
 		    errno == EINVAL ? "over the limits in /proc/sys/fs/mqueue (Linux)"
-		    : errno == EMFILE || errno == ENOMEM ? "over the per-user limit on queue memory: ulimit -q"
-		    : NULL);
+		    : errno == EMFILE || errno == ENOMEM
+		    ? "over the per-user limit on queue memory: ulimit -q" : NULL);
 
-	/* Step 2: the queue must be ours before we read or remove it.
-	 * Linux-specific: there an mqd_t is a file descriptor on the mqueue
-	 * file system, so fstat gives the owner; POSIX offers no way to ask. */
+	/* Step 2: it must be ours (Linux: fstat works on a queue descriptor). */
 	struct stat owner;
 	if (fstat(queue, &owner) == -1)
 		die("fstat", name, strerror(errno), NULL);
 	if (owner.st_uid != geteuid())
 		die("mq_open", name, "Queue exists and belongs to another user", "pass another NAME");
 
-	/* Step 3: claim the receiver's byte. A record lock is exclusive, and
-	 * the kernel releases it however we end, even killed by SIGKILL. */
-	pid_t other = claim(queue, RECEIVER_BYTE);
+	/* Step 3: claim the receiver's byte; the kernel lets go however we end. */
+	pid_t other = lock_holder(queue, RECEIVER_BYTE, F_SETLK);
 	if (other != 0) {
 		char reason[64];
-		(void)snprintf(reason, sizeof reason, "already has a receiver, process %ld", (long)other);
+		(void)snprintf(reason, sizeof reason, "already has a receiver, process %ld",
+			       (long)other);
 		die("mq_open", name, reason, "pass another NAME");
 	}
 	queue_name = name;
 	must_remove = 1; /* from here on, every way out removes it */
-	if (atexit(clean_up) != 0)
-		die("atexit", "clean_up", "failed", NULL);
 
-	/* Step 4: mq_receive fails with EMSGSIZE unless the buffer holds the
-	 * queue's largest message, and an existing queue keeps the attributes
-	 * it was created with: ask it, and refuse a size we will not allocate. */
-	struct mq_attr actual;
-	if (mq_getattr(queue, &actual) == -1)
+	/* Step 4: a queue keeps the size it was made with: check it. */
+	if (mq_getattr(queue, &attr) == -1)
 		die("mq_getattr", name, strerror(errno), NULL);
-	if (actual.mq_msgsize < 1 || actual.mq_msgsize > MESSAGE_SIZE_LIMIT)
+	if (attr.mq_msgsize < 1 || attr.mq_msgsize > (long)sizeof message)
 		die("mq_getattr", name, "message size over this program's limit of 1 MiB",
 		    "remove the queue or pass another NAME");
-	size_t capacity = (size_t)actual.mq_msgsize;
-	char *message = malloc(capacity);
-	if (message == NULL)
-		die("malloc", "message buffer", strerror(errno), NULL);
 
-	/* Step 5: HELLO opens the stream; data messages come out in the order
-	 * they went in; END, sent last but at a higher priority, overtakes
-	 * them: once it is here, the rest of the stream is in the queue. A
-	 * queue that holds messages while no sender runs must show END first:
-	 * else its sender was killed, and the stream will never be whole. */
-	int hello = 0, ending = 0;
-	int orphaned = holder(queue, SENDER_BYTE) == 0 && queued(queue, name) > 0;
-	while (!ending || queued(queue, name) > 0) {
+	/* Step 5: HELLO, data, END, which overtakes the data: the rest is here
+	 * then. With no sender, a waiting stream must start with END. */
+	int orphaned = attr.mq_curmsgs > 0 && lock_holder(queue, SENDER_BYTE, F_GETLK) == 0;
+	for (int hello = 0, ending = 0; !ending || attr.mq_curmsgs > 0;) {
 		unsigned priority;
-		ssize_t n = receive(queue, name, message, capacity, &priority, hello);
-		if (orphaned && priority != END)
-			die("mq_open", name, "holds part of a stream whose sender is gone",
-			    "now removed: run the pair again");
-		orphaned = 0;
+		ssize_t n = receive(queue, name, &priority, hello);
 		if (priority == END && n == 0)
 			ending = 1;
+		else if (orphaned) /* its sender was killed before END */
+			die("mq_open", name, "holds part of a stream whose sender is gone",
+			    "now removed: run the pair again");
 		else if (priority == HELLO && n == 0 && !hello)
 			hello = 1;
 		else if (!hello) /* the start went to another receiver */
@@ -139,23 +113,21 @@ int main(int argc, char *argv[])
 		else if (priority != DATA || n == 0) /* the peer's word is never trusted */
 			die("mq_receive", name, "a message out of the protocol", NULL);
 		else if (write_all(STDOUT_FILENO, message, (size_t)n) == -1) {
-			if (errno == EPIPE) { /* end quietly, as cat does */
-				clean_up();
-				signal(SIGPIPE, SIG_DFL);
-				raise(SIGPIPE);
-			}
+			if (errno == EPIPE)
+				on_stop_signal(SIGPIPE); /* clean up, end quietly as cat does */
 			die("write", "standard output", strerror(errno), NULL);
 		}
+		orphaned = 0;
+		if (ending && mq_getattr(queue, &attr) == -1)
+			die("mq_getattr", name, strerror(errno), NULL);
 	}
 
-	/* Step 6: the stream is complete: remove the queue, then let go of it
-	 * (closing it drops our lock: no receiver may claim it before). */
+	/* Step 6: remove the queue, then close it, which drops our claim. */
 	must_remove = 0;
 	if (mq_unlink(name) == -1 && errno != ENOENT)
 		die("mq_unlink", name, strerror(errno), NULL);
 	if (mq_close(queue) == -1)
 		die("mq_close", name, strerror(errno), NULL);
-	free(message);
 	return 0;
 }
 
@@ -169,66 +141,45 @@ static int valid_name(const char *name)
 	       strcmp(name, "/..") != 0;
 }
 
-/* Below: what tells who else uses the queue, what keeps a dead sender
+/* Below: what tells who else uses the queue, what keeps a gone sender
  * from hanging us, what removes the queue when we are stopped early. */
 
-/* Lock byte BYTE of the queue (Linux: an mqd_t is a file descriptor).
- * 0 when we hold it, else the pid of the process that does. */
-static pid_t claim(mqd_t queue, int byte)
+/* F_SETLK claims byte BYTE of the queue, F_GETLK only looks: 0 when it is
+ * ours or free, else the pid of the process that locks it. */
+static pid_t lock_holder(mqd_t queue, int byte, int command)
 {
 	struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = byte, .l_len = 1 };
-	while (fcntl(queue, F_SETLK, &lock) == -1) {
-		if (errno != EAGAIN && errno != EACCES)
+	while (fcntl(queue, command, &lock) == -1) {
+		if (command != F_SETLK || (errno != EAGAIN && errno != EACCES))
 			die("fcntl", "queue lock", strerror(errno), NULL);
-		pid_t other = holder(queue, byte);
+		pid_t other = lock_holder(queue, byte, F_GETLK);
 		if (other != 0)
-			return other; /* 0: let go meanwhile, so try again */
+			return other; /* else it let go meanwhile: try again */
 	}
-	return 0;
+	return command == F_SETLK || lock.l_type == F_UNLCK ? 0 : lock.l_pid;
 }
 
-/* The pid of the process that locks BYTE, 0 if none or we do. */
-static pid_t holder(mqd_t queue, int byte)
+/* mq_receive in rounds of 200 ms. Once the stream has begun, a whole round
+ * after the sender's byte was free means END will never come; nor will a
+ * sender find a queue whose name was removed. */
+static ssize_t receive(mqd_t queue, const char *name, unsigned *priority, int begun)
 {
-	struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = byte, .l_len = 1 };
-	if (fcntl(queue, F_GETLK, &lock) == -1)
-		die("fcntl", "queue lock", strerror(errno), NULL);
-	return lock.l_type == F_UNLCK ? 0 : lock.l_pid;
-}
-
-/* How many messages wait in the queue. */
-static long queued(mqd_t queue, const char *name)
-{
-	struct mq_attr attr;
-	if (mq_getattr(queue, &attr) == -1)
-		die("mq_getattr", name, strerror(errno), NULL);
-	return attr.mq_curmsgs;
-}
-
-/* mq_receive in rounds of 200 ms, so that a sender that is gone is noticed:
- * once the stream has begun, nobody on the sender's byte and then an empty
- * queue (in that order: a sender sends its end before it exits) mean that
- * the end will never come; so does a queue whose name was removed. */
-static ssize_t receive(mqd_t queue, const char *name, char *buf, size_t size,
-		       unsigned *priority, int begun)
-{
-	for (;;) {
+	for (int gone = 0;;) {
 		struct timespec deadline;
 		if (clock_gettime(CLOCK_REALTIME, &deadline) == -1)
 			die("clock_gettime", "CLOCK_REALTIME", strerror(errno), NULL);
-		deadline.tv_nsec += 200000000;
-		deadline.tv_sec += deadline.tv_nsec / 1000000000;
-		deadline.tv_nsec %= 1000000000;
-		ssize_t n = mq_timedreceive(queue, buf, size, priority, &deadline);
+		deadline.tv_sec += deadline.tv_nsec >= 800000000;
+		deadline.tv_nsec = (deadline.tv_nsec + 200000000) % 1000000000;
+		ssize_t n = mq_timedreceive(queue, message, sizeof message, priority, &deadline);
 		if (n >= 0)
 			return n;
 		if (errno != EINTR && errno != ETIMEDOUT)
 			die("mq_receive", name, strerror(errno), NULL);
-		if (begun && errno == ETIMEDOUT && holder(queue, SENDER_BYTE) == 0 &&
-		    queued(queue, name) == 0)
+		if (gone && errno == ETIMEDOUT)
 			die("mq_receive", name, "08-mq-send stopped before the end of the stream", NULL);
-		struct stat st; /* removed under us: no sender can find it again */
-		if (fstat(queue, &st) == -1 || st.st_nlink == 0)
+		gone = begun && lock_holder(queue, SENDER_BYTE, F_GETLK) == 0;
+		struct stat st;
+		if (!gone && (fstat(queue, &st) == -1 || st.st_nlink == 0))
 			die("mq_receive", name, "the queue was removed", "run the pair again");
 	}
 }
@@ -245,14 +196,14 @@ static void hold_standard_descriptors(void)
 			exit(1); /* nowhere to say why: stderr may be closed */
 }
 
-/* Remove the queue if it is ours and not yet removed. Not on POSIX's
- * async-signal-safe list, but on Linux mq_unlink is one system call: no
- * lock, no allocation, so on_stop_signal may call it. */
+/* Remove the queue if it is ours and not yet removed. mq_unlink is not on
+ * POSIX's async-signal-safe list, but on Linux it is one system call. */
 static void clean_up(void)
 {
 	if (must_remove) {
 		must_remove = 0;
-		(void)mq_unlink(queue_name); /* NOLINT(bugprone-signal-handler,cert-sig30-c): see above */
+		/* NOLINTNEXTLINE(bugprone-signal-handler,cert-sig30-c): see above */
+		(void)mq_unlink(queue_name);
 	}
 }
 

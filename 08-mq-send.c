@@ -1,17 +1,15 @@
 /*
  * 08-mq-send: send standard input through a POSIX message queue, one
- * message per chunk, between a message that opens the stream and one
- * that ends it.
+ * message per read, between a HELLO message that opens the stream and an
+ * END message that closes it.
  *
  *   ./08-mq-recv /demo > copy &     # either side may start first
  *   ./08-mq-send /demo < file
  *
- * NAME defaults to /ipc-08-<uid>. Whichever side starts first creates the
- * queue; the receiver removes it. Watch for: a queue has no idea who reads
- * it; here each side locks a byte of the queue, so that the other can see
- * whether it still runs.
- * Linux only as written: the owner check and the claim treat the queue
- * descriptor as a file (fstat, fcntl locks), which POSIX does not promise.
+ * NAME defaults to /ipc-08-<uid>. Watch for: a queue has no idea who uses
+ * it; each side locks a byte of it, so that the other can see it runs.
+ * Tested on Linux (glibc, musl). Linux only as written: the owner check and
+ * the claim use fstat and fcntl locks on the queue, which POSIX does not.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -28,36 +26,30 @@
 #include <unistd.h>
 
 #define PROGRAM "08-mq-send"
-/* Within Linux's defaults for unprivileged users (/proc/sys/fs/mqueue:
- * msg_max 10, msgsize_max 8192); larger values make mq_open fail. */
+/* Linux's limits for unprivileged users (/proc/sys/fs/mqueue). */
 enum { QUEUE_MESSAGES = 10, MESSAGE_SIZE = 8192 };
-/* The most we accept from a queue someone else sized (Linux allows 16 MiB). */
-enum { MESSAGE_SIZE_LIMIT = 1024 * 1024 };
-/* The protocol both programs agree on: HELLO opens the stream, data
- * messages (never empty) follow at priority 0, END closes it; HELLO and
- * END are empty. Each side locks its own byte of the queue while it runs. */
+/* The stream: an empty HELLO, data messages (never empty) in order, an
+ * empty END that overtakes them. Each side locks its own byte of the queue. */
 enum { DATA = 0, HELLO = 1, END = 2, SENDER_BYTE = 0, RECEIVER_BYTE = 1 };
 
 static void hold_standard_descriptors(void);
 static int valid_name(const char *name);
 static void catch_stop_signals(void);
-static pid_t claim(mqd_t queue, int byte);
-static pid_t holder(mqd_t queue, int byte);
+static pid_t lock_holder(mqd_t queue, int byte, int command);
 static void send(mqd_t queue, const char *name, const char *buf, size_t len, unsigned priority);
 static _Noreturn void die(const char *call, const char *object,
 			  const char *reason, const char *fix);
 static void clean_up(void);
 
-/* The queue clean_up removes: set once it is ours. */
+/* The queue clean_up removes, until END is in it; the largest message we send. */
 static const char *queue_name;
 static volatile sig_atomic_t must_remove;
+static char message[1024 * 1024];
 
 int main(int argc, char *argv[])
 {
 	hold_standard_descriptors();
-	/* static: clean_up may read it through queue_name as exit runs.
-	 * 64 bytes hold the longest uid, so snprintf cannot truncate. */
-	static char default_name[64];
+	static char default_name[64]; /* static: clean_up reads it during exit */
 	(void)snprintf(default_name, sizeof default_name, "/ipc-08-%ld", (long)getuid());
 	if (argc > 2 || (argc == 2 && !valid_name(argv[1]))) {
 		fprintf(stderr, "usage: %s [NAME]   (default NAME: %s)\n", PROGRAM, default_name);
@@ -65,65 +57,56 @@ int main(int argc, char *argv[])
 	}
 	const char *name = argc == 2 ? argv[1] : default_name;
 	catch_stop_signals();
+	if (atexit(clean_up) != 0)
+		die("atexit", "clean_up", "failed", NULL);
 
-	/* Step 1: open the queue, creating it if the receiver has not. O_CREAT
-	 * without O_EXCL does "create or open" in one atomic step, so neither
-	 * side has to know which came first. */
-	struct mq_attr wanted = { .mq_maxmsg = QUEUE_MESSAGES, .mq_msgsize = MESSAGE_SIZE };
-	mqd_t queue = mq_open(name, O_WRONLY | O_CREAT, 0600, &wanted);
+	/* Step 1: O_CREAT without O_EXCL creates the queue or opens the
+	 * receiver's, in one step, so neither side must know who came first. */
+	struct mq_attr attr = { .mq_maxmsg = QUEUE_MESSAGES, .mq_msgsize = MESSAGE_SIZE };
+	mqd_t queue = mq_open(name, O_WRONLY | O_CREAT, 0600, &attr);
 	if (queue == (mqd_t)-1)
 		die("mq_open", name, strerror(errno),
 		    errno == EINVAL ? "over the limits in /proc/sys/fs/mqueue (Linux)"
-		    : errno == EMFILE || errno == ENOMEM ? "over the per-user limit on queue memory: ulimit -q"
-		    : NULL);
+		    : errno == EMFILE || errno == ENOMEM
+		    ? "over the per-user limit on queue memory: ulimit -q" : NULL);
 
-	/* Step 2: the queue must be ours. Linux-specific: there an mqd_t is a
-	 * file descriptor on the mqueue file system, so fstat gives the owner;
-	 * POSIX itself offers no way to ask. */
+	/* Step 2: it must be ours (Linux: fstat works on a queue descriptor). */
 	struct stat owner;
 	if (fstat(queue, &owner) == -1)
 		die("fstat", name, strerror(errno), NULL);
 	if (owner.st_uid != geteuid())
 		die("mq_open", name, "Queue exists and belongs to another user", "pass another NAME");
 
-	/* Step 3: claim the sender's byte. A record lock is exclusive, and the
-	 * kernel releases it however we end, even killed by SIGKILL. A queue
-	 * that holds messages already is another run's. */
-	pid_t other = claim(queue, SENDER_BYTE);
+	/* Step 3: claim the sender's byte; the kernel lets go however we end.
+	 * Messages in the queue already are another run's: not ours to remove. */
+	pid_t other = lock_holder(queue, SENDER_BYTE, F_SETLK);
 	if (other != 0) {
 		char reason[64];
-		(void)snprintf(reason, sizeof reason, "already has a sender, process %ld", (long)other);
+		(void)snprintf(reason, sizeof reason, "already has a sender, process %ld",
+			       (long)other);
 		die("mq_open", name, reason, "pass another NAME");
 	}
-	struct mq_attr actual;
-	if (mq_getattr(queue, &actual) == -1)
+	if (mq_getattr(queue, &attr) == -1)
 		die("mq_getattr", name, strerror(errno), NULL);
-	if (actual.mq_curmsgs != 0) /* another run's: not ours to remove */
+	if (attr.mq_curmsgs != 0)
 		die("mq_open", name, "holds the messages of an earlier run",
 		    "read them with 08-mq-recv, or pass another NAME");
 	queue_name = name;
 	must_remove = 1; /* until END is in the queue */
-	if (atexit(clean_up) != 0)
-		die("atexit", "clean_up", "failed", NULL);
 
-	/* Step 4: an existing queue keeps the attributes it was created with;
-	 * ours were ignored. Size messages from what the queue really has. */
-	if (actual.mq_msgsize < 1 || actual.mq_msgsize > MESSAGE_SIZE_LIMIT)
+	/* Step 4: a queue keeps the size it was made with: send what it holds. */
+	if (attr.mq_msgsize < 1 || attr.mq_msgsize > (long)sizeof message)
 		die("mq_getattr", name, "message size over this program's limit of 1 MiB",
 		    "remove the queue or pass another NAME");
-	char *message = malloc((size_t)actual.mq_msgsize);
-	if (message == NULL)
-		die("malloc", "message buffer", strerror(errno), NULL);
-
 	if (isatty(STDIN_FILENO))
 		fprintf(stderr, "%s: reading standard input; end it with Ctrl-D\n", PROGRAM);
 
-	/* Step 5: HELLO, then one message per read at priority 0: they come
-	 * out in order. END last, at a higher priority: it overtakes the data
-	 * still waiting, which tells a receiver that the rest is all there. */
+	/* Step 5: HELLO, then one message per read at priority 0, so that they
+	 * come out in order; END last, at a higher priority: it overtakes the
+	 * data still waiting, which tells a receiver that the rest is there. */
 	send(queue, name, message, 0, HELLO);
 	for (;;) {
-		ssize_t n = read(STDIN_FILENO, message, (size_t)actual.mq_msgsize);
+		ssize_t n = read(STDIN_FILENO, message, (size_t)attr.mq_msgsize);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1)
@@ -136,7 +119,6 @@ int main(int argc, char *argv[])
 
 	/* Step 6: the stream is complete; the receiver removes the queue. */
 	must_remove = 0;
-	free(message);
 	if (mq_close(queue) == -1)
 		die("mq_close", name, strerror(errno), NULL);
 	return 0;
@@ -152,58 +134,44 @@ static int valid_name(const char *name)
 	       strcmp(name, "/..") != 0;
 }
 
-/* Below: what tells who else uses the queue, what keeps a dead receiver
+/* Below: what tells who else uses the queue, what keeps a gone receiver
  * from hanging us, what removes the queue when we are stopped early. */
 
-/* Lock byte BYTE of the queue (Linux: an mqd_t is a file descriptor).
- * 0 when we hold it, else the pid of the process that does. */
-static pid_t claim(mqd_t queue, int byte)
+/* F_SETLK claims byte BYTE of the queue, F_GETLK only looks: 0 when it is
+ * ours or free, else the pid of the process that locks it. */
+static pid_t lock_holder(mqd_t queue, int byte, int command)
 {
 	struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = byte, .l_len = 1 };
-	while (fcntl(queue, F_SETLK, &lock) == -1) {
-		if (errno != EAGAIN && errno != EACCES)
+	while (fcntl(queue, command, &lock) == -1) {
+		if (command != F_SETLK || (errno != EAGAIN && errno != EACCES))
 			die("fcntl", "queue lock", strerror(errno), NULL);
-		pid_t other = holder(queue, byte);
+		pid_t other = lock_holder(queue, byte, F_GETLK);
 		if (other != 0)
-			return other; /* 0: let go meanwhile, so try again */
+			return other; /* else it let go meanwhile: try again */
 	}
-	return 0;
+	return command == F_SETLK || lock.l_type == F_UNLCK ? 0 : lock.l_pid;
 }
 
-/* The pid of the process that locks BYTE, 0 if none or we do. */
-static pid_t holder(mqd_t queue, int byte)
-{
-	struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = byte, .l_len = 1 };
-	if (fcntl(queue, F_GETLK, &lock) == -1)
-		die("fcntl", "queue lock", strerror(errno), NULL);
-	return lock.l_type == F_UNLCK ? 0 : lock.l_pid;
-}
-
-/* mq_send in rounds of 200 ms while the queue is full, so that a receiver
- * that is gone is noticed, and once more before END: when nobody holds the
- * receiver's byte, yet some of our messages were taken, the one who took
- * them has gone, and nobody will read the rest; nor will anyone read a
- * queue whose name was removed. */
+/* mq_send in rounds of 200 ms; between two, and before END, look: some of
+ * our messages taken, then nobody on the receiver's byte, mean that the
+ * receiver has gone; nor will anyone read a queue whose name was removed. */
 static void send(mqd_t queue, const char *name, const char *buf, size_t len, unsigned priority)
 {
 	static long sent;
 	for (int look = priority == END;; look = 1) {
 		struct mq_attr attr;
-		if (look && holder(queue, RECEIVER_BYTE) == 0) {
-			if (mq_getattr(queue, &attr) == -1)
-				die("mq_getattr", name, strerror(errno), NULL);
-			if (attr.mq_curmsgs < sent)
-				die("mq_send", name, "08-mq-recv stopped before the end of the stream", NULL);
-		}
-		struct stat st; /* removed under us: no receiver can find it again */
+		struct stat st;
+		if (look && mq_getattr(queue, &attr) == -1)
+			die("mq_getattr", name, strerror(errno), NULL);
+		if (look && attr.mq_curmsgs < sent && lock_holder(queue, RECEIVER_BYTE, F_GETLK) == 0)
+			die("mq_send", name, "08-mq-recv stopped before the end of the stream", NULL);
 		if (look && (fstat(queue, &st) == -1 || st.st_nlink == 0))
 			die("mq_send", name, "the queue was removed", "run the pair again");
 		struct timespec deadline;
 		if (clock_gettime(CLOCK_REALTIME, &deadline) == -1)
 			die("clock_gettime", "CLOCK_REALTIME", strerror(errno), NULL);
-		deadline.tv_nsec += 200000000;
-		deadline.tv_sec += deadline.tv_nsec / 1000000000;
-		deadline.tv_nsec %= 1000000000;
+		deadline.tv_sec += deadline.tv_nsec >= 800000000;
+		deadline.tv_nsec = (deadline.tv_nsec + 200000000) % 1000000000;
 		if (mq_timedsend(queue, buf, len, priority, &deadline) == 0) {
 			sent++;
 			return;
@@ -225,14 +193,14 @@ static void hold_standard_descriptors(void)
 			exit(1); /* nowhere to say why: stderr may be closed */
 }
 
-/* Remove the queue if it is ours and not yet removed. Not on POSIX's
- * async-signal-safe list, but on Linux mq_unlink is one system call: no
- * lock, no allocation, so on_stop_signal may call it. */
+/* Remove the queue if it is ours and not yet removed. mq_unlink is not on
+ * POSIX's async-signal-safe list, but on Linux it is one system call. */
 static void clean_up(void)
 {
 	if (must_remove) {
 		must_remove = 0;
-		(void)mq_unlink(queue_name); /* NOLINT(bugprone-signal-handler,cert-sig30-c): see above */
+		/* NOLINTNEXTLINE(bugprone-signal-handler,cert-sig30-c): see above */
+		(void)mq_unlink(queue_name);
 	}
 }
 
