@@ -195,11 +195,17 @@ static _Noreturn void stop_child_and_die(pid_t child, const char *call,
 	die(call, object, strerror(error), fix);
 }
 
-/* Take a stop signal or SIGCHLD, waiting at most TIMEOUT; 1 once the child
- * has ended (WNOWAIT leaves it to reap). A stop signal stops the child, then
+/* 1 once the child has ended (WNOWAIT leaves it to reap); else 0, after a
+ * stop signal or SIGCHLD or TIMEOUT. A stop signal stops the child, then
  * kills us as it would have: raised while blocked, it comes once unblocked. */
 static int take_signal(pid_t child, const sigset_t *stop_set, const struct timespec *timeout)
 {
+	siginfo_t info;
+	memset(&info, 0, sizeof info); /* si_pid stays 0 while the child runs */
+	if (waitid(P_PID, (id_t)child, &info, WEXITED | WNOHANG | WNOWAIT) == -1 && errno != EINTR)
+		stop_child_and_die(child, "waitid", "child", errno, NULL);
+	if (info.si_pid == child)
+		return 1;
 	int sig = sigtimedwait(stop_set, NULL, timeout);
 	if (sig == -1 && errno != EAGAIN && errno != EINTR)
 		stop_child_and_die(child, "sigtimedwait", "stop signals", errno, NULL);
@@ -211,11 +217,7 @@ static int take_signal(pid_t child, const sigset_t *stop_set, const struct times
 		(void)sigprocmask(SIG_UNBLOCK, stop_set, NULL);
 		exit(1); /* not reached: every stop signal ends a process */
 	}
-	siginfo_t info;
-	memset(&info, 0, sizeof info); /* si_pid stays 0 while the child runs */
-	if (waitid(P_PID, (id_t)child, &info, WEXITED | WNOHANG | WNOWAIT) == -1 && errno != EINTR)
-		stop_child_and_die(child, "waitid", "child", errno, NULL);
-	return info.si_pid == child;
+	return 0;
 }
 
 /* Wait for the child, retrying after a signal; its status as waitpid
