@@ -1,18 +1,14 @@
 /*
  * 10-fd-pass: hand an open file to another process. The parent opens FILE
- * and sends the descriptor through a socket pair as SCM_RIGHTS ancillary
- * data; the child, which never opens FILE by name, copies it to standard
- * output.
+ * (a regular file) only after fork() and sends the descriptor through a
+ * socket pair as SCM_RIGHTS data; the child, which never opens FILE, copies
+ * what it reads to standard output.
  *
  *   ./10-fd-pass FILE > copy
  *
- * FILE is required and must be a regular file; nothing is created, so
- * nothing has a default name. Watch for: the parent opens FILE only after
- * fork(), so the child cannot have inherited it; what it reads arrives
- * under a descriptor number of its own, chosen by the kernel.
- * CMSG_SPACE and CMSG_LEN joined POSIX only in 2024: glibc and musl show
- * them under _POSIX_C_SOURCE 200809L; where a system hides them (FreeBSD
- * and macOS, not tested here), the build stops and says so.
+ * Watch for: the file arrives under a descriptor number of the child's own.
+ * Tested: Linux, glibc and musl. CMSG_SPACE and CMSG_LEN are POSIX only since
+ * 2024: where they are hidden (FreeBSD, macOS), the build stops and says so.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -42,6 +38,7 @@ union control {
 
 static void send_descriptor(int sock, int fd);
 static void copy_what_arrives(int sock);
+static pid_t fork_child(void);
 static void hold_standard_descriptors(void);
 static void catch_stop_signals(void);
 static void clean_up(void);
@@ -51,8 +48,7 @@ static int write_all(int fd, const void *buf, size_t len);
 static _Noreturn void die(const char *call, const char *object,
 			  const char *reason, const char *fix);
 
-/* The child to stop if the parent ends early (see clean_up); 0 in the
- * child itself and once the child is reaped. */
+/* The child that clean_up stops; 0 in the child and once it is reaped. */
 static volatile sig_atomic_t child_pid;
 
 int main(int argc, char *argv[])
@@ -72,30 +68,17 @@ int main(int argc, char *argv[])
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == -1)
 		die("socketpair", "AF_UNIX", strerror(errno), NULL);
 
-	/* Step 2: fork; each side closes the end it does not use. Signals
-	 * wait until child_pid is set, so that clean_up always knows it. */
-	sigset_t all, old_mask;
-	sigfillset(&all);
-	if (sigprocmask(SIG_BLOCK, &all, &old_mask) == -1)
-		die("sigprocmask", "SIG_BLOCK", strerror(errno), NULL);
-	pid_t pid = fork();
-	if (pid == -1)
-		die("fork", "child", strerror(errno), NULL);
-	child_pid = pid;
-	if (sigprocmask(SIG_SETMASK, &old_mask, NULL) == -1)
-		die("sigprocmask", "SIG_SETMASK", strerror(errno), NULL);
+	/* Step 2: fork; each side closes the end it does not use. */
+	pid_t pid = fork_child();
+	if (close(sv[pid == 0 ? 0 : 1]) == -1)
+		die("close", "socket", strerror(errno), NULL);
 	if (pid == 0) {
-		if (close(sv[0]) == -1)
-			die("close", "socket", strerror(errno), NULL);
 		copy_what_arrives(sv[1]);
 		return 0;
 	}
-	if (close(sv[1]) == -1)
-		die("close", "socket", strerror(errno), NULL);
 
-	/* Step 3: only now open FILE, in the parent alone. O_NONBLOCK: a
-	 * FIFO would block open until a writer came; it opens at once, and
-	 * fstat refuses it (a directory opens too, but cannot be read). */
+	/* Step 3: only now open FILE, in the parent alone. O_NONBLOCK: a FIFO
+	 * opens at once instead of waiting for a writer, and fstat refuses it. */
 	int fd;
 	while ((fd = open(path, O_RDONLY | O_NONBLOCK)) == -1 && errno == EINTR)
 		continue;
@@ -104,10 +87,9 @@ int main(int argc, char *argv[])
 	struct stat st;
 	if (fstat(fd, &st) == -1)
 		die("fstat", path, strerror(errno), NULL);
-	if (S_ISDIR(st.st_mode))
-		die("open", path, strerror(EISDIR), "pass a file");
-	if (!S_ISREG(st.st_mode))
-		die("open", path, "not a regular file", "pass a file");
+	if (!S_ISREG(st.st_mode)) /* a directory opens too, but cannot be read */
+		die("open", path, S_ISDIR(st.st_mode) ? strerror(EISDIR) : "not a regular file",
+		    "pass a file");
 
 	/* Step 4: send the descriptor, then close our copies; the open file
 	 * lives on in the message, then in the child. */
@@ -120,7 +102,7 @@ int main(int argc, char *argv[])
 	/* Step 5: wait for the child and end the way it ended: quietly of
 	 * SIGPIPE when standard output was closed, as cat does. */
 	int status = reap(pid);
-	child_pid = 0;
+	child_pid = 0; /* reaped: nothing left for clean_up to stop */
 	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGPIPE) {
 		signal(SIGPIPE, SIG_DFL);
 		raise(SIGPIPE);
@@ -129,14 +111,12 @@ int main(int argc, char *argv[])
 }
 
 /* The descriptor rides beside one ordinary byte: a stream socket sends no
- * ancillary data on its own. The kernel takes a reference to the open
- * file, so the sender may close its copy at once. */
+ * ancillary data alone. The message holds the open file, not the number. */
 static void send_descriptor(int sock, int fd)
 {
 	char byte = 'F';
 	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
-	union control control;
-	memset(&control, 0, sizeof control);
+	union control control = { .buf = { 0 } };
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
 			      .msg_control = control.buf, .msg_controllen = sizeof control.buf };
 	struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
@@ -152,10 +132,9 @@ static void send_descriptor(int sock, int fd)
 		    errno == EPIPE ? "the child went away" : NULL);
 }
 
-/* The child: wait for a descriptor, copy what it reads to standard output.
- * What the peer sent is untrusted: accept exactly one whole SCM_RIGHTS
- * message carrying one descriptor. (Dying here closes anything else that
- * came; a long-lived server would close it by hand.) */
+/* The child: wait for the descriptor, copy what it reads to standard output.
+ * The peer is untrusted: accept exactly one SCM_RIGHTS message carrying one
+ * descriptor. (Dying here closes anything else that came.) */
 static void copy_what_arrives(int sock)
 {
 	char byte;
@@ -171,10 +150,11 @@ static void copy_what_arrives(int sock)
 	if (n == 0)
 		die("recvmsg", "socket", "closed before a descriptor came", NULL);
 	if (msg.msg_flags & MSG_CTRUNC)
-		die("recvmsg", "socket", "control data truncated", "sent more than one descriptor?");
+		die("recvmsg", "socket", "control data truncated",
+		    "sent more than one descriptor?");
 	struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
-	if (cmsg == NULL || cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS ||
-	    cmsg->cmsg_len != CMSG_LEN(sizeof(int)))
+	if (cmsg == NULL || cmsg->cmsg_level != SOL_SOCKET ||
+	    cmsg->cmsg_type != SCM_RIGHTS || cmsg->cmsg_len != CMSG_LEN(sizeof(int)))
 		die("recvmsg", "socket", "no descriptor in the message", NULL);
 	int fd;
 	memcpy(&fd, CMSG_DATA(cmsg), sizeof fd); /* CMSG_DATA may be unaligned */
@@ -182,14 +162,11 @@ static void copy_what_arrives(int sock)
 		die("close", "socket", strerror(errno), NULL);
 
 	static char buf[CHUNK];
-	for (;;) {
-		n = read(fd, buf, sizeof buf);
+	while ((n = read(fd, buf, sizeof buf)) != 0) {
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1)
 			die("read", "passed descriptor", strerror(errno), NULL);
-		if (n == 0)
-			break;
 		if (write_all(STDOUT_FILENO, buf, (size_t)n) == -1) {
 			if (errno == EPIPE) { /* end quietly, as cat does */
 				signal(SIGPIPE, SIG_DFL);
@@ -202,13 +179,29 @@ static void copy_what_arrives(int sock)
 		die("close", "passed descriptor", strerror(errno), NULL);
 }
 
-/* Below: what stops the child when the parent ends early. It exists for a
- * child blocked writing to an output nobody reads, which would otherwise
- * outlive a parent stopped by a signal or an error. */
+/* Below: what stops the child when the parent ends early, for a child
+ * blocked writing to an output nobody reads, which would outlive us. */
 
-/* The child has nothing to clean up, so SIGKILL: unlike SIGTERM it also
- * ends a stopped child, so the wait that reaps it always returns. kill
- * and waitpid are async-signal-safe. */
+/* fork, with every signal held until child_pid is set, so that clean_up
+ * always knows the child. */
+static pid_t fork_child(void)
+{
+	sigset_t all, old_mask;
+	sigfillset(&all);
+	if (sigprocmask(SIG_BLOCK, &all, &old_mask) == -1)
+		die("sigprocmask", "SIG_BLOCK", strerror(errno), NULL);
+	pid_t pid = fork();
+	if (pid == -1)
+		die("fork", "child", strerror(errno), NULL);
+	child_pid = pid;
+	if (sigprocmask(SIG_SETMASK, &old_mask, NULL) == -1)
+		die("sigprocmask", "SIG_SETMASK", strerror(errno), NULL);
+	return pid;
+}
+
+/* Run at exit and by a stop signal. The child has nothing to clean up, so
+ * SIGKILL: unlike SIGTERM it also ends a stopped child, so the wait that
+ * reaps it returns. kill and waitpid are async-signal-safe. */
 static void clean_up(void)
 {
 	pid_t pid = (pid_t)child_pid;

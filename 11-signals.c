@@ -1,16 +1,14 @@
 /*
- * 11-signals: real-time signals as a small message queue. The child blocks
- * SIGRTMIN and takes the signals one by one with sigwaitinfo(); the parent
- * sends COUNT of them with sigqueue(), each carrying a number (i * i).
+ * 11-signals: real-time signals as a small message queue. The parent sends
+ * COUNT SIGRTMIN signals with sigqueue(), each carrying a number (i * i);
+ * the child takes them one by one with sigwaitinfo() and prints them.
  *
- *   ./11-signals 5
+ *   ./11-signals [COUNT]      (default 5, at most 1000)
  *
- * COUNT defaults to 5, at most 1000. Standard output holds exactly COUNT
- * lines, the numbers in the order sent. Watch for: the parent first sends
- * the standard signal SIGUSR1 COUNT times too, and the child reports on
- * standard error how many of those arrived: one, however many were sent.
- * No handler runs anywhere: the parent takes its own stop signals the same
- * way, blocked before fork and taken with sigtimedwait().
+ * Watch for: the parent first sends the standard signal SIGUSR1 COUNT times
+ * too, and the child reports that one arrived. No handler runs anywhere: the
+ * parent takes its own stop signals the same way, blocked before fork and
+ * taken with sigtimedwait(). Tested: Linux, with glibc and musl.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -24,16 +22,14 @@
 #include <unistd.h>
 
 #define PROGRAM "11-signals"
-/* Far below the kernel's per-user limit on pending signals (ulimit -i),
- * which the parent respects anyway: see send_signal. */
-enum { DEFAULT_COUNT = 5, MAX_COUNT = 1000 };
+enum { DEFAULT_COUNT = 5, MAX_COUNT = 1000 }; /* far below ulimit -i */
 
-static void receive(int count, pid_t parent);
-static void send_signal(pid_t child, int sig, const char *name, int payload,
-			const sigset_t *stop_set);
 static void block_stop_signals(sigset_t *stop_set);
-static void wait_for_the_end_of(pid_t child, const sigset_t *stop_set);
-static void stop_child(pid_t child);
+static void receive(int count, pid_t parent);
+static void send_signal(pid_t child, int sig, int payload, const sigset_t *stop_set);
+static int take_signal(pid_t child, const sigset_t *stop_set, const struct timespec *timeout);
+static _Noreturn void stop_child_and_die(pid_t child, const char *call,
+					 const char *object, int error, const char *fix);
 static int reap(pid_t child);
 static int child_result(int status);
 static int write_all(int fd, const void *buf, size_t len);
@@ -42,95 +38,85 @@ static _Noreturn void die(const char *call, const char *object,
 
 int main(int argc, char *argv[])
 {
-	long count = DEFAULT_COUNT;
-	if (argc == 2) {
-		char *end;
-		errno = 0;
-		count = strtol(argv[1], &end, 10);
-		if (argv[1][0] < '0' || argv[1][0] > '9' || *end != '\0' || errno != 0)
-			count = 0;
-	}
-	if (argc > 2 || count < 1 || count > MAX_COUNT) {
+	/* COUNT: digits only, no sign or space (too many give LONG_MAX). */
+	const char *digits = argc == 2 ? argv[1] : "";
+	long count = argc == 2 ? strtol(digits, NULL, 10) : DEFAULT_COUNT;
+	if (argc > 2 || digits[strspn(digits, "0123456789")] != '\0' || count < 1 ||
+	    count > MAX_COUNT) {
 		fprintf(stderr, "usage: %s [COUNT]   (default COUNT: %d, at most %d)\n",
 			PROGRAM, DEFAULT_COUNT, MAX_COUNT);
 		return 2;
 	}
 
-	/* Step 1: block the signals the child will wait for, before fork: the
-	 * child inherits the mask, so none can arrive before it is ready (an
-	 * unblocked SIGRTMIN or SIGUSR1 would kill it). Our own stop signals
-	 * and SIGCHLD are blocked too: the parent takes them as the child
-	 * takes its own, when it chooses to look. */
-	sigset_t stop_set, lesson_set;
+	/* Step 1: block the child's signals before fork: it inherits the mask,
+	 * so none comes before it is ready (SIGRTMIN would kill it). Our stop
+	 * signals and SIGCHLD too: we take them as the child takes its own. */
+	sigset_t stop_set;
 	block_stop_signals(&stop_set); /* SIGRTMIN and SIGUSR1 among them */
-	sigemptyset(&lesson_set);
-	sigaddset(&lesson_set, SIGRTMIN);
-	sigaddset(&lesson_set, SIGUSR1);
 	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid == -1)
 		die("fork", "child", strerror(errno), NULL);
 
-	/* Step 2, in the child: take the signals synchronously, in order.
-	 * Only the lesson's stay blocked: the child has nothing to clean up,
-	 * so any other stop signal may simply kill it. */
+	/* Step 2, in the child: take the signals synchronously, in order. */
 	if (pid == 0) {
-		if (sigprocmask(SIG_SETMASK, &lesson_set, NULL) == -1)
-			die("sigprocmask", "SIG_SETMASK", strerror(errno), NULL);
 		receive((int)count, parent);
 		return 0;
 	}
 
 	/* Step 3, in the parent: queue them all, SIGUSR1s first. */
 	for (int i = 1; i <= count; i++)
-		send_signal(pid, SIGUSR1, "SIGUSR1", i * i, &stop_set);
+		send_signal(pid, SIGUSR1, i * i, &stop_set);
 	for (int i = 1; i <= count; i++)
-		send_signal(pid, SIGRTMIN, "SIGRTMIN", i * i, &stop_set);
+		send_signal(pid, SIGRTMIN, i * i, &stop_set);
 
-	/* Step 4: wait for the child and end the way it ended: quietly of
-	 * SIGPIPE when standard output was closed, as cat does. */
-	wait_for_the_end_of(pid, &stop_set);
+	/* Step 4: wait for the child's end, looking at each SIGCHLD and every
+	 * second (where a blocked SIGCHLD is discarded, as POSIX allows). */
+	const struct timespec second = { .tv_sec = 1 };
+	while (!take_signal(pid, &stop_set, &second))
+		continue;
 	int status = reap(pid);
 	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGPIPE) {
-		signal(SIGPIPE, SIG_DFL);
+		signal(SIGPIPE, SIG_DFL); /* end as the child did: quietly, as cat does */
 		raise(SIGPIPE);
 	}
 	return child_result(status);
 }
 
-/* Wait for one signal of SET; it is taken off the pending list. */
-static void wait_for(const sigset_t *set, const char *name, siginfo_t *info)
+/* Take one SIG off the pending list. Any process of our user may signal
+ * us: 1 if the parent queued it, its payload in *PAYLOAD, else 0. */
+static int from_parent(int sig, pid_t parent, int *payload)
 {
-	while (sigwaitinfo(set, info) == -1)
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	siginfo_t info;
+	while (sigwaitinfo(&set, &info) == -1)
 		if (errno != EINTR)
-			die("sigwaitinfo", name, strerror(errno), NULL);
-}
-
-/* Any process of our user may signal us: keep only what the parent queued. */
-static int from_parent(const siginfo_t *info, pid_t parent)
-{
-	if (info->si_code == SI_QUEUE && info->si_pid == parent)
+			die("sigwaitinfo", "SIGRTMIN/SIGUSR1", strerror(errno), NULL);
+	*payload = info.si_value.sival_int;
+	if (info.si_code == SI_QUEUE && info.si_pid == parent)
 		return 1;
-	fprintf(stderr, "%s: ignored signal %d not queued by the parent\n",
-		PROGRAM, info->si_signo);
+	fprintf(stderr, "%s: ignored signal %d not queued by the parent\n", PROGRAM, sig);
 	return 0;
 }
 
-/* The child: print COUNT payloads of SIGRTMIN, then count the SIGUSR1s. */
+/* The child: print COUNT payloads of SIGRTMIN, then count the SIGUSR1s. It
+ * has nothing to clean up: any signal but these two may simply kill it. */
 static void receive(int count, pid_t parent)
 {
-	sigset_t realtime, standard;
-	sigemptyset(&realtime);
-	sigaddset(&realtime, SIGRTMIN);
-	sigemptyset(&standard);
-	sigaddset(&standard, SIGUSR1);
-	siginfo_t info;
+	sigset_t lesson_set;
+	sigemptyset(&lesson_set);
+	sigaddset(&lesson_set, SIGRTMIN);
+	sigaddset(&lesson_set, SIGUSR1);
+	if (sigprocmask(SIG_SETMASK, &lesson_set, NULL) == -1)
+		die("sigprocmask", "SIG_SETMASK", strerror(errno), NULL);
+	int payload;
 	for (int i = 0; i < count; i++) {
-		do
-			wait_for(&realtime, "SIGRTMIN", &info);
-		while (!from_parent(&info, parent));
+		while (!from_parent(SIGRTMIN, parent, &payload))
+			continue;
 		char line[16];
-		int len = snprintf(line, sizeof line, "%d\n", info.si_value.sival_int);
+		int len = snprintf(line, sizeof line, "%d\n", payload);
 		if (write_all(STDOUT_FILENO, line, (size_t)len) == -1) {
 			if (errno == EPIPE) { /* end quietly, as cat does */
 				signal(SIGPIPE, SIG_DFL);
@@ -141,90 +127,35 @@ static void receive(int count, pid_t parent)
 	}
 	/* Every SIGUSR1 was sent before the first SIGRTMIN, so all that will
 	 * ever be pending are pending now: a single bit, whatever was sent. */
-	int arrived = 0;
 	sigset_t pending;
-	for (;;) {
-		if (sigpending(&pending) == -1)
-			die("sigpending", "SIGUSR1", strerror(errno), NULL);
-		if (!sigismember(&pending, SIGUSR1))
-			break;
-		wait_for(&standard, "SIGUSR1", &info);
-		arrived += from_parent(&info, parent);
-	}
+	if (sigpending(&pending) == -1)
+		die("sigpending", "SIGUSR1", strerror(errno), NULL);
+	int arrived = sigismember(&pending, SIGUSR1) ? from_parent(SIGUSR1, parent, &payload) : 0;
 	fprintf(stderr, "%s: standard signal SIGUSR1: sent %d, received %d\n",
 		PROGRAM, count, arrived);
 }
 
-/* Below: the parent's own signals, taken synchronously like the child's,
- * so that a stop signal never leaves the child waiting on its own. */
-
-/* Take one stop signal or SIGCHLD, waiting at most TIMEOUT. A stop signal
- * stops the child, then kills us as it would have: raised while blocked,
- * it is delivered the moment we unblock it. */
-static void take_signal(pid_t child, const sigset_t *stop_set, const struct timespec *timeout)
-{
-	int sig = sigtimedwait(stop_set, NULL, timeout);
-	if (sig == -1 && errno != EAGAIN && errno != EINTR) {
-		int error = errno;
-		stop_child(child);
-		die("sigtimedwait", "stop signals", strerror(error), NULL);
-	}
-	if (sig == -1 || sig == SIGCHLD)
-		return;
-	stop_child(child);
-	sigset_t just_this;
-	sigemptyset(&just_this);
-	sigaddset(&just_this, sig);
-	signal(sig, SIG_DFL);
-	raise(sig);
-	(void)sigprocmask(SIG_UNBLOCK, &just_this, NULL);
-	exit(1); /* not reached: every stop signal ends a process */
-}
-
 /* sigqueue() fails with EAGAIN while the user's pending signals are at the
- * limit (ulimit -i). The child is draining them, so wait and retry; a
- * second without room means nobody is draining. The pause is a look at
- * our stop signals. */
-static void send_signal(pid_t child, int sig, const char *name, int payload,
-			const sigset_t *stop_set)
+ * limit (ulimit -i): the child is draining them, so pause and retry, until
+ * a second without room says that nobody is. */
+static void send_signal(pid_t child, int sig, int payload, const sigset_t *stop_set)
 {
 	const union sigval value = { .sival_int = payload };
 	const struct timespec pause = { .tv_nsec = 1000000 }; /* 1 ms */
+	const char *name = sig == SIGUSR1 ? "SIGUSR1" : "SIGRTMIN";
 	for (int tries = 1; sigqueue(child, sig, value) == -1; tries++) {
-		if (errno != EAGAIN || tries == 1000) {
-			int error = errno;
-			stop_child(child);
-			die("sigqueue", name, strerror(error),
-			    error == EAGAIN ? "too many signals pending; see ulimit -i" : NULL);
-		}
-		take_signal(child, stop_set, &pause);
+		if (errno != EAGAIN || tries == 1000)
+			stop_child_and_die(child, "sigqueue", name, errno, errno != EAGAIN ? NULL :
+					   "too many signals pending; see ulimit -i");
+		(void)take_signal(child, stop_set, &pause);
 	}
 }
 
-/* Until the child has ended, wake at each SIGCHLD and look (WNOWAIT leaves
- * it to reap). Where a blocked SIGCHLD is discarded, as POSIX allows for a
- * signal whose default is to be ignored, the timeout looks every second. */
-static void wait_for_the_end_of(pid_t child, const sigset_t *stop_set)
-{
-	const struct timespec second = { .tv_sec = 1 };
-	for (;;) {
-		siginfo_t info;
-		memset(&info, 0, sizeof info); /* si_pid stays 0 while it runs */
-		if (waitid(P_PID, (id_t)child, &info, WEXITED | WNOHANG | WNOWAIT) == -1 &&
-		    errno != EINTR) {
-			int error = errno;
-			stop_child(child);
-			die("waitid", "child", strerror(error), NULL);
-		}
-		if (info.si_pid == child)
-			return;
-		take_signal(child, stop_set, &second);
-	}
-}
+/* Below: the parent's own signals, taken synchronously like the child's, so
+ * that no stop signal or failing call leaves the child waiting on its own. */
 
 /* Every signal whose default action ends the process and that can be
- * caught: the parent takes each with sigtimedwait, stops the child, then
- * dies of it as it would have. */
+ * caught: the parent takes each, stops the child, then dies of it. */
 static const int stop_signals[] = {
 	SIGHUP, SIGINT, SIGQUIT, SIGILL, SIGTRAP, SIGABRT, SIGBUS, SIGFPE,
 	SIGUSR1, SIGSEGV, SIGUSR2, SIGALRM, SIGTERM, SIGXCPU, SIGVTALRM,
@@ -237,9 +168,8 @@ static const int stop_signals[] = {
 #endif
 };
 
-/* Block the stop signals, the real-time ones included (their default
- * action ends the process too), and SIGCHLD, into STOP_SET; ignore SIGPIPE
- * and SIGXFSZ, so that a write fails with EPIPE or EFBIG instead. */
+/* Block the stop signals, the real-time ones too, and SIGCHLD (STOP_SET);
+ * ignore SIGPIPE and SIGXFSZ, so that a write fails with EPIPE or EFBIG. */
 static void block_stop_signals(sigset_t *stop_set)
 {
 	sigemptyset(stop_set);
@@ -254,12 +184,40 @@ static void block_stop_signals(sigset_t *stop_set)
 		die("signal", "SIGPIPE/SIGXFSZ", strerror(errno), NULL);
 }
 
-/* The child has nothing to clean up, so SIGKILL: unlike SIGTERM it also
- * ends a stopped child, so the wait that reaps it always returns. */
-static void stop_child(pid_t child)
+/* A call of ours failed: stop the child, which would wait for ever. The
+ * child has nothing to clean up, so SIGKILL: unlike SIGTERM it also ends a
+ * stopped child, so the wait that reaps it always returns. */
+static _Noreturn void stop_child_and_die(pid_t child, const char *call,
+					 const char *object, int error, const char *fix)
 {
 	(void)kill(child, SIGKILL); /* it can only be gone already */
 	(void)reap(child);
+	die(call, object, strerror(error), fix);
+}
+
+/* 1 once the child has ended (WNOWAIT leaves it to reap); else 0, after a
+ * stop signal or SIGCHLD or TIMEOUT. A stop signal stops the child, then
+ * kills us as it would have: raised while blocked, it comes once unblocked. */
+static int take_signal(pid_t child, const sigset_t *stop_set, const struct timespec *timeout)
+{
+	siginfo_t info;
+	memset(&info, 0, sizeof info); /* si_pid stays 0 while the child runs */
+	if (waitid(P_PID, (id_t)child, &info, WEXITED | WNOHANG | WNOWAIT) == -1 && errno != EINTR)
+		stop_child_and_die(child, "waitid", "child", errno, NULL);
+	if (info.si_pid == child)
+		return 1;
+	int sig = sigtimedwait(stop_set, NULL, timeout);
+	if (sig == -1 && errno != EAGAIN && errno != EINTR)
+		stop_child_and_die(child, "sigtimedwait", "stop signals", errno, NULL);
+	if (sig != -1 && sig != SIGCHLD) {
+		(void)kill(child, SIGKILL);
+		(void)reap(child);
+		signal(sig, SIG_DFL);
+		raise(sig);
+		(void)sigprocmask(SIG_UNBLOCK, stop_set, NULL);
+		exit(1); /* not reached: every stop signal ends a process */
+	}
+	return 0;
 }
 
 /* Wait for the child, retrying after a signal; its status as waitpid
