@@ -5,12 +5,11 @@
  *   ./09-unix-server demo.sock &
  *   ./09-unix-client demo.sock < file > copy
  *
- * PATH defaults to /tmp/ipc-09-<uid>.sock. A socket left by a dead server is
- * replaced; anything else at PATH is refused. A stop signal removes the
- * socket file, then kills us with that signal. Watch for: the file appears
- * at bind(), but connections are accepted only after listen(). Tested on
- * Linux; the BSDs and macOS answer a full backlog with ECONNREFUSED, not
- * EAGAIN, so there a busy live server looks dead and loses its socket.
+ * PATH defaults to /tmp/ipc-09-<uid>.sock; a socket left by a dead server is
+ * replaced, anything else there refused. A stop signal removes the socket
+ * file, then kills us. Watch for: the file appears at bind(), but clients
+ * are accepted only after listen(). Tested on Linux (glibc, musl); the BSDs
+ * and macOS answer a full backlog with ECONNREFUSED: a busy server looks dead.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -56,8 +55,7 @@ int main(int argc, char *argv[])
 	if (atexit(clean_up) != 0)
 		die("atexit", "clean_up", "failed", NULL);
 
-	/* sun_path is short (108 bytes on Linux, 104 on the BSDs): say so,
-	 * rather than let bind cut the path. */
+	/* sun_path is short (108 bytes on Linux, 104 on the BSDs): never cut. */
 	struct sockaddr_un address = { .sun_family = AF_UNIX };
 	if (strlen(path) >= sizeof address.sun_path)
 		die("bind", path, strerror(ENAMETOOLONG), "a socket path must be shorter");
@@ -82,8 +80,7 @@ int main(int argc, char *argv[])
 	if (listen(listener, BACKLOG) == -1)
 		die("listen", path, strerror(errno), NULL);
 
-	/* Steps 4 and 5: one client after another, until a signal stops us
-	 * (step 6: clean_up). */
+	/* Steps 4 and 5, one client after another, until step 6: a signal. */
 	for (;;) {
 		int client = accept(listener, NULL, NULL);
 		if (client == -1 && accept_error_is_transient(errno))
@@ -171,7 +168,7 @@ static int accept_error_is_transient(int error)
 	if (error != EINTR) {
 		report("accept", strerror(error), "trying again in a second");
 		const struct timespec pause = { .tv_sec = 1 };
-		(void)nanosleep(&pause, NULL); /* cut short by a signal: retry sooner */
+		(void)nanosleep(&pause, NULL); /* cut short: we retry sooner */
 	}
 	return 1;
 }

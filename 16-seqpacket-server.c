@@ -6,12 +6,12 @@
  *   ./16-seqpacket-server demo.sock &
  *   ./16-seqpacket-client demo.sock < file      # the same as rev < file
  *
- * NAME defaults to /tmp/ipc-16-<uid>.sock; with -a it is an abstract name
- * (ipc-16-<uid>, shown as @ipc-16-<uid>): no file, so no permissions, and
- * the caller's uid, which the kernel vouches for, keeps other users out.
- * Watch for: a message over 4096 bytes is refused, never cut short in
- * silence. A path is handled as 09 handles it, stop signals included.
- * Linux only: SO_PEERCRED, abstract names, MSG_TRUNC's length.
+ * NAME defaults to /tmp/ipc-16-<uid>.sock, handled as in 09; with -a it is
+ * an abstract name (ipc-16-<uid>, shown as @ipc-16-<uid>): no file, so no
+ * permissions, and only the caller's uid keeps other users out. Watch for:
+ * a message over 4096 bytes is refused, never cut short in silence. Linux
+ * only (SO_PEERCRED, abstract names, MSG_TRUNC's length); tested with glibc
+ * and musl.
  */
 #define _GNU_SOURCE /* struct ucred for SO_PEERCRED: glibc declares it only here */
 #define _POSIX_C_SOURCE 200809L
@@ -169,9 +169,9 @@ static void refuse(int client, pid_t pid, const char *reason)
  * the error lines. */
 
 /* A path and its NUL must fit in sun_path (108 bytes on Linux, 104 on the
- * BSDs). An abstract name follows the leading NUL, and the length we pass
- * is exactly what it takes: sizeof address would make the trailing zeros
- * part of the name, another socket. */
+ * BSDs). An abstract name follows a leading NUL, and the length we pass is
+ * exactly the NUL and the name: sizeof address would make the trailing
+ * zeros part of the name, another socket. A path's NUL is the same 1. */
 static socklen_t address_of(const char *name, int abstract, struct sockaddr_un *address)
 {
 	size_t length = strlen(name);
@@ -181,7 +181,6 @@ static socklen_t address_of(const char *name, int abstract, struct sockaddr_un *
 		die("bind", name, strerror(ENAMETOOLONG),
 		    abstract ? "an abstract name has at most 107 bytes" : "a socket path must be shorter");
 	memcpy(address->sun_path + abstract, name, length);
-	/* A path and its NUL, or the NUL and the name: one byte more either way. */
 	return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + length);
 }
 
@@ -230,7 +229,7 @@ static int accept_error_is_transient(int error)
 	if (error != EINTR) {
 		report("accept", strerror(error), "trying again in a second");
 		const struct timespec pause = { .tv_sec = 1 };
-		(void)nanosleep(&pause, NULL); /* cut short by a signal: retry sooner */
+		(void)nanosleep(&pause, NULL); /* cut short: we retry sooner */
 	}
 	return 1;
 }
