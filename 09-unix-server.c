@@ -111,7 +111,8 @@ static void serve(int client)
 			if (n == -1 && errno == EINTR)
 				continue;
 			if (n == -1) {
-				report("send", strerror(errno), "client gone; serving the next one");
+				report("send", strerror(errno),
+				       "client gone; serving the next one");
 				return;
 			}
 			sent += n;
@@ -138,7 +139,8 @@ static void remove_stale_socket(const struct sockaddr_un *address, int type)
 	if (S_ISDIR(existing.st_mode))
 		die("bind", path, strerror(EISDIR), "pass the path of a socket");
 	if (!S_ISSOCK(existing.st_mode))
-		die("bind", path, "File exists and is not a socket", "remove it or pass another PATH");
+		die("bind", path, "File exists and is not a socket",
+		    "remove it or pass another PATH");
 	if (existing.st_uid != geteuid())
 		die("bind", path, "Socket exists and belongs to another user", "pass another PATH");
 	int probe = socket(AF_UNIX, type, 0);
@@ -148,7 +150,8 @@ static void remove_stale_socket(const struct sockaddr_un *address, int type)
 		die("fcntl", path, strerror(errno), NULL);
 	if (connect(probe, (const struct sockaddr *)address, sizeof *address) == 0 ||
 	    errno == EAGAIN || errno == EWOULDBLOCK || errno == EINPROGRESS)
-		die("bind", path, "another server is listening on it", "stop it or pass another PATH");
+		die("bind", path, "another server is listening on it",
+		    "stop it or pass another PATH");
 	if (errno != ECONNREFUSED)
 		die("connect", path, strerror(errno), NULL);
 	if (close(probe) == -1)

@@ -53,11 +53,12 @@ int main(int argc, char *argv[])
 	hold_standard_descriptors();
 	int abstract = argc > 1 && strcmp(argv[1], "-a") == 0, first = 1 + abstract;
 	static char default_name[64]; /* static: clean_up may need it after main */
-	(void)snprintf(default_name, sizeof default_name, abstract ? "ipc-16-%ld" : "/tmp/ipc-16-%ld.sock",
-		       (long)getuid());
-	if (argc > first + 1 || (argc == first + 1 && (argv[first][0] == '-' || argv[first][0] == '\0'))) {
-		fprintf(stderr, "usage: %s [-a] [NAME]   (default NAME: /tmp/ipc-16-%ld.sock, with -a: ipc-16-%ld)\n",
-			PROGRAM, (long)getuid(), (long)getuid());
+	(void)snprintf(default_name, sizeof default_name,
+		       abstract ? "ipc-16-%ld" : "/tmp/ipc-16-%ld.sock", (long)getuid());
+	if (argc > first + 1 ||
+	    (argc == first + 1 && (argv[first][0] == '-' || argv[first][0] == '\0'))) {
+		fprintf(stderr, "usage: %s [-a] [NAME]   (default NAME: /tmp/ipc-16-%ld.sock, "
+			"with -a: ipc-16-%ld)\n", PROGRAM, (long)getuid(), (long)getuid());
 		return 2;
 	}
 	const char *name = socket_path = argc == first + 1 ? argv[first] : default_name;
@@ -129,8 +130,9 @@ static void serve(int client, pid_t pid)
 			return;
 		if (n > LIMIT) {
 			char reason[80];
-			(void)snprintf(reason, sizeof reason, "message of %ld bytes is over the %d-byte limit",
-				       (long)n, LIMIT);
+			(void)snprintf(reason, sizeof reason,
+				       "message of %ld bytes is over the %d-byte limit", (long)n,
+				       LIMIT);
 			refuse(client, pid, reason);
 			return;
 		}
@@ -144,12 +146,14 @@ static void serve(int client, pid_t pid)
 			reply[1 + i] = message[line - 1 - i];
 		if (line < length)
 			reply[length] = '\n';
-		while (send(client, reply, 1 + length, 0) == -1)
-			if (errno != EINTR) {
-				fprintf(stderr, "%s: send to pid %ld: %s (serving the next client)\n",
-					PROGRAM, (long)pid, strerror(errno));
-				return;
-			}
+		ssize_t sent;
+		while ((sent = send(client, reply, 1 + length, 0)) == -1 && errno == EINTR)
+			continue;
+		if (sent == -1) {
+			fprintf(stderr, "%s: send to pid %ld: %s (serving the next client)\n",
+				PROGRAM, (long)pid, strerror(errno));
+			return;
+		}
 	}
 }
 
@@ -178,8 +182,8 @@ static socklen_t address_of(const char *name, int abstract, struct sockaddr_un *
 	memset(address, 0, sizeof *address);
 	address->sun_family = AF_UNIX;
 	if (length + 1 > sizeof address->sun_path)
-		die("bind", name, strerror(ENAMETOOLONG),
-		    abstract ? "an abstract name has at most 107 bytes" : "a socket path must be shorter");
+		die("bind", name, strerror(ENAMETOOLONG), abstract ?
+		    "an abstract name has at most 107 bytes" : "a socket path must be shorter");
 	memcpy(address->sun_path + abstract, name, length);
 	return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + length);
 }
@@ -199,7 +203,8 @@ static void remove_stale_socket(const struct sockaddr_un *address, int type)
 	if (S_ISDIR(existing.st_mode))
 		die("bind", path, strerror(EISDIR), "pass the path of a socket");
 	if (!S_ISSOCK(existing.st_mode))
-		die("bind", path, "File exists and is not a socket", "remove it or pass another NAME");
+		die("bind", path, "File exists and is not a socket",
+		    "remove it or pass another NAME");
 	if (existing.st_uid != geteuid())
 		die("bind", path, "Socket exists and belongs to another user", "pass another NAME");
 	int probe = socket(AF_UNIX, type, 0);
@@ -209,7 +214,8 @@ static void remove_stale_socket(const struct sockaddr_un *address, int type)
 		die("fcntl", path, strerror(errno), NULL);
 	if (connect(probe, (const struct sockaddr *)address, sizeof *address) == 0 ||
 	    errno == EAGAIN || errno == EWOULDBLOCK || errno == EINPROGRESS)
-		die("bind", path, "another server is listening on it", "stop it or pass another NAME");
+		die("bind", path, "another server is listening on it",
+		    "stop it or pass another NAME");
 	if (errno != ECONNREFUSED)
 		die("connect", path, strerror(errno), NULL);
 	if (close(probe) == -1)
