@@ -189,8 +189,9 @@ static socklen_t address_of(const char *name, int abstract, struct sockaddr_un *
 }
 
 /* Only our own socket that nobody answers on (its server was killed) is
- * removed. lstat: a symlink is refused, never followed. The probe does not
- * block: a live server with a full backlog answers EAGAIN at once. */
+ * removed. lstat: a symlink is refused, never followed. The probe is of the
+ * server's type (another would be refused) and does not block: a live
+ * server with a full backlog answers EAGAIN at once. */
 static void remove_stale_socket(const struct sockaddr_un *address, int type)
 {
 	const char *path = address->sun_path;
