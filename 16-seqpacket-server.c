@@ -6,14 +6,12 @@
  *   ./16-seqpacket-server demo.sock &
  *   ./16-seqpacket-client demo.sock < file      # the same as rev < file
  *
- * NAME defaults to /tmp/ipc-16-<uid>.sock; with -a it is an abstract name
- * (default ipc-16-<uid>, shown as @ipc-16-<uid>): no file, nothing to
- * remove, and no permissions either, so the caller's uid, which the kernel
- * vouches for, is what keeps other users out. A message over 4096 bytes is
- * refused with a reply that says so, never cut short in silence. Clients
- * are served one after another; a stop signal removes the socket file and
- * kills us with that signal. Linux only: SO_PEERCRED, abstract names and
- * MSG_TRUNC's length (the BSDs have getpeereid; macOS has no SEQPACKET).
+ * NAME defaults to /tmp/ipc-16-<uid>.sock, handled as in 09; with -a it is
+ * an abstract name (ipc-16-<uid>, shown as @ipc-16-<uid>): no file, so no
+ * permissions, and only the caller's uid keeps other users out. Watch for:
+ * a message over 4096 bytes is refused, never cut short in silence. Linux
+ * only (SO_PEERCRED, abstract names, MSG_TRUNC's length); tested with glibc
+ * and musl.
  */
 #define _GNU_SOURCE /* struct ucred for SO_PEERCRED: glibc declares it only here */
 #define _POSIX_C_SOURCE 200809L
@@ -33,67 +31,69 @@
 
 #define PROGRAM "16-seqpacket-server"
 enum { LIMIT = 4096, BACKLOG = 8 };
-/* Every message we send starts with its kind: '=' a reply, '!' an error
- * after which we close the connection. */
 
 static void hold_standard_descriptors(void);
 static void catch_stop_signals(void);
+static void clean_up(void);
 static socklen_t address_of(const char *name, int abstract, struct sockaddr_un *address);
-static void clear_stale_socket(const char *path, const struct sockaddr_un *address);
-static int accept_client(int listener, const char *shown);
+static void remove_stale_socket(const struct sockaddr_un *address, int type);
+static int accept_error_is_transient(int error);
 static void serve(int client, pid_t pid);
 static void refuse(int client, pid_t pid, const char *reason);
+static void report(const char *call, const char *reason, const char *fix);
 static _Noreturn void die(const char *call, const char *object,
 			  const char *reason, const char *fix);
 
 static const char *socket_path; /* removed by clean_up once it is ours */
 static volatile sig_atomic_t must_remove;
+static char shown[128]; /* the name in our lines: @name when abstract */
 
 int main(int argc, char *argv[])
 {
 	hold_standard_descriptors();
 	int abstract = argc > 1 && strcmp(argv[1], "-a") == 0, first = 1 + abstract;
-	static char default_name[64], shown[128]; /* long enough: see address_of */
-	(void)snprintf(default_name, sizeof default_name, abstract ? "ipc-16-%ld" : "/tmp/ipc-16-%ld.sock",
-		       (long)getuid());
-	if (argc > first + 1 || (argc == first + 1 && (argv[first][0] == '-' || argv[first][0] == '\0'))) {
-		fprintf(stderr, "usage: %s [-a] [NAME]   (default NAME: /tmp/ipc-16-%ld.sock, with -a: ipc-16-%ld)\n",
-			PROGRAM, (long)getuid(), (long)getuid());
+	static char default_name[64]; /* static: clean_up may need it after main */
+	(void)snprintf(default_name, sizeof default_name,
+		       abstract ? "ipc-16-%ld" : "/tmp/ipc-16-%ld.sock", (long)getuid());
+	if (argc > first + 1 ||
+	    (argc == first + 1 && (argv[first][0] == '-' || argv[first][0] == '\0'))) {
+		fprintf(stderr, "usage: %s [-a] [NAME]   (default NAME: /tmp/ipc-16-%ld.sock, "
+			"with -a: ipc-16-%ld)\n", PROGRAM, (long)getuid(), (long)getuid());
 		return 2;
 	}
-	const char *name = argc == first + 1 ? argv[first] : default_name;
+	const char *name = socket_path = argc == first + 1 ? argv[first] : default_name;
 	catch_stop_signals();
+	if (atexit(clean_up) != 0)
+		die("atexit", "clean_up", "failed", NULL);
 
-	/* Step 1: the address: a path, or with -a a name in the abstract
-	 * namespace, which starts with a NUL byte and has no file. */
+	/* Step 1: bind and listen, at a path (a stale socket goes first, as
+	 * in 09) or at an abstract name, which starts with a NUL byte and has
+	 * no file: nothing to remove, and no permission protects it. */
 	struct sockaddr_un address;
 	socklen_t length = address_of(name, abstract, &address);
 	(void)snprintf(shown, sizeof shown, "%s%s", abstract ? "@" : "", name);
-
-	/* Step 2 (a path): something already there? Only our own socket that
-	 * nobody answers on, left by a killed server, may be removed. */
-	if (!abstract)
-		clear_stale_socket(name, &address);
-
-	/* Step 3: socket, bind, listen. A path's socket file is made 0600:
-	 * connecting takes write permission on it. An abstract name has no
-	 * file, so no permission protects it. */
-	int listener = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	int listener = socket(AF_UNIX, SOCK_SEQPACKET, 0);
 	if (listener == -1)
 		die("socket", "AF_UNIX SOCK_SEQPACKET", strerror(errno), NULL);
+	if (!abstract)
+		remove_stale_socket(&address, SOCK_SEQPACKET);
 	mode_t old_umask = umask(0177);
 	if (bind(listener, (struct sockaddr *)&address, length) == -1)
 		die("bind", shown, strerror(errno),
 		    errno == EADDRINUSE ? "another server is listening on it" : NULL);
 	umask(old_umask);
-	socket_path = name;
 	must_remove = !abstract;
 	if (listen(listener, BACKLOG) == -1)
 		die("listen", shown, strerror(errno), NULL);
 
-	/* Step 4: one client after another: who is it, then its messages. */
+	/* Step 2: one client after another; who is it? The kernel took its
+	 * credentials at connect. Steps 3 and 4: serve its messages. */
 	for (;;) {
-		int client = accept_client(listener, shown);
+		int client = accept(listener, NULL, NULL);
+		if (client == -1 && accept_error_is_transient(errno))
+			continue;
+		if (client == -1)
+			die("accept", shown, strerror(errno), NULL);
 		struct ucred peer;
 		socklen_t size = sizeof peer;
 		if (getsockopt(client, SOL_SOCKET, SO_PEERCRED, &peer, &size) == -1)
@@ -113,10 +113,9 @@ int main(int argc, char *argv[])
 }
 
 /* Reply to each message with its line reversed, until the client closes.
- * MSG_TRUNC (Linux) makes recv return the message's whole length even
- * when it was longer than our buffer and its rest is lost: that is how we
- * know to refuse it rather than reverse a piece. A zero-length message
- * would look exactly like the end of the connection; clients send none. */
+ * MSG_TRUNC (Linux) makes recv return a message's whole length even when
+ * our buffer took only its start (the rest is lost): so we know to refuse
+ * it. recv's 0 is the end, or an empty message, which clients never send. */
 static void serve(int client, pid_t pid)
 {
 	static char message[LIMIT], reply[1 + LIMIT];
@@ -131,29 +130,34 @@ static void serve(int client, pid_t pid)
 			return;
 		if (n > LIMIT) {
 			char reason[80];
-			(void)snprintf(reason, sizeof reason, "message of %ld bytes is over the %d-byte limit",
-				       (long)n, LIMIT);
+			(void)snprintf(reason, sizeof reason,
+				       "message of %ld bytes is over the %d-byte limit", (long)n,
+				       LIMIT);
 			refuse(client, pid, reason);
 			return;
 		}
+
+		/* '=' and the line reversed, its newline kept at the end. */
 		size_t length = (size_t)n, line = length;
 		if (message[length - 1] == '\n')
-			line--; /* the newline stays at the end */
+			line--;
 		reply[0] = '=';
 		for (size_t i = 0; i < line; i++)
 			reply[1 + i] = message[line - 1 - i];
 		if (line < length)
 			reply[length] = '\n';
-		while (send(client, reply, 1 + length, 0) == -1)
-			if (errno != EINTR) {
-				fprintf(stderr, "%s: send to pid %ld: %s (serving the next client)\n",
-					PROGRAM, (long)pid, strerror(errno));
-				return;
-			}
+		ssize_t sent;
+		while ((sent = send(client, reply, 1 + length, 0)) == -1 && errno == EINTR)
+			continue;
+		if (sent == -1) {
+			fprintf(stderr, "%s: send to pid %ld: %s (serving the next client)\n",
+				PROGRAM, (long)pid, strerror(errno));
+			return;
+		}
 	}
 }
 
-/* One '!' message with the reason, logged too; the caller then closes. */
+/* '!' and the reason, which we log too; the caller then closes. */
 static void refuse(int client, pid_t pid, const char *reason)
 {
 	char message[128];
@@ -164,30 +168,33 @@ static void refuse(int client, pid_t pid, const char *reason)
 }
 
 /* ======================================================================
- * Below: the address, a stale socket file, accept's passing failures, and
- * what removes the socket file when we are stopped. */
+ * Below: the address, a stale socket told from a live server, accept's
+ * passing errors, what removes the socket file when we are stopped, and
+ * the error lines. */
 
-/* A path must fit in sun_path with its NUL (108 bytes on Linux, 104 on
- * the BSDs); an abstract name takes the byte after the leading NUL, and
- * its length is exactly what we pass: sizeof address would make the
- * trailing zeros part of the name, a different socket. */
+/* A path and its NUL must fit in sun_path (108 bytes on Linux, 104 on the
+ * BSDs). An abstract name follows a leading NUL, and the length we pass is
+ * exactly the NUL and the name: sizeof address would make the trailing
+ * zeros part of the name, another socket. A path's NUL is the same 1. */
 static socklen_t address_of(const char *name, int abstract, struct sockaddr_un *address)
 {
 	size_t length = strlen(name);
 	memset(address, 0, sizeof *address);
 	address->sun_family = AF_UNIX;
 	if (length + 1 > sizeof address->sun_path)
-		die("bind", name, strerror(ENAMETOOLONG),
-		    abstract ? "an abstract name has at most 107 bytes" : "a socket path must be shorter");
+		die("bind", name, strerror(ENAMETOOLONG), abstract ?
+		    "an abstract name has at most 107 bytes" : "a socket path must be shorter");
 	memcpy(address->sun_path + abstract, name, length);
-	/* A path and its NUL, or the NUL and the name: one byte more either way. */
 	return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + length);
 }
 
-/* lstat: a symlink is refused, never followed. The probe does not block:
- * a live server with a full backlog answers EAGAIN at once. */
-static void clear_stale_socket(const char *path, const struct sockaddr_un *address)
+/* Only our own socket that nobody answers on (its server was killed) is
+ * removed. lstat: a symlink is refused, never followed. The probe is of the
+ * server's type (another would be refused) and does not block: a live
+ * server with a full backlog answers EAGAIN at once. */
+static void remove_stale_socket(const struct sockaddr_un *address, int type)
 {
+	const char *path = address->sun_path;
 	struct stat existing;
 	if (lstat(path, &existing) == -1) {
 		if (errno == ENOENT)
@@ -195,16 +202,21 @@ static void clear_stale_socket(const char *path, const struct sockaddr_un *addre
 		die("lstat", path, strerror(errno), NULL);
 	}
 	if (S_ISDIR(existing.st_mode))
-		die("bind", path, strerror(EISDIR), "pass a socket path");
+		die("bind", path, strerror(EISDIR), "pass the path of a socket");
 	if (!S_ISSOCK(existing.st_mode))
-		die("bind", path, "File exists and is not a socket", "remove it or pass another NAME");
+		die("bind", path, "File exists and is not a socket",
+		    "remove it or pass another NAME");
 	if (existing.st_uid != geteuid())
 		die("bind", path, "Socket exists and belongs to another user", "pass another NAME");
-	int probe = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	int probe = socket(AF_UNIX, type, 0);
 	if (probe == -1)
-		die("socket", "AF_UNIX SOCK_SEQPACKET", strerror(errno), NULL);
-	if (connect(probe, (const struct sockaddr *)address, sizeof *address) == 0 || errno == EAGAIN)
-		die("bind", path, "another server is listening on it", "stop it or pass another NAME");
+		die("socket", "AF_UNIX", strerror(errno), NULL);
+	if (fcntl(probe, F_SETFL, O_NONBLOCK) == -1)
+		die("fcntl", path, strerror(errno), NULL);
+	if (connect(probe, (const struct sockaddr *)address, sizeof *address) == 0 ||
+	    errno == EAGAIN || errno == EWOULDBLOCK || errno == EINPROGRESS)
+		die("bind", path, "another server is listening on it",
+		    "stop it or pass another NAME");
 	if (errno != ECONNREFUSED)
 		die("connect", path, strerror(errno), NULL);
 	if (close(probe) == -1)
@@ -213,24 +225,20 @@ static void clear_stale_socket(const char *path, const struct sockaddr_un *addre
 		die("unlink", path, strerror(errno), NULL);
 }
 
-/* Out of descriptors or memory for now, or a client that gave up: no
- * reason to stop serving. Pause a second rather than spin, and retry. */
-static int accept_client(int listener, const char *shown)
+/* Out of descriptors or memory for now, or a client that gave up: say so,
+ * and pause a second rather than spin (the waiting client keeps accept
+ * failing). Returns 0 for an error that ends the server. */
+static int accept_error_is_transient(int error)
 {
-	for (;;) {
-		int client = accept(listener, NULL, NULL);
-		if (client != -1)
-			return client;
-		if (errno == EINTR)
-			continue;
-		if (errno != EMFILE && errno != ENFILE && errno != ENOBUFS && errno != ENOMEM &&
-		    errno != EPROTO && errno != ECONNABORTED)
-			die("accept", shown, strerror(errno), NULL);
-		fprintf(stderr, "%s: accept %s: %s (trying again in a second)\n", PROGRAM, shown,
-			strerror(errno));
+	if (error != EINTR && error != EMFILE && error != ENFILE && error != ENOBUFS &&
+	    error != ENOMEM && error != EPROTO && error != ECONNABORTED)
+		return 0;
+	if (error != EINTR) {
+		report("accept", strerror(error), "trying again in a second");
 		const struct timespec pause = { .tv_sec = 1 };
-		(void)nanosleep(&pause, NULL); /* cut short by a signal: retry sooner */
+		(void)nanosleep(&pause, NULL); /* cut short: we retry sooner */
 	}
+	return 1;
 }
 
 /* The socket file, if we made one. unlink is async-signal-safe. */
@@ -292,6 +300,20 @@ static void hold_standard_descriptors(void)
 		if (fcntl(fd, F_GETFD) == -1 &&
 		    open("/dev/null", fd == 0 ? O_WRONLY : O_RDONLY) == -1)
 			exit(1); /* nowhere to say why: stderr may be closed */
+}
+
+/* die's line, for an error the server survives: the name shown as die
+ * shows it; reason and fix are our own texts. */
+static void report(const char *call, const char *reason, const char *fix)
+{
+	fprintf(stderr, "%s: %s ", PROGRAM, call);
+	for (const char *c = shown; *c != '\0'; c++) {
+		if ((unsigned char)*c < ' ' || *c == '\177')
+			(void)fprintf(stderr, "\\%03o", (unsigned)(unsigned char)*c);
+		else
+			(void)putc(*c, stderr);
+	}
+	fprintf(stderr, ": %s (%s)\n", reason, fix);
 }
 
 /* One line on stderr, "program: call object: reason (fix)", then exit 1.

@@ -14,10 +14,10 @@ start_server() {
 	wait_until answers "$1"
 }
 
-# stop_server PATH: SIGTERM, which must remove the socket and exit 0.
+# stop_server PATH: SIGTERM, which must remove the socket and kill the server.
 stop_server() {
 	kill -TERM "$server"
-	finished "$server" 0
+	finished "$server" $((128 + $(signum SIGTERM)))
 	[ ! -e "$1" ] || fail "socket left behind"
 }
 
@@ -190,9 +190,11 @@ test_a_client_that_vanishes_mid_stream_does_not_bring_the_server_down() {
 	kill -KILL $vanishing
 	finished $vanishing 137
 	wait_until test -s "$T/server.err"
-	# Whether the server was reading or writing when the peer died decides
-	# which call notices; either way, one line and on to the next client.
+	# Whether the server was reading, writing or blocked in a write when the
+	# peer died decides which call notices and how; either way, one line and
+	# on to the next client.
 	grep -Fxq -e "09-unix-server: send $T/s: $(errtext EPIPE) (client gone; serving the next one)" \
+		-e "09-unix-server: send $T/s: $(errtext ECONNRESET) (client gone; serving the next one)" \
 		-e "09-unix-server: recv $T/s: $(errtext ECONNRESET) (client gone; serving the next one)" "$T/server.err" ||
 		fail "unexpected message: $(cat "$T/server.err")"
 	printf 'next\n' > "$T/in"
@@ -229,15 +231,7 @@ test_a_killed_server_makes_the_client_fail_loudly() {
 	rm "$T/s"
 }
 
-test_sigint_on_an_idle_server_removes_the_socket_and_exits_0() {
-	start_server "$T/s"
-	wait_until is_blocked "$server"
-	kill -INT "$server"
-	finished "$server" 0
-	[ ! -e "$T/s" ] || fail "socket left behind"
-}
-
-test_sigterm_on_a_server_busy_with_a_stalled_client_exits_0() {
+test_sigterm_on_a_server_busy_with_a_stalled_client_removes_the_socket_and_kills_it() {
 	start_server "$T/s"
 	# The client's output goes nowhere, so the server ends up blocked
 	# sending to it: the signal must still get through.
@@ -277,8 +271,8 @@ test_a_second_server_is_refused_at_once_while_the_backlog_is_full() {
 
 test_a_server_started_with_1100_descriptors_open_still_serves() {
 	# Descriptors 3 to 1100 taken, so the server's own are past
-	# FD_SETSIZE (1024), which select cannot watch. The soft limit is
-	# often 1024: raised to the hard limit, which an unprivileged user may.
+	# FD_SETSIZE (1024), which select could not watch; it uses none. The
+	# soft limit is often 1024: raised to the hard limit, which anyone may.
 	local hard
 	hard=$(ulimit -Hn)
 	[ "$hard" = unlimited ] || [ "$hard" -ge 1200 ] ||
@@ -361,8 +355,8 @@ test_a_server_started_with_standard_descriptors_closed_keeps_them_for_itself() {
 		[ "$(readlink "/proc/$server/fd/$fd")" = /dev/null ] ||
 			fail "descriptor $fd is $(readlink "/proc/$server/fd/$fd"), not /dev/null"
 	done
-	# Its wake-up pipe on 1 and 2 made every poll return at once: the
-	# server spun after its first client instead of sleeping in poll.
+	# Else the listener and each client's socket would take 0 and 1, the
+	# standard streams; with them held, it serves and sleeps as usual.
 	printf 'first\n' > "$T/in"
 	run 09-unix-client "$T/s" < "$T/in" > "$T/out"
 	same "$T/in" "$T/out"
@@ -390,8 +384,8 @@ test_a_path_with_a_newline_cannot_forge_a_second_error_line() {
 	stderr_is "$T/err" "09-unix-client: connect $T/no\\012where/s: $(errtext ENOENT) (is 09-unix-server running?)"
 }
 
-# killed_by SIGNAL: an idle server stopped by a fatal signal other than
-# the three that ask it to stop removes its socket and dies of that signal.
+# killed_by SIGNAL: an idle server stopped by a fatal signal removes its
+# socket and dies of that signal.
 killed_by() {
 	start_server "$T/s"
 	wait_until is_blocked "$server"
@@ -400,6 +394,8 @@ killed_by() {
 	[ ! -e "$T/s" ] || fail "socket left behind after $1"
 }
 
+test_sigint_removes_the_socket_and_kills_the_server() { killed_by SIGINT; }
+test_sighup_removes_the_socket_and_kills_the_server() { killed_by SIGHUP; }
 test_sigquit_removes_the_socket_and_kills_the_server() { killed_by SIGQUIT; }
 test_sigusr1_removes_the_socket_and_kills_the_server() { killed_by SIGUSR1; }
 test_a_real_time_signal_removes_the_socket_and_kills_the_server() { killed_by SIGRTMIN+1; }

@@ -185,7 +185,7 @@ test_a_path_is_handled_as_in_09() {
 	stderr_is "$T/err" "16-seqpacket-server: bind $T/link: File exists and is not a socket (remove it or pass another NAME)"
 	mkdir "$T/dir"
 	expect_status 1 run 16-seqpacket-server "$T/dir" 2> "$T/err"
-	stderr_is "$T/err" "16-seqpacket-server: bind $T/dir: $(errtext EISDIR) (pass a socket path)"
+	stderr_is "$T/err" "16-seqpacket-server: bind $T/dir: $(errtext EISDIR) (pass the path of a socket)"
 	expect_status 1 run 16-seqpacket-client "$T/nothing" < /dev/null 2> "$T/err"
 	stderr_is "$T/err" "16-seqpacket-client: connect $T/nothing: $(errtext ENOENT) (is 16-seqpacket-server running?)"
 }
