@@ -191,9 +191,9 @@ static void lock(struct bank *bank)
 	 * wait in 1 s slices: each retry sees ENOTRECOVERABLE. */
 	int timed = stalled || skip_consistent, error;
 	const char *call = timed ? "pthread_mutex_timedlock" : "pthread_mutex_lock";
-	struct timespec deadline;
+	struct timespec deadline = { 0, 0 };
 	do {
-		if (clock_gettime(CLOCK_REALTIME, &deadline) == -1)
+		if (timed && clock_gettime(CLOCK_REALTIME, &deadline) == -1)
 			die("clock_gettime", "CLOCK_REALTIME", strerror(errno), NULL);
 		deadline.tv_sec += 1;
 		error = timed ? pthread_mutex_timedlock(&bank->lock, &deadline)
