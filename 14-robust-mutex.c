@@ -90,8 +90,8 @@ int main(int argc, char *argv[])
 		die("mmap", "MAP_SHARED | MAP_ANONYMOUS", strerror(errno), NULL);
 	bank->books.account[0] = bank->books.account[1] = TOTAL / 2;
 
-	/* Step 2: one mutex for all processes, robust unless -s. Never test
-	 * PTHREAD_MUTEX_ROBUST with #ifdef: an enum constant, it fails. */
+	/* Step 2: one mutex for all processes, robust unless -s. No #ifdef
+	 * PTHREAD_MUTEX_ROBUST: glibc's is an enum, so #ifdef would drop it. */
 	pthread_mutexattr_t attributes;
 	int error = pthread_mutexattr_init(&attributes);
 	if (error == 0)
@@ -125,8 +125,8 @@ int main(int argc, char *argv[])
 	if (sigprocmask(SIG_SETMASK, &old, NULL) == -1)
 		die("sigprocmask", "SIG_SETMASK", strerror(errno), NULL);
 
-	/* Step 4: reap them, the last first, so that clean_up never kills a
-	 * reaped pid. A killed worker is the lesson; a failed one said why. */
+	/* Step 4: reap them, the last first, each dropped from clean_up's list
+	 * once reaped. A killed worker is the lesson; a failed one said why. */
 	int killed = 0, failed = 0;
 	for (int w = workers - 1; w >= 0; w--) {
 		int status = reap(pids[w]);
