@@ -5,15 +5,9 @@
  *   ./15-lock -f demo.lock sh -c 'n=$(cat count); echo $((n + 1)) > count'
  *   ./15-lock -n -f demo.lock true     # fails at once while someone holds it
  *
- * -m picks the kind: ofd (the default: open file description locks, Linux
- * 3.15 and POSIX.1-2024), posix (fcntl record locks, everywhere) or flock
- * (BSD and Linux). -s takes a shared lock, -n does not wait, -w waits at
- * most SECONDS. -r shows the trap of POSIX locks: after locking we open and
- * close FILE once more, as a library might, and a posix lock is gone.
- * FILE defaults to /tmp/ipc-15-<uid>.lock and is never removed. We exit as
- * COMMAND does (or die of its signal); 127 or 126 when it cannot be run.
- * FreeBSD, macOS and older C libraries lack the ofd kind: delete its lines
- * there. Tested on Linux with glibc and musl.
+ * Watch for -r: closing any other descriptor of FILE drops a POSIX lock,
+ * never an ofd or flock one. FreeBSD, macOS and older C libraries lack the
+ * ofd kind: delete its lines there. Tested on Linux with glibc and musl.
  */
 #define _GNU_SOURCE /* F_OFD_SETLK and F_OFD_GETLK: glibc declares them only here */
 #define _POSIX_C_SOURCE 200809L
@@ -35,23 +29,25 @@ enum kind { OFD, POSIX, FLOCK };
 enum { MAX_WAIT = 86400 };
 
 static void hold_standard_descriptors(void);
-static _Noreturn void usage(const char *default_path);
+static _Noreturn void usage(void);
 static int open_lock_file(const char *path);
 static int lock(int fd, enum kind kind, int shared, int wait);
 static _Noreturn void already_locked(int fd, enum kind kind, int shared, const char *path);
-static void start_timer(long seconds);
+static void on_alarm(int sig);
 static pid_t start(char *command[]);
 static int reap(pid_t child);
 static _Noreturn void end_like(int status);
 static _Noreturn void die(const char *call, const char *object,
 			  const char *reason, const char *fix);
+static _Noreturn void die_in_child(int status, const char *call, const char *object,
+				   const char *reason, const char *fix);
 
+static char default_path[64]; /* holds the longest uid: no truncation */
 static volatile sig_atomic_t timed_out;
 
 int main(int argc, char *argv[])
 {
 	hold_standard_descriptors();
-	static char default_path[64]; /* holds the longest uid: no truncation */
 	(void)snprintf(default_path, sizeof default_path, "/tmp/ipc-15-%ld.lock", (long)getuid());
 	const char *path = default_path;
 	enum kind kind = OFD;
@@ -59,43 +55,44 @@ int main(int argc, char *argv[])
 	long seconds = 0; /* 0: wait as long as it takes */
 	char *end;
 
-	/* "+": options end at COMMAND, whose own options are not ours (glibc's
-	 * getopt would reorder argv and take them; POSIX's stops there). */
+	/* "+": COMMAND's own options are not ours (glibc's getopt would
+	 * reorder argv and take them; POSIX's stops there). */
 	opterr = 0;
 	while ((option = getopt(argc, argv, "+m:snw:f:r")) != -1) {
-		switch (option) {
-		case 'm':
-			kind = strcmp(optarg, "posix") == 0 ? POSIX : strcmp(optarg, "flock") == 0 ? FLOCK : OFD;
-			if (kind == OFD && strcmp(optarg, "ofd") != 0)
-				usage(default_path);
-			break;
-		case 'w':
-			seconds = strtol(optarg, &end, 10);
-			if (optarg[0] < '1' || optarg[0] > '9' || *end != '\0' || seconds > MAX_WAIT)
-				usage(default_path);
-			break;
-		case 'f': path = optarg; break;
-		case 's': shared = 1; break;
-		case 'n': no_wait = 1; break;
-		case 'r': reopen = 1; break;
-		default: usage(default_path);
-		}
+		if (option == 'm' && strcmp(optarg, "posix") == 0)
+			kind = POSIX;
+		else if (option == 'm' && strcmp(optarg, "flock") == 0)
+			kind = FLOCK;
+		else if (option == 'm' && strcmp(optarg, "ofd") != 0)
+			usage();
+		if (option == 'w' && ((seconds = strtol(optarg, &end, 10)) > MAX_WAIT ||
+				      optarg[0] < '1' || optarg[0] > '9' || *end != '\0'))
+			usage();
+		if (option == 'f')
+			path = optarg;
+		shared |= option == 's';
+		no_wait |= option == 'n';
+		reopen |= option == 'r';
+		if (option == '?')
+			usage();
 	}
 	if (optind == argc || path[0] == '\0' || (no_wait && seconds > 0))
-		usage(default_path);
+		usage();
 	const char *call = kind == FLOCK ? "flock" : "fcntl";
 
 	/* Step 1: open the lock file, or create it, and check it is ours. */
 	int fd = open_lock_file(path);
 
-	/* Step 2: take the lock; with -w, SIGALRM cuts the wait short. */
-	if (seconds > 0)
-		start_timer(seconds);
+	/* Step 2: take the lock; with -w, SIGALRM (no SA_RESTART) cuts the
+	 * wait short with EINTR. */
+	struct sigaction on_time = { .sa_handler = on_alarm };
+	sigemptyset(&on_time.sa_mask);
+	if (seconds > 0 && sigaction(SIGALRM, &on_time, NULL) == -1)
+		die("sigaction", "SIGALRM", strerror(errno), NULL);
+	(void)alarm((unsigned)seconds);
 	while (lock(fd, kind, shared, !no_wait) == -1) {
-		if (errno == EINTR && timed_out) {
-			(void)alarm(0); /* the handler re-armed it */
+		if (errno == EINTR && timed_out)
 			die(call, path, "still locked when the -w time was up", NULL);
-		}
 		if (errno == EAGAIN || errno == EACCES || errno == EWOULDBLOCK)
 			already_locked(fd, kind, shared, path);
 		if (errno != EINTR)
@@ -105,10 +102,9 @@ int main(int argc, char *argv[])
 	if (signal(SIGALRM, SIG_DFL) == SIG_ERR)
 		die("signal", "SIGALRM", strerror(errno), NULL);
 
-	/* Step 3 (-r), the trap: a library opens and closes the same file, to
-	 * read it say. Closing ANY descriptor of a file drops every POSIX lock
-	 * the process holds on it; OFD and flock locks belong to our own open
-	 * file description, and stay until its last descriptor is closed. */
+	/* Step 3 (-r), the trap: a library opens and closes FILE. Closing ANY
+	 * descriptor of a file drops every POSIX lock the process holds on it;
+	 * OFD and flock locks belong to our open file description, and stay. */
 	if (reopen) {
 		int other = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 		if (other == -1)
@@ -127,12 +123,9 @@ int main(int argc, char *argv[])
 	end_like(status);
 }
 
-/* O_NOFOLLOW: a symlink planted at FILE is refused (ELOOP), so we never
- * create or lock some other file through it. O_NONBLOCK: a FIFO planted
- * there opens without waiting for a partner (a regular file ignores the
- * flag). O_CLOEXEC: COMMAND does not inherit the lock (see start). Mode
- * 0600 and the checks: anyone who can open the file can take its lock and
- * keep it for ever, and a read-only descriptor is enough to do so. */
+/* O_NOFOLLOW refuses a symlink (ELOOP); O_NONBLOCK opens a planted FIFO
+ * without waiting; O_CLOEXEC keeps the lock from COMMAND. Mode 0600 and
+ * the checks: whoever can open the file can hold its lock for ever. */
 static int open_lock_file(const char *path)
 {
 	int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0600);
@@ -152,22 +145,20 @@ static int open_lock_file(const char *path)
 	return fd;
 }
 
-/* Take the lock on the whole file, waiting for it or failing at once
- * (EAGAIN). Returns 0, or -1 with errno set. */
+/* The whole file (l_len 0: to any length; an OFD lock needs l_pid 0),
+ * waiting or failing at once. Returns 0, or -1 with errno set. */
 static int lock(int fd, enum kind kind, int shared, int wait)
 {
 	if (kind == FLOCK)
 		return flock(fd, (shared ? LOCK_SH : LOCK_EX) | (wait ? 0 : LOCK_NB));
-	/* From offset 0 to any length (l_len 0); an OFD lock needs l_pid 0. */
 	struct flock whole = { .l_type = (short)(shared ? F_RDLCK : F_WRLCK), .l_whence = SEEK_SET };
 	if (kind == OFD)
 		return fcntl(fd, wait ? F_OFD_SETLKW : F_OFD_SETLK, &whole);
 	return fcntl(fd, wait ? F_SETLKW : F_SETLK, &whole);
 }
 
-/* -n found the lock taken. A POSIX lock belongs to a process, which
- * F_GETLK names; an OFD lock belongs to an open file description (l_pid
- * -1), and flock records no owner at all. */
+/* -n found the lock taken. F_GETLK names a POSIX lock's process; an OFD
+ * lock has none (l_pid -1), and flock records no owner at all. */
 static _Noreturn void already_locked(int fd, enum kind kind, int shared, const char *path)
 {
 	char reason[64] = "already locked (this kind of lock does not name its holder)";
@@ -178,10 +169,8 @@ static _Noreturn void already_locked(int fd, enum kind kind, int shared, const c
 	die(kind == FLOCK ? "flock" : "fcntl", path, reason, NULL);
 }
 
-/* No SA_RESTART, so the waiting lock call fails with EINTR. An alarm that
- * lands just before that call enters the kernel would be missed, so the
- * handler rings again a second later: the wait ends at most that late.
- * alarm is async-signal-safe. */
+/* An alarm just before the lock call enters the kernel interrupts
+ * nothing, so ring again a second later. alarm is async-signal-safe. */
 static void on_alarm(int sig)
 {
 	(void)sig;
@@ -189,25 +178,14 @@ static void on_alarm(int sig)
 	(void)alarm(1);
 }
 
-static void start_timer(long seconds)
-{
-	struct sigaction sa = { .sa_handler = on_alarm };
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGALRM, &sa, NULL) == -1)
-		die("sigaction", "SIGALRM", strerror(errno), NULL);
-	(void)alarm((unsigned)seconds);
-}
-
-/* ======================================================================
- * Below: running COMMAND so that it ends as it would alone, and the
+/* Below: running COMMAND so that it ends as it would alone, and the
  * error line. */
 
 static volatile sig_atomic_t command_pid;
 
-/* Pass a signal on to COMMAND, whose end is then ours. Not Ctrl-C or
- * Ctrl-\ from the terminal (si_code neither SI_USER nor SI_QUEUE): those
- * reach the whole foreground group, COMMAND included, already. kill is
- * async-signal-safe. */
+/* Pass a signal on to COMMAND, whose end is then ours; not one from the
+ * terminal (si_code neither SI_USER nor SI_QUEUE): that reaches COMMAND's
+ * group already. kill is async-signal-safe. */
 static void forward(int sig, siginfo_t *info, void *context)
 {
 	(void)context;
@@ -217,35 +195,31 @@ static void forward(int sig, siginfo_t *info, void *context)
 		(void)kill(pid, sig);
 }
 
-/* fork and exec COMMAND. The signals we forward are blocked around fork,
- * so that forward knows the pid; one ignored when we started stays
- * ignored (nohup), and exec resets the caught ones to their default. */
+/* fork and exec COMMAND, every signal blocked around fork so that forward
+ * knows the pid. One ignored when we started stays ignored (nohup); exec
+ * resets the caught ones to their default. */
 static pid_t start(char *command[])
 {
 	static const int forwarded[] = { SIGTERM, SIGHUP, SIGINT, SIGQUIT };
 	struct sigaction sa = { .sa_sigaction = forward, .sa_flags = SA_SIGINFO }, old;
-	sigset_t blocked, old_mask;
+	sigset_t all, old_mask;
+	sigfillset(&all);
 	sigfillset(&sa.sa_mask);
-	sigemptyset(&blocked);
-	for (int i = 0; i < 4; i++)
-		sigaddset(&blocked, forwarded[i]);
-	if (sigprocmask(SIG_BLOCK, &blocked, &old_mask) == -1)
+	if (sigprocmask(SIG_BLOCK, &all, &old_mask) == -1)
 		die("sigprocmask", "SIG_BLOCK", strerror(errno), NULL);
 	for (int i = 0; i < 4; i++)
 		if (sigaction(forwarded[i], NULL, &old) == -1 ||
 		    (old.sa_handler != SIG_IGN && sigaction(forwarded[i], &sa, NULL) == -1))
 			die("sigaction", "SIGTERM/SIGHUP/SIGINT/SIGQUIT", strerror(errno), NULL);
-
 	pid_t pid = fork();
 	if (pid == -1)
 		die("fork", command[0], strerror(errno), NULL);
 	if (pid == 0) {
 		(void)sigprocmask(SIG_SETMASK, &old_mask, NULL); /* valid: cannot fail */
 		execvp(command[0], command);
-		/* 127 "not found", 126 "found but not runnable", as the shell. */
 		int error = errno;
-		fprintf(stderr, "%s: exec %s: %s\n", PROGRAM, command[0], strerror(error));
-		_exit(error == ENOENT || error == ENOTDIR ? 127 : 126);
+		die_in_child(error == ENOENT || error == ENOTDIR ? 127 : 126,
+			     "exec", command[0], strerror(error), NULL);
 	}
 	command_pid = pid;
 	if (sigprocmask(SIG_SETMASK, &old_mask, NULL) == -1)
@@ -282,7 +256,7 @@ static _Noreturn void end_like(int status)
 	exit(128 + sig); /* not reached: the signal's default action ends us */
 }
 
-static _Noreturn void usage(const char *default_path)
+static _Noreturn void usage(void)
 {
 	fprintf(stderr, "usage: %s [-m ofd|posix|flock] [-s] [-n | -w SECONDS] [-f FILE] [-r] "
 		"COMMAND [ARG...]   (default FILE: %s, SECONDS: 1 to %d)\n",
@@ -319,4 +293,22 @@ static _Noreturn void die(const char *call, const char *object,
 	}
 	(void)putc('\n', stderr);
 	exit(1);
+}
+
+/* die's line, word for word, from the child that could not exec COMMAND:
+ * then _exit with the shell's status, 127 not found or 126 not runnable. */
+static _Noreturn void die_in_child(int status, const char *call, const char *object,
+				   const char *reason, const char *fix)
+{
+	char line[4096];
+	(void)snprintf(line, sizeof line, "%s: %s %s: %s%s%s%s", PROGRAM, call,
+		       object, reason, fix ? " (" : "", fix ? fix : "", fix ? ")" : "");
+	for (const char *c = line; *c != '\0'; c++) {
+		if ((unsigned char)*c < ' ' || *c == '\177')
+			(void)fprintf(stderr, "\\%03o", (unsigned)(unsigned char)*c);
+		else
+			(void)putc(*c, stderr);
+	}
+	(void)putc('\n', stderr);
+	_exit(status);
 }

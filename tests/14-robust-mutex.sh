@@ -75,7 +75,7 @@ test_unlocking_without_consistent_makes_the_lock_unrecoverable() {
 	expect_status 1 run 14-robust-mutex -k 3 -u > "$T/out" 2> "$T/err"
 	grep "$rolled_back" "$T/err" > /dev/null || fail "no recovery line"
 	sed -i "/rolled it back/d" "$T/err"
-	only_line "14-robust-mutex: pthread_mutex_lock the accounts' lock: $(errtext ENOTRECOVERABLE) (an owner died and nobody called pthread_mutex_consistent)"
+	only_line "14-robust-mutex: pthread_mutex_timedlock the accounts' lock: $(errtext ENOTRECOVERABLE) (an owner died and nobody called pthread_mutex_consistent)"
 	[ ! -s "$T/out" ] || fail "a summary was printed"
 }
 

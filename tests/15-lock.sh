@@ -185,6 +185,13 @@ test_the_exit_status_or_the_signal_of_command_is_ours() {
 	stderr_is "$T/err" "15-lock: exec $T/plain: $(errtext EACCES)"
 }
 
+test_a_command_name_with_a_control_byte_cannot_forge_a_line() {
+	local name="$T/no"$'\n'"15-lock: forged"$'\033'
+	expect_status 127 run 15-lock -f "$T/lock" "$name" 2> "$T/err"
+	stderr_is "$T/err" "15-lock: exec $T/no\\01215-lock: forged\\033: $(errtext ENOENT)"
+	[ "$(wc -l < "$T/err")" = 1 ] || fail "more than one line: $(cat "$T/err")"
+}
+
 test_options_after_command_are_the_commands_own() {
 	run 15-lock -f "$T/lock" sh -c 'echo "$0 $1"' -n -w > "$T/out"
 	echo '-n -w' | cmp - "$T/out" || fail "wrong output: $(cat "$T/out")"
