@@ -40,8 +40,7 @@ struct slot {
 };
 /* Only lock-free atomics work between processes (they hold no hidden lock). */
 _Static_assert(ATOMIC_LONG_LOCK_FREE == 2, "atomic size_t must be lock-free");
-/* What each side uses: the slots, three doorbells, and its peer's death. */
-struct ring {
+struct ring { /* the slots, three doorbells, and what shows the peer's death */
 	struct slot *slots;
 	int count, free_slots, filled, bytes, peer;
 };
@@ -76,11 +75,10 @@ int main(int argc, char *argv[])
 	catch_stop_signals();
 	struct ring ring = { .count = (int)count };
 
-	/* Step 1: the ring, shared with the child we are about to fork: an
-	 * anonymous mapping has no name, so nothing can be left behind. */
+	/* Step 1: the ring, shared over fork; with no name, nothing is left behind. */
+	size_t size = (size_t)count * sizeof(struct slot);
 	/* cppcheck-suppress invalidFunctionArg ; MAP_ANONYMOUS wants fd -1 (some systems insist) */
-	ring.slots = mmap(NULL, (size_t)count * sizeof(struct slot), PROT_READ | PROT_WRITE,
-			  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ring.slots = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (ring.slots == MAP_FAILED)
 		die("mmap", "ring", strerror(errno), NULL);
 
@@ -93,9 +91,8 @@ int main(int argc, char *argv[])
 	if (ring.free_slots == -1 || ring.filled == -1 || ring.bytes == -1)
 		die("eventfd", "doorbells", strerror(errno), NULL);
 
-	/* Step 3: how each side will see the other die, which an eventfd cannot
-	 * show (a dead holder just stops ringing): a pidfd of the peer, or
-	 * else a socket pair, whose other end only the peer holds. */
+	/* Step 3: how each side sees the other die (a dead eventfd holder just
+	 * stops ringing): a pidfd of the peer, or else a socket pair. */
 	int probe = (int)syscall(SYS_pidfd_open, getpid(), 0), alive[2] = { -1, -1 };
 	if (probe == -1 && errno != ENOSYS && errno != EPERM)
 		die("pidfd_open", "ourselves", strerror(errno), NULL);
@@ -116,9 +113,9 @@ int main(int argc, char *argv[])
 	if (sigprocmask(SIG_SETMASK, &old_mask, NULL) == -1)
 		die("sigprocmask", "SIG_SETMASK", strerror(errno), NULL);
 
-	/* Step 5, the child: watch the parent, then the slots to standard
-	 * output. A pidfd by pid is racy here: the parent may have died and
-	 * its pid gone to another. getppid still naming it proves it his. */
+	/* Step 5, the child: a pidfd by pid is racy here, as the parent may have
+	 * died and its pid gone to another; getppid still naming it proves the
+	 * pidfd his. Then the slots to standard output. */
 	if (child == 0) {
 		ring.peer = watch(parent, "parent", alive, 1);
 		if (getppid() != parent)
@@ -127,13 +124,13 @@ int main(int argc, char *argv[])
 		return 0;
 	}
 
-	/* Step 6, the parent: our own unreaped child keeps its pid, so its
-	 * pidfd by pid is safe. Then standard input into the slots. */
+	/* Step 6, the parent: our unreaped child keeps its pid, so a pidfd by
+	 * pid is safe. Then standard input into the slots. */
 	ring.peer = watch(child, "child", alive, 0);
 	uint64_t sent = produce(&ring);
 
-	/* Step 7: the child's end, then one read of the counter gives the sum
-	 * of every number the child added to it (EAGAIN: none, 0). */
+	/* Step 7: the child's end, then one read of the counter: the sum of
+	 * every number the child added to it (EAGAIN: none, 0). */
 	int status = reap(child);
 	child_pid = 0;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
@@ -146,8 +143,8 @@ int main(int argc, char *argv[])
 	return 0;
 }
 
-/* A descriptor readable once the peer has ended: its pidfd (Linux 5.3), or
- * our end of the socket pair, the peer's end closed here. */
+/* Readable once the peer has ended: its pidfd (Linux 5.3), or our end of
+ * the socket pair, the peer's end closed here. */
 static int watch(pid_t peer, const char *name, const int alive[2], int ours)
 {
 	if (alive[0] != -1 && close(alive[1 - ours]) == -1)
@@ -172,8 +169,8 @@ static uint64_t produce(const struct ring *ring)
 			continue;
 		if (n == -1)
 			die("read", "standard input", strerror(errno), NULL);
-		/* Release: the data is visible before the length that says so (the
-		 * eventfd calls order memory too in practice; C does not say so). */
+		/* Release: the data before the length (the eventfd calls order
+		 * memory too in practice, but C does not promise it). */
 		atomic_store_explicit(&slot->length, (size_t)n, memory_order_release);
 		ring_bell(ring->filled, 1, "filled slots");
 		if (n == 0)
@@ -206,8 +203,7 @@ static void consume(const struct ring *ring)
 	}
 }
 
-/* Sleep until fd is readable or the peer has ended (its pidfd readable, or
- * its socket at end of file). Returns 0, or -1 when the peer died. */
+/* Sleep until fd is readable: 0; or until the peer has ended: -1. */
 static int wait_for(int fd, int peer)
 {
 	struct pollfd fds[2] = { { .fd = fd, .events = POLLIN }, { .fd = peer, .events = POLLIN } };
@@ -217,8 +213,7 @@ static int wait_for(int fd, int peer)
 	return fds[1].revents != 0 ? -1 : 0;
 }
 
-/* Wait for the doorbell, then take from it (8 bytes, never fewer).
- * Returns 0, or -1 when the peer died. */
+/* Wait for the doorbell, then take (8 bytes, never fewer): 0, or -1. */
 static int take(int doorbell, int peer)
 {
 	uint64_t value;
@@ -243,8 +238,8 @@ static void ring_bell(int doorbell, uint64_t value, const char *name)
  * Below: what stops the child when we are stopped early, how a child's
  * end is told, and the error line. */
 
-/* The child has nothing to clean up: SIGKILL, and reap it. kill and
- * waitpid are async-signal-safe. */
+/* The child has nothing to clean up: SIGKILL, and reap it (both calls are
+ * async-signal-safe). */
 static void clean_up(void)
 {
 	pid_t pid = (pid_t)child_pid;
@@ -256,8 +251,8 @@ static void clean_up(void)
 	}
 }
 
-/* The child ended before the end of the stream, or failed. One killed by
- * SIGPIPE found standard output closed: we end as quietly. */
+/* The child ended early or failed. Killed by SIGPIPE, it found standard
+ * output closed: we end as quietly. */
 static _Noreturn void child_ended(int status)
 {
 	child_pid = 0;
