@@ -136,9 +136,17 @@ static int supervise(pid_t child, int pidfd, int sigfd, const char *command)
 		if (fds[0].revents != 0 && info.ssi_signo != SIGCHLD &&
 		    (info.ssi_code == SI_USER || info.ssi_code == SI_QUEUE))
 			sig = (int)info.ssi_signo;
-		if (ready == 0) { /* the time is up: SIGNAL, and SIGKILL after -k */
-			char when[4096], sent[32];
+		if (ready == 0) /* the time is up: SIGNAL, and SIGKILL after -k */
 			sig = timed_out ? SIGKILL : timeout_signal;
+		/* A pidfd reaches only its process; kill is safe too, as only we reap
+		 * the child. ESRCH: it has just ended; its pidfd or SIGCHLD follows. */
+		if (sig != 0 && pidfd != -1 && syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) == -1 &&
+		    errno != ESRCH)
+			die("pidfd_send_signal", command, strerror(errno), NULL);
+		if (sig != 0 && pidfd == -1 && kill(child, sig) == -1 && errno != ESRCH)
+			die("kill", command, strerror(errno), NULL);
+		if (ready == 0) {
+			char when[4096], sent[32];
 			(void)snprintf(when, sizeof when, "still running %s%s s%s",
 				       timed_out ? "" : "after ", timed_out ? grace_text : limit_text,
 				       timed_out ? " after that" : "");
@@ -147,14 +155,6 @@ static int supervise(pid_t child, int pidfd, int sigfd, const char *command)
 			deadline = !timed_out && grace_ms >= 0 && sig != SIGKILL ? now_ms() + grace_ms : -1;
 			timed_out = 1;
 		}
-		/* A pidfd's signal reaches only its process. kill is safe too: only
-		 * we reap the child, and its pid is not reused before. ESRCH: it has
-		 * just ended, and its pidfd or SIGCHLD follows. */
-		if (sig != 0 && pidfd != -1 && syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) == -1 &&
-		    errno != ESRCH)
-			die("pidfd_send_signal", command, strerror(errno), NULL);
-		if (sig != 0 && pidfd == -1 && kill(child, sig) == -1 && errno != ESRCH)
-			die("kill", command, strerror(errno), NULL);
 
 		/* A readable pidfd, or a SIGCHLD (which may be for a stop). */
 		int status;
@@ -229,10 +229,10 @@ static void hold_standard_descriptors(void)
 			exit(FAILED); /* nowhere to say why: stderr may be closed */
 }
 
-/* die's line without the exit: the child that cannot exec COMMAND must
- * _exit 126 or 127, and the timeout's notes go on. The object may come
- * from the command line: a control byte in the line is shown as \ooo, so
- * that no name can forge a second line. */
+/* die's line, without the exit: for the child that must _exit 126 or 127,
+ * and the timeout notes. The object may come from the command line: a
+ * control byte in the line is shown as \ooo, so that no name can forge a
+ * second line. */
 static void say(const char *call, const char *object, const char *reason, const char *fix)
 {
 	char line[4096];
