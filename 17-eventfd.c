@@ -1,22 +1,18 @@
 /*
- * 17-eventfd: a ring in shared memory between a parent and its child,
+ * 17-eventfd: a ring in shared memory between a parent and its child, rung
  * with eventfd doorbells instead of polling, and the peer's death as one
- * more thing to poll (Linux only).
+ * more thing to poll (Linux only; FreeBSD 13 and NetBSD 10 have eventfd).
  *
  *   ./17-eventfd < file > copy          # copy equals file
  *   ./17-eventfd 1 < file > copy        # SLOTS: 1 to 64, default 8
  *
- * The parent reads standard input into slots of 64 KiB; the child writes
- * them to standard output. Two eventfds in semaphore mode count the free
- * and the filled slots, one read per slot; one in counter mode adds up the
- * bytes the child wrote, read once at the end as a check. Each side sleeps
- * in poll on its doorbell and on a pidfd of its peer, so a peer's death
- * wakes it at once. Where pidfd_open is missing (kernels before 5.3,
- * valgrind, some container filters), a pipe whose write end only the peer
- * holds does the same: the peer's death is end of file. That is also the
- * portable design; FreeBSD 13 and NetBSD 10 have eventfd too.
+ * Watch for the two eventfd modes: semaphores count the free and the filled
+ * slots, one read per slot; a counter adds up the bytes, read once at the
+ * end. Without pidfd_open (Linux before 5.3, valgrind, container filters)
+ * a socket pair tells the death as end of file. Tested: glibc, musl, both.
  */
-#define _DEFAULT_SOURCE /* MAP_ANONYMOUS, and syscall(2) for pidfd_open, which musl and glibc before 2.36 do not wrap */
+/* MAP_ANONYMOUS, and syscall(2) for pidfd_open, which musl and glibc before 2.36 do not wrap */
+#define _DEFAULT_SOURCE
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
@@ -30,6 +26,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -43,15 +40,19 @@ struct slot {
 };
 /* Only lock-free atomics work between processes (they hold no hidden lock). */
 _Static_assert(ATOMIC_LONG_LOCK_FREE == 2, "atomic size_t must be lock-free");
+struct ring { /* the slots, three doorbells, and what shows the peer's death */
+	struct slot *slots;
+	int count, free_slots, filled, bytes, peer;
+};
 
 static void hold_standard_descriptors(void);
 static void catch_stop_signals(void);
-static int pidfd_open(pid_t pid);
+static int watch(pid_t peer, const char *name, const int alive[2], int ours);
+static uint64_t produce(const struct ring *ring);
+static void consume(const struct ring *ring);
 static int wait_for(int fd, int peer);
-static uint64_t take(int doorbell);
-static void ring(int doorbell, uint64_t value, const char *name);
-static uint64_t produce(struct slot *slots, int count, int free_slots, int filled, int peer);
-static void consume(struct slot *slots, int count, int free_slots, int filled, int bytes, int peer);
+static int take(int doorbell, int peer);
+static void ring_bell(int doorbell, uint64_t value, const char *name);
 static _Noreturn void child_ended(int status);
 static int write_all(int fd, const void *buf, size_t len);
 static int reap(pid_t child);
@@ -72,37 +73,33 @@ int main(int argc, char *argv[])
 		return 2;
 	}
 	catch_stop_signals();
+	struct ring ring = { .count = (int)count };
 
-	/* Step 1: the ring, shared with the child we are about to fork: an
-	 * anonymous mapping has no name, so nothing can be left behind. */
+	/* Step 1: the ring, shared over fork; with no name, nothing is left behind. */
 	size_t size = (size_t)count * sizeof(struct slot);
 	/* cppcheck-suppress invalidFunctionArg ; MAP_ANONYMOUS wants fd -1 (some systems insist) */
-	struct slot *slots = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (slots == MAP_FAILED)
+	ring.slots = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (ring.slots == MAP_FAILED)
 		die("mmap", "ring", strerror(errno), NULL);
 
 	/* Step 2: the doorbells. Semaphore mode for "one per slot": each read
-	 * takes 1, so no ring is lost. Counter mode for a sum: each read
-	 * takes everything added since, and resets it. The counter is
-	 * non-blocking: one that could not take more must be an error, not a
-	 * write that waits for ever. */
-	int free_slots = eventfd((unsigned)count, EFD_SEMAPHORE | EFD_CLOEXEC);
-	int filled = eventfd(0, EFD_SEMAPHORE | EFD_CLOEXEC);
-	int bytes = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (free_slots == -1 || filled == -1 || bytes == -1)
+	 * takes 1, so no ring is lost. Counter mode for a sum: a read takes all
+	 * added since. Non-blocking: a full counter is an error, not a hang. */
+	ring.free_slots = eventfd((unsigned)count, EFD_SEMAPHORE | EFD_CLOEXEC);
+	ring.filled = eventfd(0, EFD_SEMAPHORE | EFD_CLOEXEC);
+	ring.bytes = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (ring.free_slots == -1 || ring.filled == -1 || ring.bytes == -1)
 		die("eventfd", "doorbells", strerror(errno), NULL);
 
-	/* Step 3: how each side will see the other die. An eventfd cannot:
-	 * every holder shares one counter, and a dead one just stops ringing.
-	 * A pidfd of the peer can, or else a pipe that only the peer writes. */
-	int probe = pidfd_open(getpid()), have_pidfds = probe != -1;
+	/* Step 3: how each side sees the other die (a dead eventfd holder just
+	 * stops ringing): a pidfd of the peer, or else a socket pair. */
+	int probe = (int)syscall(SYS_pidfd_open, getpid(), 0), alive[2] = { -1, -1 };
 	if (probe == -1 && errno != ENOSYS && errno != EPERM)
 		die("pidfd_open", "ourselves", strerror(errno), NULL);
 	if (probe != -1 && close(probe) == -1)
 		die("close", "pidfd", strerror(errno), NULL);
-	int parent_alive[2] = { -1, -1 }, child_alive[2] = { -1, -1 };
-	if (!have_pidfds && (pipe(parent_alive) == -1 || pipe(child_alive) == -1))
-		die("pipe", "for a death without pidfds", strerror(errno), NULL);
+	if (probe == -1 && socketpair(AF_UNIX, SOCK_STREAM, 0, alive) == -1)
+		die("socketpair", "for the peer's death", strerror(errno), NULL);
 
 	/* Step 4: fork, the stop signals blocked so clean_up knows the child. */
 	sigset_t all, old_mask;
@@ -116,70 +113,66 @@ int main(int argc, char *argv[])
 	if (sigprocmask(SIG_SETMASK, &old_mask, NULL) == -1)
 		die("sigprocmask", "SIG_SETMASK", strerror(errno), NULL);
 
-	/* Step 5, the child: a pidfd of the parent, then the slots to stdout.
-	 * pidfd_open by pid is racy for a process that is not our unreaped
-	 * child: the parent may have died and its pid gone to another. After
-	 * the pidfd is open, getppid still being the parent proves it is his. */
+	/* Step 5, the child: a pidfd by pid is racy here, as the parent may have
+	 * died and its pid gone to another; getppid still naming it proves the
+	 * pidfd his. Then the slots to standard output. */
 	if (child == 0) {
-		int peer = have_pidfds ? pidfd_open(parent) : parent_alive[0];
-		if (peer == -1)
-			die("pidfd_open", "parent", strerror(errno), NULL);
+		ring.peer = watch(parent, "parent", alive, 1);
 		if (getppid() != parent)
 			die("getppid", "parent", "the parent died before we began", NULL);
-		if (!have_pidfds && (close(parent_alive[1]) == -1 || close(child_alive[0]) == -1))
-			die("close", "pipes", strerror(errno), NULL);
-		consume(slots, (int)count, free_slots, filled, bytes, peer);
-		if (close(free_slots) == -1 || close(filled) == -1 || close(bytes) == -1 ||
-		    close(peer) == -1 || (!have_pidfds && close(child_alive[1]) == -1))
-			die("close", "doorbells", strerror(errno), NULL);
+		consume(&ring);
 		return 0;
 	}
 
-	/* Step 6, the parent: our own unreaped child's pid cannot be reused,
-	 * so opening its pidfd by pid is safe. Then stdin into the slots. */
-	int peer = have_pidfds ? pidfd_open(child) : child_alive[0];
-	if (peer == -1)
-		die("pidfd_open", "child", strerror(errno), NULL);
-	if (!have_pidfds && (close(child_alive[1]) == -1 || close(parent_alive[0]) == -1))
-		die("close", "pipes", strerror(errno), NULL);
-	uint64_t sent = produce(slots, (int)count, free_slots, filled, peer);
+	/* Step 6, the parent: our unreaped child keeps its pid, so a pidfd by
+	 * pid is safe. Then standard input into the slots. */
+	ring.peer = watch(child, "child", alive, 0);
+	uint64_t sent = produce(&ring);
 
-	/* Step 7: the child's end, then the check: one read of the counter
-	 * gives the sum of every number the child added to it. */
+	/* Step 7: the child's end, then one read of the counter: the sum of
+	 * every number the child added to it (EAGAIN: none, 0). */
 	int status = reap(child);
 	child_pid = 0;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		child_ended(status);
 	uint64_t counted = 0;
-	if (read(bytes, &counted, sizeof counted) == -1 && errno != EAGAIN) /* EAGAIN: 0 */
+	if (read(ring.bytes, &counted, sizeof counted) == -1 && errno != EAGAIN)
 		die("read", "byte counter", strerror(errno), NULL);
 	if (counted != sent)
 		die("read", "byte counter", "the child wrote another number of bytes than we sent", NULL);
-	if (close(free_slots) == -1 || close(filled) == -1 || close(bytes) == -1 || close(peer) == -1 ||
-	    (!have_pidfds && close(parent_alive[1]) == -1))
-		die("close", "doorbells", strerror(errno), NULL);
 	return 0;
+}
+
+/* Readable once the peer has ended: its pidfd (Linux 5.3), or our end of
+ * the socket pair, the peer's end closed here. */
+static int watch(pid_t peer, const char *name, const int alive[2], int ours)
+{
+	if (alive[0] != -1 && close(alive[1 - ours]) == -1)
+		die("close", "socket pair", strerror(errno), NULL);
+	int fd = alive[0] != -1 ? alive[ours] : (int)syscall(SYS_pidfd_open, peer, 0);
+	if (fd == -1)
+		die("pidfd_open", name, strerror(errno), NULL);
+	return fd;
 }
 
 /* The parent: take a free slot, fill it from standard input, ring
  * "filled". An empty slot is the end. Returns the bytes sent. */
-static uint64_t produce(struct slot *slots, int count, int free_slots, int filled, int peer)
+static uint64_t produce(const struct ring *ring)
 {
 	uint64_t sent = 0;
-	for (int i = 0;; i = (i + 1) % count) {
-		if (wait_for(free_slots, peer) == -1 || wait_for(STDIN_FILENO, peer) == -1)
+	for (int i = 0;; i = (i + 1) % ring->count) {
+		struct slot *slot = &ring->slots[i];
+		if (take(ring->free_slots, ring->peer) == -1 || wait_for(STDIN_FILENO, ring->peer) == -1)
 			child_ended(reap((pid_t)child_pid));
-		(void)take(free_slots);
 		ssize_t n;
-		while ((n = read(STDIN_FILENO, slots[i].data, SLOT_SIZE)) == -1 && errno == EINTR)
+		while ((n = read(STDIN_FILENO, slot->data, SLOT_SIZE)) == -1 && errno == EINTR)
 			continue;
 		if (n == -1)
 			die("read", "standard input", strerror(errno), NULL);
-		/* Release: the data is visible before the length that says so.
-		 * The eventfd calls order memory too in practice, but C does
-		 * not promise it. */
-		atomic_store_explicit(&slots[i].length, (size_t)n, memory_order_release);
-		ring(filled, 1, "filled slots");
+		/* Release: the data before the length (the eventfd calls order
+		 * memory too in practice, but C does not promise it). */
+		atomic_store_explicit(&slot->length, (size_t)n, memory_order_release);
+		ring_bell(ring->filled, 1, "filled slots");
 		if (n == 0)
 			return sent;
 		sent += (uint64_t)n;
@@ -187,31 +180,30 @@ static uint64_t produce(struct slot *slots, int count, int free_slots, int fille
 }
 
 /* The child: wait for a filled slot, write it out, ring "free". */
-static void consume(struct slot *slots, int count, int free_slots, int filled, int bytes, int peer)
+static void consume(const struct ring *ring)
 {
-	for (int i = 0;; i = (i + 1) % count) {
-		if (wait_for(filled, peer) == -1)
+	for (int i = 0;; i = (i + 1) % ring->count) {
+		const struct slot *slot = &ring->slots[i];
+		if (take(ring->filled, ring->peer) == -1)
 			die("poll", "parent", "the parent died before the end (the output is cut short)", NULL);
-		(void)take(filled);
-		size_t n = atomic_load_explicit(&slots[i].length, memory_order_acquire);
+		size_t n = atomic_load_explicit(&slot->length, memory_order_acquire);
 		if (n > SLOT_SIZE) /* shared memory is untrusted */
 			die("read", "ring", "a length larger than the slot", NULL);
 		if (n == 0)
 			return;
-		if (write_all(STDOUT_FILENO, slots[i].data, n) == -1) {
+		if (write_all(STDOUT_FILENO, slot->data, n) == -1) {
 			if (errno == EPIPE) { /* end quietly, as cat does */
 				signal(SIGPIPE, SIG_DFL);
 				raise(SIGPIPE);
 			}
 			die("write", "standard output", strerror(errno), NULL);
 		}
-		ring(bytes, n, "byte counter");
-		ring(free_slots, 1, "free slots");
+		ring_bell(ring->bytes, n, "byte counter");
+		ring_bell(ring->free_slots, 1, "free slots");
 	}
 }
 
-/* Sleep until fd is readable or the peer is gone (its pidfd readable, or
- * its pipe at end of file). Returns 0, or -1 when the peer died. */
+/* Sleep until fd is readable: 0; or until the peer has ended: -1. */
 static int wait_for(int fd, int peer)
 {
 	struct pollfd fds[2] = { { .fd = fd, .events = POLLIN }, { .fd = peer, .events = POLLIN } };
@@ -221,18 +213,20 @@ static int wait_for(int fd, int peer)
 	return fds[1].revents != 0 ? -1 : 0;
 }
 
-/* An eventfd is read and written 8 bytes at a time, never fewer. */
-static uint64_t take(int doorbell)
+/* Wait for the doorbell, then take (8 bytes, never fewer): 0, or -1. */
+static int take(int doorbell, int peer)
 {
 	uint64_t value;
+	if (wait_for(doorbell, peer) == -1)
+		return -1;
 	while (read(doorbell, &value, sizeof value) == -1)
 		if (errno != EINTR)
 			die("read", "doorbell", strerror(errno), NULL);
-	return value;
+	return 0;
 }
 
 /* Add value to the counter. EAGAIN: it would pass UINT64_MAX - 1. */
-static void ring(int doorbell, uint64_t value, const char *name)
+static void ring_bell(int doorbell, uint64_t value, const char *name)
 {
 	while (write(doorbell, &value, sizeof value) == -1)
 		if (errno != EINTR)
@@ -240,18 +234,12 @@ static void ring(int doorbell, uint64_t value, const char *name)
 			    NULL);
 }
 
-/* Linux 5.3; musl and older glibc have no wrapper, so syscall. */
-static int pidfd_open(pid_t pid)
-{
-	return (int)syscall(SYS_pidfd_open, pid, 0);
-}
-
 /* ======================================================================
  * Below: what stops the child when we are stopped early, how a child's
  * end is told, and the error line. */
 
-/* The child has nothing to clean up: SIGKILL, and reap it. kill and
- * waitpid are async-signal-safe. */
+/* The child has nothing to clean up: SIGKILL, and reap it (both calls are
+ * async-signal-safe). */
 static void clean_up(void)
 {
 	pid_t pid = (pid_t)child_pid;
@@ -263,8 +251,8 @@ static void clean_up(void)
 	}
 }
 
-/* The child ended before the end of the stream, or failed. One killed by
- * SIGPIPE found standard output closed: we end as quietly. */
+/* The child ended early or failed. Killed by SIGPIPE, it found standard
+ * output closed: we end as quietly. */
 static _Noreturn void child_ended(int status)
 {
 	child_pid = 0;

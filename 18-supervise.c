@@ -1,27 +1,21 @@
 /*
- * 18-supervise: run a command with a time limit, like timeout(1), and
- * never signal the wrong process (Linux only).
+ * 18-supervise: run a command with a time limit, like timeout(1), and never
+ * signal the wrong process (Linux only: signalfd, pidfds, PR_SET_PDEATHSIG).
  *
  *   ./18-supervise 2 sleep 10          # SIGTERM after 2 s: exit status 124
  *   ./18-supervise -s INT -k 1 0.5 ./server
  *
- * After SECONDS (a fraction is fine; 0: no limit) COMMAND gets SIGNAL
- * (default TERM), and SIGKILL -k SECONDS later if it is still running.
- * SIGINT, SIGTERM and SIGHUP sent to us are passed on to COMMAND. Exit
- * status: COMMAND's (or we die of its signal); 124 when the time ran out,
- * 137 when COMMAND had to be killed with SIGKILL; 125 when we fail, 126 or
- * 127 when COMMAND cannot be run. Watch for: our signals come from a
- * signalfd and COMMAND's end from a pidfd, so one poll waits for all; and
- * if we are killed, COMMAND is killed too. Linux only: signalfd, pidfds,
- * PR_SET_PDEATHSIG. Where pidfds are missing (kernels before 5.3,
- * valgrind, some container filters), SIGCHLD and kill stand in.
+ * Exit statuses as timeout(1)'s. Watch for: one poll waits for our signals
+ * (a signalfd), COMMAND's end (a pidfd) and the time; if we are killed,
+ * COMMAND is too. Without pidfds (Linux before 5.3, valgrind, container
+ * filters) SIGCHLD and kill stand in. Tested with glibc and musl, both ways.
  */
-#define _DEFAULT_SOURCE /* syscall(2), for pidfd_open and pidfd_send_signal: no wrapper in musl or glibc before 2.36 */
+/* syscall(2), for pidfd_open and pidfd_send_signal: no wrapper in musl or glibc before 2.36 */
+#define _DEFAULT_SOURCE
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -36,104 +30,81 @@
 #include <unistd.h>
 
 #define PROGRAM "18-supervise"
-enum { FAILED = 125, TIMED_OUT = 124, MAX_SECONDS = 1000000 };
+enum { TIMED_OUT = 124, FAILED = 125, MAX_SECONDS = 1000000 };
 
 static void hold_standard_descriptors(void);
-static _Noreturn void usage(void);
 static int signal_number(const char *name);
 static long long milliseconds(const char *text);
-static int pidfd_open(pid_t pid);
-static _Noreturn void run_command(char *command[], pid_t parent, const sigset_t *mask);
 static int supervise(pid_t child, int pidfd, int sigfd, const char *command);
-static void send_signal(pid_t child, int pidfd, int sig);
-static int reap(pid_t child);
 static _Noreturn void end_like(int status);
+static void say(const char *call, const char *object, const char *reason, const char *fix);
 static _Noreturn void die(const char *call, const char *object,
 			  const char *reason, const char *fix);
 
 static int timeout_signal = SIGTERM, timed_out;
 static long long limit_ms, grace_ms = -1; /* -1: no -k, no SIGKILL */
 static const char *limit_text, *grace_text;
+static const int taken_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGCHLD };
 
 int main(int argc, char *argv[])
 {
 	hold_standard_descriptors();
-	int option;
+	int option, bad = 0;
 	opterr = 0;
-	while ((option = getopt(argc, argv, "+s:k:")) != -1) {
-		if (option == 's' && (timeout_signal = signal_number(optarg)) > 0)
-			continue;
-		if (option != 'k' || (grace_ms = milliseconds(grace_text = optarg)) < 0)
-			usage();
+	while ((option = getopt(argc, argv, "+s:k:")) != -1)
+		if (option == 's' ? (timeout_signal = signal_number(optarg)) == 0
+				  : option != 'k' || (grace_ms = milliseconds(grace_text = optarg)) < 0)
+			bad = 1;
+	if (bad || argc - optind < 2 || (limit_ms = milliseconds(limit_text = argv[optind])) < 0) {
+		fprintf(stderr, "usage: %s [-s SIGNAL] [-k SECONDS] SECONDS COMMAND [ARG...]   (SIGNAL:"
+			" TERM by default, a name or a number; SECONDS: 0 to %d)\n", PROGRAM, MAX_SECONDS);
+		return 2;
 	}
-	if (argc - optind < 2 || (limit_ms = milliseconds(limit_text = argv[optind])) < 0)
-		usage();
 	char **command = argv + optind + 1;
 
-	/* Step 1: block the signals we pass on, and take them from a signalfd
-	 * instead: they wait in the kernel until poll says they are there.
-	 * Without pidfds, SIGCHLD is how we learn that COMMAND ended. */
-	int probe = pidfd_open(getpid()), have_pidfds = probe != -1;
-	if (probe == -1 && errno != ENOSYS && errno != EPERM)
-		die("pidfd_open", "ourselves", strerror(errno), NULL);
-	if (probe != -1 && close(probe) == -1)
-		die("close", "pidfd", strerror(errno), NULL);
+	/* Step 1: a signalfd for the signals we pass on, and SIGCHLD (COMMAND's
+	 * end without pidfds). Blocked first, they wait for it to read them. */
 	sigset_t taken, old_mask;
 	sigemptyset(&taken);
-	sigaddset(&taken, SIGINT);
-	sigaddset(&taken, SIGTERM);
-	sigaddset(&taken, SIGHUP);
-	if (!have_pidfds)
-		sigaddset(&taken, SIGCHLD);
+	for (size_t i = 0; i < sizeof taken_signals / sizeof taken_signals[0]; i++)
+		sigaddset(&taken, taken_signals[i]);
 	if (sigprocmask(SIG_BLOCK, &taken, &old_mask) == -1)
 		die("sigprocmask", "SIG_BLOCK", strerror(errno), NULL);
 	int sigfd = signalfd(-1, &taken, SFD_CLOEXEC);
 	if (sigfd == -1)
-		die("signalfd", "SIGINT/SIGTERM/SIGHUP", strerror(errno), NULL);
+		die("signalfd", "SIGINT/SIGTERM/SIGHUP/SIGCHLD", strerror(errno), NULL);
 
-	/* Step 2: fork; the child makes sure to die with us, then runs
-	 * COMMAND with the signal mask we started with. */
+	/* Step 2: fork. The child asks for SIGKILL when we die; if we died
+	 * before that prctl, none comes, but getppid names another process.
+	 * (prctl cannot fail for SIGKILL; a dead parent has nobody to tell.)
+	 * A blocked signal stays blocked across exec: the mask goes back.
+	 * Then 127 "not found", 126 "not runnable", as the shell says, with
+	 * _exit: exit would flush stdio buffers that are ours too. */
 	pid_t parent = getpid(), child = fork();
 	if (child == -1)
 		die("fork", command[0], strerror(errno), NULL);
-	if (child == 0)
-		run_command(command, parent, &old_mask);
+	if (child == 0) {
+		if (prctl(PR_SET_PDEATHSIG, (unsigned long)SIGKILL) == -1 || getppid() != parent)
+			_exit(FAILED);
+		(void)sigprocmask(SIG_SETMASK, &old_mask, NULL); /* a valid mask: cannot fail */
+		execvp(command[0], command);
+		int error = errno;
+		say("exec", command[0], strerror(error), NULL);
+		_exit(error == ENOENT || error == ENOTDIR ? 127 : 126);
+	}
 
-	/* Step 3: a pidfd for the child: a handle on that one process, which
-	 * a recycled pid can never match. Our own unreaped child cannot be
-	 * recycled yet, so opening it by pid is safe here. */
-	int pidfd = have_pidfds ? pidfd_open(child) : -1;
-	if (have_pidfds && pidfd == -1)
+	/* Step 3: a pidfd, which no recycled pid can match, opened by pid: our
+	 * unreaped child keeps its pid. -1 where pidfds are missing. */
+	int pidfd = (int)syscall(SYS_pidfd_open, child, 0);
+	if (pidfd == -1 && errno != ENOSYS && errno != EPERM)
 		die("pidfd_open", command[0], strerror(errno), NULL);
 
-	/* Step 4: wait for COMMAND to end, a signal to pass on, or the time. */
+	/* Step 4: wait for COMMAND to end, a signal to pass on, or the time.
+	 * Step 5: end as COMMAND ended, or say that the time ran out. */
 	int status = supervise(child, pidfd, sigfd, command[0]);
-
-	/* Step 5: end as COMMAND ended, or say that the time ran out. */
-	if (close(sigfd) == -1 || (pidfd != -1 && close(pidfd) == -1))
-		die("close", "signalfd and pidfd", strerror(errno), NULL);
-	if (timed_out && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
-		exit(128 + SIGKILL);
 	if (timed_out)
-		exit(TIMED_OUT);
+		exit(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL ? 128 + SIGKILL : TIMED_OUT);
 	end_like(status);
-}
-
-/* PR_SET_PDEATHSIG: the kernel sends us SIGKILL when our parent dies. But
- * the parent may have died between fork and here; then the signal will
- * never come, and getppid already names another process. Checking it
- * after the prctl closes that race. The mask goes back to what the
- * supervisor started with: a blocked signal stays blocked across exec. */
-static _Noreturn void run_command(char *command[], pid_t parent, const sigset_t *mask)
-{
-	if (prctl(PR_SET_PDEATHSIG, (unsigned long)SIGKILL) == -1 || getppid() != parent)
-		_exit(FAILED); /* nobody is left to tell, or wants COMMAND run */
-	(void)sigprocmask(SIG_SETMASK, mask, NULL); /* a valid mask: cannot fail */
-	execvp(command[0], command);
-	/* 127 "not found", 126 "found but not runnable", as the shell. */
-	int error = errno;
-	fprintf(stderr, "%s: exec %s: %s\n", PROGRAM, command[0], strerror(error));
-	_exit(error == ENOENT || error == ENOTDIR ? 127 : 126);
 }
 
 static long long now_ms(void)
@@ -144,73 +115,55 @@ static long long now_ms(void)
 	return (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 
-/* One poll watches the signalfd, the pidfd (readable once the child has
- * ended) and the clock. Returns the child's status, once reaped. */
+/* One poll watches the signalfd, the pidfd (readable once COMMAND has
+ * ended; poll skips a -1) and the clock. Returns COMMAND's status. */
 static int supervise(pid_t child, int pidfd, int sigfd, const char *command)
 {
 	long long deadline = limit_ms > 0 ? now_ms() + limit_ms : -1;
 	for (;;) {
 		struct pollfd fds[2] = { { .fd = sigfd, .events = POLLIN },
 					 { .fd = pidfd, .events = POLLIN } };
-		long long left = deadline < 0 ? -1 : deadline - now_ms();
-		int ready = poll(fds, 2, left < 0 ? (int)left : left > INT_MAX ? INT_MAX : (int)left);
-		if (ready == -1 && errno == EINTR)
-			continue;
-		if (ready == -1)
+		long long left = deadline < 0 ? -1 : deadline - now_ms(); /* an int: MAX_SECONDS */
+		int ready = poll(fds, 2, deadline >= 0 && left < 0 ? 0 : (int)left), sig = 0;
+		struct signalfd_siginfo info;
+		if (ready == -1 && errno != EINTR)
 			die("poll", "signalfd and pidfd", strerror(errno), NULL);
+		if (fds[0].revents != 0 && read(sigfd, &info, sizeof info) != (ssize_t)sizeof info)
+			die("read", "signalfd", strerror(errno), NULL);
 
-		if (ready == 0 && now_ms() >= deadline) { /* the time is up */
-			int sig = timed_out ? SIGKILL : timeout_signal;
-			send_signal(child, pidfd, sig);
-			if (timed_out)
-				fprintf(stderr, "%s: %s still running %s s after that: sent signal %d\n",
-					PROGRAM, command, grace_text, sig);
-			else
-				fprintf(stderr, "%s: %s still running after %s s: sent signal %d\n",
-					PROGRAM, command, limit_text, sig);
+		/* Ctrl-C from the terminal (SI_KERNEL, not SI_USER or SI_QUEUE)
+		 * has reached COMMAND already: it is in the foreground group. */
+		if (fds[0].revents != 0 && info.ssi_signo != SIGCHLD &&
+		    (info.ssi_code == SI_USER || info.ssi_code == SI_QUEUE))
+			sig = (int)info.ssi_signo;
+		if (ready == 0) /* the time is up: SIGNAL, and SIGKILL after -k */
+			sig = timed_out ? SIGKILL : timeout_signal;
+		/* A pidfd reaches only its process; kill is safe too, as only we reap
+		 * the child. ESRCH: it has just ended; its pidfd or SIGCHLD follows. */
+		if (sig != 0 && pidfd != -1 && syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) == -1 &&
+		    errno != ESRCH)
+			die("pidfd_send_signal", command, strerror(errno), NULL);
+		if (sig != 0 && pidfd == -1 && kill(child, sig) == -1 && errno != ESRCH)
+			die("kill", command, strerror(errno), NULL);
+		if (ready == 0) {
+			char when[4096], sent[32];
+			(void)snprintf(when, sizeof when, "still running %s%s s%s",
+				       timed_out ? "" : "after ", timed_out ? grace_text : limit_text,
+				       timed_out ? " after that" : "");
+			(void)snprintf(sent, sizeof sent, "sent signal %d", sig);
+			say(command, when, sent, NULL);
 			deadline = !timed_out && grace_ms >= 0 && sig != SIGKILL ? now_ms() + grace_ms : -1;
 			timed_out = 1;
 		}
-		if (ready == 0)
-			continue;
-		if (fds[1].revents != 0)
-			return reap(child);
 
-		struct signalfd_siginfo info;
-		ssize_t got = read(sigfd, &info, sizeof info);
-		if (got == -1 && errno == EINTR)
-			continue;
-		if (got != (ssize_t)sizeof info)
-			die("read", "signalfd", got == -1 ? strerror(errno) : "short read", NULL);
-		int status = 0;
-		pid_t ended = info.ssi_signo == SIGCHLD ? waitpid(child, &status, WNOHANG) : 0;
+		/* A readable pidfd, or a SIGCHLD (which may be for a stop). */
+		int status;
+		pid_t ended = waitpid(child, &status, fds[1].revents != 0 ? 0 : WNOHANG);
 		if (ended == -1)
 			die("waitpid", command, strerror(errno), NULL);
 		if (ended == child)
 			return status;
-		/* Ctrl-C from the terminal (SI_KERNEL, not SI_USER or SI_QUEUE)
-		 * has reached COMMAND already: it is in the foreground group. */
-		if (info.ssi_signo != SIGCHLD && (info.ssi_code == SI_USER || info.ssi_code == SI_QUEUE))
-			send_signal(child, pidfd, (int)info.ssi_signo);
 	}
-}
-
-/* Linux 5.1 and 5.3; musl and older glibc have no wrappers, so syscall.
- * The pidfd is close-on-exec, as every descriptor made by 5.3+ is. */
-static int pidfd_open(pid_t pid)
-{
-	return (int)syscall(SYS_pidfd_open, pid, 0);
-}
-
-/* With a pidfd, the signal can reach only the process it was opened for.
- * Without one, kill by pid is still safe here: only we reap the child, and
- * its pid cannot be reused until we have. ESRCH: it has just ended. */
-static void send_signal(pid_t child, int pidfd, int sig)
-{
-	long sent = pidfd != -1 ? syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0)
-				: kill(child, sig);
-	if (sent == -1 && errno != ESRCH)
-		die(pidfd != -1 ? "pidfd_send_signal" : "kill", "command", strerror(errno), NULL);
 }
 
 /* ======================================================================
@@ -231,10 +184,8 @@ static int signal_number(const char *name)
 	long number = strtol(name, &end, 10);
 	sigset_t check;
 	sigemptyset(&check);
-	if (name[0] < '1' || name[0] > '9' || *end != '\0' || number > INT_MAX ||
-	    sigaddset(&check, (int)number) == -1)
-		return 0;
-	return (int)number;
+	return name[0] < '1' || name[0] > '9' || *end != '\0' || number > SIGRTMAX ||
+	       sigaddset(&check, (int)number) == -1 ? 0 : (int)number;
 }
 
 /* SECONDS, a fraction allowed, as milliseconds; -1 if it is not one. */
@@ -246,17 +197,6 @@ static long long milliseconds(const char *text)
 		return -1;
 	double ms = seconds * 1000;
 	return (long long)ms + ((double)(long long)ms < ms); /* rounded up: never early */
-}
-
-/* Wait for the child, retrying after a signal; its status as waitpid
- * gives it. */
-static int reap(pid_t child)
-{
-	int status;
-	while (waitpid(child, &status, 0) == -1)
-		if (errno != EINTR)
-			die("waitpid", "child", strerror(errno), NULL);
-	return status;
 }
 
 /* COMMAND's exit status, or death by its signal, so that the shell sees
@@ -277,14 +217,6 @@ static _Noreturn void end_like(int status)
 	exit(128 + sig); /* not reached: the signal's default action ends us */
 }
 
-static _Noreturn void usage(void)
-{
-	fprintf(stderr, "usage: %s [-s SIGNAL] [-k SECONDS] SECONDS COMMAND [ARG...]"
-		"   (SIGNAL: TERM by default, a name or a number; SECONDS: 0 to %d)\n",
-		PROGRAM, MAX_SECONDS);
-	exit(2);
-}
-
 /* A descriptor 0, 1 or 2 that was closed when we started is filled with
  * /dev/null opened the other way round: reading or writing it still fails
  * with EBADF as before, and no queue, FIFO or socket of ours can take its
@@ -297,22 +229,29 @@ static void hold_standard_descriptors(void)
 			exit(FAILED); /* nowhere to say why: stderr may be closed */
 }
 
-/* One line on stderr, "program: call object: reason (fix)", then exit
- * 125, as timeout(1) does (1 could be COMMAND's own status). The object
- * may come from the command line: a control byte in the line is shown as
- * \ooo, so that no name can forge a second line. */
-static _Noreturn void die(const char *call, const char *object,
-			  const char *reason, const char *fix)
+/* die's line, without the exit: for the child that must _exit 126 or 127,
+ * and the timeout notes. The object may come from the command line: a
+ * control byte in the line is shown as \ooo, so that no name can forge a
+ * second line. */
+static void say(const char *call, const char *object, const char *reason, const char *fix)
 {
 	char line[4096];
 	(void)snprintf(line, sizeof line, "%s: %s %s: %s%s%s%s", PROGRAM, call,
 		       object, reason, fix ? " (" : "", fix ? fix : "", fix ? ")" : "");
 	for (const char *c = line; *c != '\0'; c++) {
 		if ((unsigned char)*c < ' ' || *c == '\177')
-			fprintf(stderr, "\\%03o", (unsigned)(unsigned char)*c);
+			(void)fprintf(stderr, "\\%03o", (unsigned)(unsigned char)*c);
 		else
 			(void)putc(*c, stderr);
 	}
 	(void)putc('\n', stderr);
+}
+
+/* One line on stderr, "program: call object: reason (fix)", then exit
+ * 125, as timeout(1) does (1 could be COMMAND's own status). */
+static _Noreturn void die(const char *call, const char *object,
+			  const char *reason, const char *fix)
+{
+	say(call, object, reason, fix);
 	exit(FAILED);
 }

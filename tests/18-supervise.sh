@@ -119,19 +119,25 @@ test_a_supervisor_killed_with_sigkill_takes_command_with_it() {
 	done
 }
 
-test_a_parent_dead_before_the_death_signal_was_set_is_noticed() {
+test_a_supervisor_dead_before_the_death_signal_was_set_never_runs_command() {
 	needs cmd strace
-	# The child's prctl is held back a second: the supervisor dies first,
-	# so the death signal is set too late; getppid tells the child.
-	RUN="strace -f -qq -o /dev/null -e inject=prctl:delay_enter=1000000" \
-		spawn 18-supervise 0 touch "$T/ran"
+	# strace holds the child at the entry of its prctl(PR_SET_PDEATHSIG,
+	# SIGKILL) for as long as it runs (-I1: and lets SIGTERM end it). The
+	# supervisor dies in that window, then strace lets the prctl go: the
+	# death signal comes too late, and only getppid can stop COMMAND.
+	RUN="strace -I1 -f -qq -o /dev/null -e inject=prctl:delay_enter=60000000" \
+		spawn 18-supervise 0 touch "$T/ran" 2> "$T/err"
 	local spawned=$! supervisor child
 	supervisor=$(child_of $spawned)
 	child=$(child_of "$supervisor")
+	wait_until grep -q "^[0-9]* 0x1 $(printf '0x%x' "$(signum SIGKILL)") " "/proc/$child/syscall"
 	kill -KILL "$supervisor"
+	wait_until eval '! grep -q "^PPid:[[:space:]]*$supervisor\$" "/proc/$child/status"'
+	kill -TERM $spawned
+	finished $spawned "$(sig SIGTERM)"
 	wait_until exited "$child"
-	finished $spawned "$(sig SIGKILL)"
 	[ ! -e "$T/ran" ] || fail "COMMAND ran without its supervisor"
+	[ ! -s "$T/err" ] || fail "not quiet: $(cat "$T/err")"
 }
 
 test_a_command_that_cannot_be_run_gives_127_or_126() {
@@ -143,6 +149,19 @@ test_a_command_that_cannot_be_run_gives_127_or_126() {
 		in_mode "$mode" expect_status 126 run 18-supervise 10 "$T/plain" 2> "$T/err"
 		stderr_is "$T/err" "18-supervise: exec $T/plain: $(errtext EACCES)"
 	done
+}
+
+test_a_control_byte_in_the_command_name_cannot_forge_a_line() {
+	local mode
+	for mode in $MODES; do
+		in_mode "$mode" expect_status 127 run 18-supervise 10 "$T/no"$'\n'"such" 2> "$T/err"
+		stderr_is "$T/err" "18-supervise: exec $T/no\\012such: $(errtext ENOENT)"
+	done
+	printf '#!/bin/sh\nexec sleep 10\n' > "$T/sl"$'\033'"eep"
+	chmod +x "$T/sl"$'\033'"eep"
+	expect_status 124 run 18-supervise 0.1 "$T/sl"$'\033'"eep" 2> "$T/err"
+	stderr_is "$T/err" \
+		"18-supervise: $T/sl\\033eep still running after 0.1 s: sent signal $(signum SIGTERM)"
 }
 
 test_a_closed_output_ends_command_and_us_quietly() {
