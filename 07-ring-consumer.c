@@ -1,22 +1,16 @@
 /*
- * 07-ring-consumer: the consuming half of a bounded buffer. It creates a
- * ring of slots in POSIX shared memory with two process-shared semaphores
- * inside, which count the empty and the full slots, and copies what
- * 07-ring-producer puts there to standard output.
+ * 07-ring-consumer: create a ring of slots in POSIX shared memory, with two
+ * process-shared semaphores inside that count the empty and the full slots,
+ * and copy what 07-ring-producer puts there to standard output.
  *
  *   ./07-ring-consumer /demo > copy &     # either side may start first
  *   ./07-ring-producer /demo < file
  *
- * NAME defaults to /ipc-07-<uid>. The consumer creates the region and
- * removes it, whether it succeeds or not. Watch for: the end of the stream
- * is an explicit empty slot, so a producer that dies is never mistaken for
- * the end.
- *
- * Tested on Linux, glibc and musl. Each side shows it is alive with a
- * record lock on the region, which POSIX leaves unspecified for shared
- * memory (Linux has it); macOS lacks sem_init. The semaphores' words cannot
- * be checked: a process that scribbles on them can make glibc abort, or
- * stall both sides (see the README).
+ * NAME defaults to /ipc-07-<uid>. We create the region and remove it,
+ * however we end. Watch for: the end of the stream is an explicit empty
+ * slot, so a producer that dies is never taken for the end. Tested on
+ * Linux, glibc and musl (record locks on shared memory are Linux's, macOS
+ * lacks sem_init; what a scribbled semaphore does: see the README).
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -44,9 +38,7 @@ enum { SLOT_COUNT = 16, SLOT_SIZE = 64 * 1024 };
 enum { RING_READY = 0x52494e47, RING_JOINED = 0x4a4f494e }; /* "RING", "JOIN" */
 enum { CONSUMER_BYTE = 0, PRODUCER_BYTE = 1 }; /* the byte each side locks */
 
-/* The region, the same in 07-ring-producer.c. Its exact size is checked,
- * so the size pins the layout. Only what both sides read is here: each
- * keeps its own place in the ring in local variables. */
+/* The region, the same in 07-ring-producer.c; its checked size pins the layout. */
 struct region {
 	atomic_uint state; /* RING_READY once made, RING_JOINED once claimed */
 	sem_t empty;       /* counts the empty slots: the producer waits on it */
@@ -80,9 +72,7 @@ static int region_fd = -1; /* open while we run: closing it drops our lock */
 int main(int argc, char *argv[])
 {
 	hold_standard_descriptors();
-	/* static: clean_up may use it after main has returned. 64 bytes hold
-	 * the longest uid, so snprintf cannot truncate. */
-	static char default_name[64];
+	static char default_name[64]; /* static: clean_up may use it after main */
 	(void)snprintf(default_name, sizeof default_name, "/ipc-07-%ld", (long)getuid());
 	const char *name = argc == 2 ? argv[1] : default_name;
 	if (argc > 2 || !valid_name(name)) {
@@ -97,11 +87,10 @@ int main(int argc, char *argv[])
 	/* Step 1: create the region and its two semaphores. */
 	struct region *region = create_region(name);
 
-	/* Step 2: take a full slot, copy it out, hand it back as empty. Our
-	 * wait returning means that what the producer wrote before its
-	 * sem_post is visible. Another process can write the region, so the
-	 * slot is checked first: the length must fit, and the sequence number
-	 * proves the producer filled this slot in this round. */
+	/* Step 2: take a full slot, copy it out, hand it back as empty. Once our
+	 * wait returns, all the producer wrote before its sem_post is visible.
+	 * The slot is untrusted: its length must fit, and its sequence number
+	 * proves that the producer filled it in this round. */
 	uint32_t taken = 0;
 	for (unsigned out = 0;; out = (out + 1) % SLOT_COUNT) {
 		wait_for_full_slot(region);
@@ -122,9 +111,8 @@ int main(int argc, char *argv[])
 	}
 
 	/* Step 3: the stream is complete. Remove the name, then hand the last
-	 * slot back: that post is what lets the producer exit 0. Nobody calls
-	 * sem_destroy: the producer may still be inside sem_timedwait, and the
-	 * semaphores go away with the region's last mapping. */
+	 * slot back, which lets the producer exit 0. No sem_destroy: the
+	 * producer may still be inside sem_timedwait. */
 	must_remove = 0;
 	if (shm_unlink(name) == -1 && errno != ENOENT)
 		die("shm_unlink", name, strerror(errno), NULL);
@@ -138,10 +126,9 @@ int main(int argc, char *argv[])
 }
 
 /* O_EXCL: the region is new and ours, or the name is taken and we stop.
- * posix_fallocate reserves its pages (ftruncate on tmpfs reserves none:
- * a store into a page that cannot be had would raise SIGBUS). We lock our
- * byte, make both semaphores, and only then store RING_READY with release
- * ordering: a producer that loads it with acquire ordering sees the rest. */
+ * We lock our byte, reserve the pages, make both semaphores, and only then
+ * store RING_READY with release ordering: a producer that loads it with
+ * acquire ordering sees the rest. */
 static struct region *create_region(const char *name)
 {
 	int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
@@ -152,13 +139,15 @@ static struct region *create_region(const char *name)
 	must_remove = 1;
 	region_fd = fd;
 
-	struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = CONSUMER_BYTE, .l_len = 1 };
+	struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET,
+			      .l_start = CONSUMER_BYTE, .l_len = 1 };
 	if (fcntl(fd, F_SETLK, &lock) == -1)
 		die("fcntl", name, strerror(errno), NULL);
 	int error = posix_fallocate(fd, 0, (off_t)sizeof(struct region));
 	if (error != 0)
 		die("posix_fallocate", name, strerror(error), NULL);
-	struct region *region = mmap(NULL, sizeof *region, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	struct region *region = mmap(NULL, sizeof *region, PROT_READ | PROT_WRITE, MAP_SHARED,
+				     fd, 0);
 	if (region == MAP_FAILED)
 		die("mmap", name, strerror(errno), NULL);
 
@@ -172,11 +161,10 @@ static struct region *create_region(const char *name)
  * removes the region when we are stopped early. */
 
 /* sem_wait that cannot hang: a producer killed by SIGKILL never posts
- * again. So wait 200 ms at a time, and then ask whether the producer has
- * come (RING_JOINED) and is still there: it holds its lock, which the
- * kernel drops when it ends, however it ends. The deadline is on
- * CLOCK_REALTIME: a clock step only makes one wait shorter or longer
- * (sem_clockwait, on CLOCK_MONOTONIC, is a GNU extension). */
+ * again. So wait 200 ms at a time, then ask whether the producer has come
+ * (RING_JOINED) and still holds its lock, which the kernel drops when it
+ * ends, however it ends. CLOCK_REALTIME: a clock step only makes one wait
+ * shorter or longer. */
 static void wait_for_full_slot(struct region *region)
 {
 	for (int timeouts = 1;; timeouts++) {
@@ -196,7 +184,8 @@ static void wait_for_full_slot(struct region *region)
 		} else if (!lock_held(region_fd, PRODUCER_BYTE)) {
 			if (sem_trywait(&region->full) == 0) /* posted just before it ended */
 				return;
-			die("sem_timedwait", region_name, PEER " is gone", "the stream was cut short");
+			die("sem_timedwait", region_name, PEER " is gone",
+			    "the stream was cut short");
 		}
 	}
 }
@@ -214,14 +203,17 @@ static _Noreturn void refuse_taken_name(const char *name)
 	if (st.st_uid != geteuid())
 		die("shm_open", name, "belongs to another user", "pass another NAME");
 	if (lock_held(fd, CONSUMER_BYTE))
-		die("shm_open", name, "already has a " PROGRAM, "wait for it to end or pass another NAME");
-	die("shm_open", name, strerror(EEXIST), "no " PROGRAM " uses it: remove it or pass another NAME");
+		die("shm_open", name, "already has a " PROGRAM,
+		    "wait for it to end or pass another NAME");
+	die("shm_open", name, strerror(EEXIST),
+	    "no " PROGRAM " uses it: remove it or pass another NAME");
 }
 
 /* Does some process hold a lock on this byte of the region? */
 static int lock_held(int fd, off_t byte)
 {
-	struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = byte, .l_len = 1 };
+	struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = byte,
+			      .l_len = 1 };
 	if (fcntl(fd, F_GETLK, &lock) == -1)
 		die("fcntl", region_name, strerror(errno), NULL);
 	return lock.l_type != F_UNLCK;
