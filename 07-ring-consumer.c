@@ -143,6 +143,7 @@ static struct region *create_region(const char *name)
 			      .l_start = CONSUMER_BYTE, .l_len = 1 };
 	if (fcntl(fd, F_SETLK, &lock) == -1)
 		die("fcntl", name, strerror(errno), NULL);
+	/* ftruncate would reserve no page on tmpfs: a store could raise SIGBUS. */
 	int error = posix_fallocate(fd, 0, (off_t)sizeof(struct region));
 	if (error != 0)
 		die("posix_fallocate", name, strerror(error), NULL);
