@@ -154,7 +154,8 @@ static struct region *attach_region(const char *name)
 		die("mmap", name, "not a 07 ring (wrong magic number)", fix);
 
 	/* Our place: the producer's lock, held while we run, then RING_JOINED
-	 * in place of RING_READY, which a producer killed earlier leaves. */
+	 * in place of RING_READY. The consumer then removes the name, so only a
+	 * producer killed before that leaves RING_JOINED. */
 	struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET,
 			      .l_start = PRODUCER_BYTE, .l_len = 1 };
 	if (fcntl(region_fd, F_SETLK, &lock) == -1) {
@@ -166,7 +167,7 @@ static struct region *attach_region(const char *name)
 	unsigned ready = RING_READY;
 	if (!atomic_compare_exchange_strong(&region->state, &ready, RING_JOINED))
 		die("mmap", name, "already has a " PROGRAM,
-		    "left by a killed run: remove it or pass another NAME");
+		    "left by a killed run: a new " PEER " replaces it");
 	return region;
 }
 
@@ -197,8 +198,6 @@ static void wait_for_empty_slot(struct region *region)
 			continue; /* still there */
 		if (sem_trywait(&region->empty) == 0) /* posted just before it ended */
 			return;
-		if (shm_unlink(region_name) == -1 && errno != ENOENT)
-			die("shm_unlink", region_name, strerror(errno), NULL); /* SIGKILL left it */
 		die("sem_timedwait", region_name, PEER " is gone", "the stream was cut short");
 	}
 }
