@@ -164,13 +164,14 @@ static struct region *create_region(const char *name)
 }
 
 /* The name is taken. It is replaced only if it is certainly a ring that a
- * killed run left: ours, of its size, marked, nobody's lock on it. We hold
- * the consumer's lock from the look to the removal, so that two of us
- * cannot replace it at once, and retry if it went meanwhile (no link left).
- * Anything else is refused and left alone. */
+ * killed run left: ours, of its size and state word, nobody's lock on it.
+ * We hold the consumer's lock from the look to the removal, so no other
+ * consumer can replace it meanwhile; one that did before (no link left)
+ * makes us retry. Anything else is refused and left alone. */
 static void replace_stale_region(const char *name)
 {
 	struct stat st;
+	unsigned state = 0; /* the state word comes first in the region */
 	int fd = shm_open(name, O_RDWR, 0); /* not O_RDONLY: a FIFO there would block it */
 	if (fd == -1 && errno == ENOENT)
 		return;
@@ -180,9 +181,11 @@ static void replace_stale_region(const char *name)
 		die("fstat", name, strerror(errno), NULL);
 	if (st.st_uid != geteuid())
 		die("shm_open", name, "belongs to another user", "pass another NAME");
-	const char *fix = "not a 07 ring: remove it or pass another NAME";
-	if (st.st_size != (off_t)sizeof(struct region))
-		die("shm_open", name, strerror(EEXIST), fix);
+	if (st.st_size == (off_t)sizeof(struct region) && pread(fd, &state, sizeof state, 0) == -1)
+		die("pread", name, strerror(errno), NULL);
+	if (state != RING_READY && state != RING_JOINED)
+		die("shm_open", name, strerror(EEXIST),
+		    "not a 07 ring: remove it or pass another NAME");
 
 	struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET,
 			      .l_start = CONSUMER_BYTE, .l_len = 1 };
@@ -193,16 +196,13 @@ static void replace_stale_region(const char *name)
 		    "wait for it to end or pass another NAME");
 	}
 	if (lock_held(fd, PRODUCER_BYTE))
-		die("shm_open", name, "already has a " PEER, "wait for it to end or pass another NAME");
+		die("shm_open", name, "already has a " PEER,
+		    "wait for it to end or pass another NAME");
 	if (fstat(fd, &st) == -1)
 		die("fstat", name, strerror(errno), NULL);
-	unsigned state = 0; /* the state word comes first */
-	if (st.st_nlink > 0 && pread(fd, &state, sizeof state, 0) == -1)
-		die("pread", name, strerror(errno), NULL);
-	if (st.st_nlink > 0 && state != RING_READY && state != RING_JOINED)
-		die("shm_open", name, strerror(EEXIST), fix);
 	if (st.st_nlink > 0) {
-		fprintf(stderr, "%s: replacing the region at %s (left by a killed run)\n", PROGRAM, name);
+		fprintf(stderr, "%s: replacing the region at %s (left by a killed run)\n",
+			PROGRAM, name);
 		if (shm_unlink(name) == -1 && errno != ENOENT)
 			die("shm_unlink", name, strerror(errno), NULL);
 	}

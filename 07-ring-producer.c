@@ -8,8 +8,8 @@
  *
  * NAME defaults to /ipc-07-<uid>. Watch for: with every slot full we wait,
  * and we exit 0 only once the consumer has handed every slot back. We own
- * nothing, so a signal simply ends us. Tested on Linux, glibc and musl
- * (record locks on shared memory are Linux's: see the README).
+ * nothing (the consumer removes the name once we have joined), so a signal
+ * simply ends us. Tested on Linux, glibc and musl (see the README).
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -97,8 +97,8 @@ int main(int argc, char *argv[])
 	}
 
 	/* Step 3: wait until the consumer has emptied every slot, the last one
-	 * included: only then has the whole stream reached it. It removes the
-	 * region; no sem_destroy here, as it may still be inside sem_post. */
+	 * included: only then has the whole stream reached it. No sem_destroy:
+	 * it may still be inside sem_post. */
 	for (int i = 0; i < SLOT_COUNT; i++)
 		wait_for_empty_slot(region);
 	if (munmap(region, sizeof *region) == -1)
@@ -108,11 +108,10 @@ int main(int argc, char *argv[])
 	return 0;
 }
 
-/* Wait for the region as long as it takes, then trust nothing in it: ours,
- * of exactly the region's size (no access falls off its end), and ready.
- * Size 0 or state 0 is a consumer still at work: wait 2 s at most, as one
- * killed midway never finishes. Our acquire load that sees RING_READY sees
- * all that the consumer wrote before storing it. */
+/* Wait for the name as long as it takes, then trust nothing in it: ours,
+ * of the region's size (no access falls off its end), and ready. Size 0 or
+ * state 0 is a consumer at work: wait 2 s at most, in case it was killed.
+ * Our acquire load that sees RING_READY sees all the consumer wrote first. */
 static struct region *attach_region(const char *name)
 {
 	for (int polls = 1; (region_fd = shm_open(name, O_RDWR, 0)) == -1; polls++) {
@@ -153,9 +152,8 @@ static struct region *attach_region(const char *name)
 	if (state != RING_READY && state != RING_JOINED)
 		die("mmap", name, "not a 07 ring (wrong magic number)", fix);
 
-	/* Our place: the producer's lock, held while we run, then RING_JOINED
-	 * in place of RING_READY. The consumer then removes the name, so only a
-	 * producer killed before that leaves RING_JOINED. */
+	/* Our place: the producer's lock, then RING_JOINED in place of
+	 * RING_READY, after which the consumer removes the name. */
 	struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET,
 			      .l_start = PRODUCER_BYTE, .l_len = 1 };
 	if (fcntl(region_fd, F_SETLK, &lock) == -1) {
@@ -171,11 +169,11 @@ static struct region *attach_region(const char *name)
 	return region;
 }
 
-/* Below: what keeps a dead consumer from hanging us. */
+/* Below: what keeps a dead or late partner from hanging us. */
 
 /* sem_wait that cannot hang: a consumer killed by SIGKILL never posts
- * again. So wait 200 ms at a time, then ask whether the consumer still
- * holds its lock, which the kernel drops when it ends, however it ends.
+ * again. So wait 200 ms at a time, then ask whether it still holds its
+ * lock, which the kernel drops when it ends, however it ends.
  * CLOCK_REALTIME: a clock step only makes one wait shorter or longer. */
 static void wait_for_empty_slot(struct region *region)
 {
@@ -189,7 +187,6 @@ static void wait_for_empty_slot(struct region *region)
 			return;
 		if (errno != ETIMEDOUT && errno != EINTR)
 			die("sem_timedwait", region_name, strerror(errno), NULL);
-
 		struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET,
 				      .l_start = CONSUMER_BYTE, .l_len = 1 };
 		if (fcntl(region_fd, F_GETLK, &lock) == -1)
