@@ -1,22 +1,18 @@
 /*
- * 07-ring-consumer: the consuming half of a bounded buffer. It creates a
- * ring of slots in POSIX shared memory with two process-shared semaphores
- * inside, which count the empty and the full slots, and copies what
- * 07-ring-producer puts there to standard output.
+ * 07-ring-consumer: create a ring of slots in POSIX shared memory, with two
+ * process-shared semaphores inside that count the empty and the full slots,
+ * and copy what 07-ring-producer puts there to standard output.
  *
  *   ./07-ring-consumer /demo > copy &     # either side may start first
  *   ./07-ring-producer /demo < file
  *
- * NAME defaults to /ipc-07-<uid>. The consumer creates the region and
- * removes it, whether it succeeds or not. Watch for: the end of the stream
- * is an explicit empty slot, so a producer that dies is never mistaken for
- * the end.
- *
- * Tested on Linux, glibc and musl. Each side shows it is alive with a
- * record lock on the region, which POSIX leaves unspecified for shared
- * memory (Linux has it); macOS lacks sem_init. The semaphores' words cannot
- * be checked: a process that scribbles on them can make glibc abort, or
- * stall both sides (see the README).
+ * NAME defaults to /ipc-07-<uid>. We create the region, and remove its name
+ * once the producer has joined: its mapping and ours keep the region alive,
+ * so nothing can leak from then on, even if both sides are killed. A region
+ * that a killed run left (nobody's lock on it) is replaced. Watch for: the
+ * end of the stream is an explicit empty slot, so a producer that dies is
+ * never taken for the end. Tested on Linux, glibc and musl (record locks on
+ * shared memory are Linux's, macOS lacks sem_init; see the README).
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -44,9 +40,7 @@ enum { SLOT_COUNT = 16, SLOT_SIZE = 64 * 1024 };
 enum { RING_READY = 0x52494e47, RING_JOINED = 0x4a4f494e }; /* "RING", "JOIN" */
 enum { CONSUMER_BYTE = 0, PRODUCER_BYTE = 1 }; /* the byte each side locks */
 
-/* The region, the same in 07-ring-producer.c. Its exact size is checked,
- * so the size pins the layout. Only what both sides read is here: each
- * keeps its own place in the ring in local variables. */
+/* The region, the same in 07-ring-producer.c; its checked size pins the layout. */
 struct region {
 	atomic_uint state; /* RING_READY once made, RING_JOINED once claimed */
 	sem_t empty;       /* counts the empty slots: the producer waits on it */
@@ -61,8 +55,9 @@ struct region {
 _Static_assert(ATOMIC_INT_LOCK_FREE == 2, "atomic int must be lock-free");
 
 static struct region *create_region(const char *name);
+static void replace_stale_region(const char *name);
+static void wait_for_producer(struct region *region);
 static void wait_for_full_slot(struct region *region);
-static _Noreturn void refuse_taken_name(const char *name);
 static int lock_held(int fd, off_t byte);
 static int write_all(int fd, const void *buf, size_t len);
 static void hold_standard_descriptors(void);
@@ -74,15 +69,13 @@ static _Noreturn void die(const char *call, const char *object,
 			  const char *reason, const char *fix);
 
 static const char *region_name;           /* what clean_up removes, */
-static volatile sig_atomic_t must_remove; /* once it is ours to remove */
+static volatile sig_atomic_t must_remove; /* while the name is ours to remove */
 static int region_fd = -1; /* open while we run: closing it drops our lock */
 
 int main(int argc, char *argv[])
 {
 	hold_standard_descriptors();
-	/* static: clean_up may use it after main has returned. 64 bytes hold
-	 * the longest uid, so snprintf cannot truncate. */
-	static char default_name[64];
+	static char default_name[64]; /* static: clean_up may use it after main */
 	(void)snprintf(default_name, sizeof default_name, "/ipc-07-%ld", (long)getuid());
 	const char *name = argc == 2 ? argv[1] : default_name;
 	if (argc > 2 || !valid_name(name)) {
@@ -94,14 +87,18 @@ int main(int argc, char *argv[])
 	if (atexit(clean_up) != 0)
 		die("atexit", "clean_up", "failed", NULL);
 
-	/* Step 1: create the region and its two semaphores. */
+	/* Step 1: create the region and its two semaphores; once the producer
+	 * has joined, remove the name: the two mappings keep the region. */
 	struct region *region = create_region(name);
+	wait_for_producer(region);
+	must_remove = 0;
+	if (shm_unlink(name) == -1 && errno != ENOENT)
+		die("shm_unlink", name, strerror(errno), NULL);
 
-	/* Step 2: take a full slot, copy it out, hand it back as empty. Our
-	 * wait returning means that what the producer wrote before its
-	 * sem_post is visible. Another process can write the region, so the
-	 * slot is checked first: the length must fit, and the sequence number
-	 * proves the producer filled this slot in this round. */
+	/* Step 2: take a full slot, copy it out, hand it back as empty. Once our
+	 * wait returns, all the producer wrote before its sem_post is visible.
+	 * The slot is untrusted: its length must fit, and its sequence number
+	 * proves that the producer filled it in this round. */
 	uint32_t taken = 0;
 	for (unsigned out = 0;; out = (out + 1) % SLOT_COUNT) {
 		wait_for_full_slot(region);
@@ -121,13 +118,8 @@ int main(int argc, char *argv[])
 			die("sem_post", name, strerror(errno), NULL);
 	}
 
-	/* Step 3: the stream is complete. Remove the name, then hand the last
-	 * slot back: that post is what lets the producer exit 0. Nobody calls
-	 * sem_destroy: the producer may still be inside sem_timedwait, and the
-	 * semaphores go away with the region's last mapping. */
-	must_remove = 0;
-	if (shm_unlink(name) == -1 && errno != ENOENT)
-		die("shm_unlink", name, strerror(errno), NULL);
+	/* Step 3: the stream is complete. Hand the last slot back, which lets
+	 * the producer exit 0. No sem_destroy: it may still be in sem_timedwait. */
 	if (sem_post(&region->empty) == -1)
 		die("sem_post", name, strerror(errno), NULL);
 	if (munmap(region, sizeof *region) == -1)
@@ -137,28 +129,31 @@ int main(int argc, char *argv[])
 	return 0;
 }
 
-/* O_EXCL: the region is new and ours, or the name is taken and we stop.
- * posix_fallocate reserves its pages (ftruncate on tmpfs reserves none:
- * a store into a page that cannot be had would raise SIGBUS). We lock our
- * byte, make both semaphores, and only then store RING_READY with release
- * ordering: a producer that loads it with acquire ordering sees the rest. */
+/* O_EXCL: the region is new and ours (a stale one is replaced first). We
+ * lock our byte, reserve the pages, make both semaphores, and only then
+ * store RING_READY with release ordering: a producer that loads it with
+ * acquire ordering sees the rest. */
 static struct region *create_region(const char *name)
 {
-	int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
-	if (fd == -1 && errno == EEXIST)
-		refuse_taken_name(name);
-	if (fd == -1)
-		die("shm_open", name, strerror(errno), NULL);
+	int fd;
+	while ((fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600)) == -1) {
+		if (errno != EEXIST)
+			die("shm_open", name, strerror(errno), NULL);
+		replace_stale_region(name);
+	}
 	must_remove = 1;
 	region_fd = fd;
 
-	struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = CONSUMER_BYTE, .l_len = 1 };
+	struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET,
+			      .l_start = CONSUMER_BYTE, .l_len = 1 };
 	if (fcntl(fd, F_SETLK, &lock) == -1)
 		die("fcntl", name, strerror(errno), NULL);
+	/* ftruncate would reserve no page on tmpfs: a store could raise SIGBUS. */
 	int error = posix_fallocate(fd, 0, (off_t)sizeof(struct region));
 	if (error != 0)
 		die("posix_fallocate", name, strerror(error), NULL);
-	struct region *region = mmap(NULL, sizeof *region, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	struct region *region = mmap(NULL, sizeof *region, PROT_READ | PROT_WRITE, MAP_SHARED,
+				     fd, 0);
 	if (region == MAP_FAILED)
 		die("mmap", name, strerror(errno), NULL);
 
@@ -168,18 +163,76 @@ static struct region *create_region(const char *name)
 	return region;
 }
 
-/* Below: what keeps a late or dead producer from hanging us, and what
- * removes the region when we are stopped early. */
+/* The name is taken. It is replaced only if it is certainly a ring that a
+ * killed run left: ours, of its size and state word, nobody's lock on it.
+ * We hold the consumer's lock from the look to the removal, so no other
+ * consumer can replace it meanwhile; one that did before (no link left)
+ * makes us retry. Anything else is refused and left alone. */
+static void replace_stale_region(const char *name)
+{
+	struct stat st;
+	unsigned state = 0; /* the state word comes first in the region */
+	int fd = shm_open(name, O_RDWR, 0); /* not O_RDONLY: a FIFO there would block it */
+	if (fd == -1 && errno == ENOENT)
+		return;
+	if (fd == -1)
+		die("shm_open", name, strerror(errno), "pass another NAME");
+	if (fstat(fd, &st) == -1)
+		die("fstat", name, strerror(errno), NULL);
+	if (st.st_uid != geteuid())
+		die("shm_open", name, "belongs to another user", "pass another NAME");
+	if (st.st_size == (off_t)sizeof(struct region) && pread(fd, &state, sizeof state, 0) == -1)
+		die("pread", name, strerror(errno), NULL);
+	if (state != RING_READY && state != RING_JOINED)
+		die("shm_open", name, strerror(EEXIST),
+		    "not a 07 ring: remove it or pass another NAME");
+
+	struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET,
+			      .l_start = CONSUMER_BYTE, .l_len = 1 };
+	if (fcntl(fd, F_SETLK, &lock) == -1) {
+		if (errno != EAGAIN && errno != EACCES)
+			die("fcntl", name, strerror(errno), NULL);
+		die("shm_open", name, "already has a " PROGRAM,
+		    "wait for it to end or pass another NAME");
+	}
+	if (lock_held(fd, PRODUCER_BYTE))
+		die("shm_open", name, "already has a " PEER,
+		    "wait for it to end or pass another NAME");
+	if (fstat(fd, &st) == -1)
+		die("fstat", name, strerror(errno), NULL);
+	if (st.st_nlink > 0) {
+		fprintf(stderr, "%s: replacing the region at %s (left by a killed run)\n",
+			PROGRAM, name);
+		if (shm_unlink(name) == -1 && errno != ENOENT)
+			die("shm_unlink", name, strerror(errno), NULL);
+	}
+	if (close(fd) == -1)
+		die("close", name, strerror(errno), NULL);
+}
+
+/* Below: what removes the region when we are stopped early, and what
+ * keeps a dead or late partner from hanging us. */
+
+/* The producer joins by storing RING_JOINED once it holds its lock: look
+ * every 50 ms, and after a second say why nothing happens. */
+static void wait_for_producer(struct region *region)
+{
+	struct timespec pause = { 0, 50 * 1000000L };
+	for (int polls = 1; atomic_load(&region->state) != RING_JOINED; polls++) {
+		if (polls == 20)
+			fprintf(stderr, "%s: waiting for %s to start\n", PROGRAM, PEER);
+		if (nanosleep(&pause, NULL) == -1 && errno != EINTR)
+			die("nanosleep", region_name, strerror(errno), NULL);
+	}
+}
 
 /* sem_wait that cannot hang: a producer killed by SIGKILL never posts
- * again. So wait 200 ms at a time, and then ask whether the producer has
- * come (RING_JOINED) and is still there: it holds its lock, which the
- * kernel drops when it ends, however it ends. The deadline is on
- * CLOCK_REALTIME: a clock step only makes one wait shorter or longer
- * (sem_clockwait, on CLOCK_MONOTONIC, is a GNU extension). */
+ * again. So wait 200 ms at a time, then ask whether it still holds its
+ * lock, which the kernel drops when it ends, however it ends.
+ * CLOCK_REALTIME: a clock step only makes one wait shorter or longer. */
 static void wait_for_full_slot(struct region *region)
 {
-	for (int timeouts = 1;; timeouts++) {
+	for (;;) {
 		struct timespec deadline;
 		if (clock_gettime(CLOCK_REALTIME, &deadline) == -1)
 			die("clock_gettime", "CLOCK_REALTIME", strerror(errno), NULL);
@@ -189,39 +242,19 @@ static void wait_for_full_slot(struct region *region)
 			return;
 		if (errno != ETIMEDOUT && errno != EINTR)
 			die("sem_timedwait", region_name, strerror(errno), NULL);
-
-		if (atomic_load_explicit(&region->state, memory_order_acquire) != RING_JOINED) {
-			if (timeouts == 5) /* a second: say why nothing happens */
-				fprintf(stderr, "%s: waiting for %s to start\n", PROGRAM, PEER);
-		} else if (!lock_held(region_fd, PRODUCER_BYTE)) {
-			if (sem_trywait(&region->full) == 0) /* posted just before it ended */
-				return;
-			die("sem_timedwait", region_name, PEER " is gone", "the stream was cut short");
-		}
+		if (lock_held(region_fd, PRODUCER_BYTE))
+			continue;
+		if (sem_trywait(&region->full) == 0) /* posted just before it ended */
+			return;
+		die("sem_timedwait", region_name, PEER " is gone", "the stream was cut short");
 	}
 }
 
-/* The name exists. A consumer still running holds its lock; whatever else
- * it is (left by a killed run, another program's) is not ours to touch. */
-static _Noreturn void refuse_taken_name(const char *name)
-{
-	struct stat st;
-	int fd = shm_open(name, O_RDWR, 0); /* not O_RDONLY: a FIFO there would block it */
-	if (fd == -1)
-		die("shm_open", name, strerror(errno), "pass another NAME");
-	if (fstat(fd, &st) == -1)
-		die("fstat", name, strerror(errno), NULL);
-	if (st.st_uid != geteuid())
-		die("shm_open", name, "belongs to another user", "pass another NAME");
-	if (lock_held(fd, CONSUMER_BYTE))
-		die("shm_open", name, "already has a " PROGRAM, "wait for it to end or pass another NAME");
-	die("shm_open", name, strerror(EEXIST), "no " PROGRAM " uses it: remove it or pass another NAME");
-}
-
-/* Does some process hold a lock on this byte of the region? */
+/* Does another process hold a lock on this byte of the region? */
 static int lock_held(int fd, off_t byte)
 {
-	struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = byte, .l_len = 1 };
+	struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = byte,
+			      .l_len = 1 };
 	if (fcntl(fd, F_GETLK, &lock) == -1)
 		die("fcntl", region_name, strerror(errno), NULL);
 	return lock.l_type != F_UNLCK;
@@ -306,7 +339,8 @@ static void catch_stop_signals(void)
 		die("signal", "SIGPIPE/SIGXFSZ", strerror(errno), NULL);
 }
 
-/* What a stop signal or any exit runs: remove the region while it is ours. */
+/* What a stop signal or any exit runs: remove the name while it is ours,
+ * before the producer has joined. */
 static void clean_up(void)
 {
 	if (must_remove) {

@@ -1,23 +1,15 @@
 /*
- * 07-ring-producer: the producing half of a bounded buffer. It streams
- * standard input into the ring of slots that 07-ring-consumer creates in
- * POSIX shared memory, synchronized with it by the two process-shared
- * semaphores inside the region.
+ * 07-ring-producer: stream standard input into the ring of slots that
+ * 07-ring-consumer creates in POSIX shared memory, in step with it through
+ * the two process-shared semaphores inside the region.
  *
  *   ./07-ring-consumer /demo > copy &     # either side may start first
  *   ./07-ring-producer /demo < file
  *
- * NAME defaults to /ipc-07-<uid>; started first, the producer waits for the
- * consumer's region. Watch for: when every slot is full the producer waits,
- * and it exits 0 only once the consumer has taken every slot back, so
- * success means the data was delivered. The region is the consumer's: the
- * producer needs no cleanup, and a signal simply ends it.
- *
- * Tested on Linux, glibc and musl. Each side shows it is alive with a
- * record lock on the region, which POSIX leaves unspecified for shared
- * memory (Linux has it); macOS lacks sem_init. The semaphores' words cannot
- * be checked: a process that scribbles on them can make glibc abort, or
- * stall both sides (see the README).
+ * NAME defaults to /ipc-07-<uid>. Watch for: with every slot full we wait,
+ * and we exit 0 only once the consumer has handed every slot back. We own
+ * nothing (the consumer removes the name once we have joined), so a signal
+ * simply ends us. Tested on Linux, glibc and musl (see the README).
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -44,9 +36,7 @@ enum { SLOT_COUNT = 16, SLOT_SIZE = 64 * 1024 };
 enum { RING_READY = 0x52494e47, RING_JOINED = 0x4a4f494e }; /* "RING", "JOIN" */
 enum { CONSUMER_BYTE = 0, PRODUCER_BYTE = 1 }; /* the byte each side locks */
 
-/* The region, the same in 07-ring-consumer.c. Its exact size is checked,
- * so the size pins the layout. Only what both sides read is here: each
- * keeps its own place in the ring in local variables. */
+/* The region, the same in 07-ring-consumer.c; its checked size pins the layout. */
 struct region {
 	atomic_uint state; /* RING_READY once made, RING_JOINED once claimed */
 	sem_t empty;       /* counts the empty slots: we wait on it */
@@ -74,8 +64,7 @@ static int region_fd = -1; /* open while we run: closing it drops our lock */
 int main(int argc, char *argv[])
 {
 	hold_standard_descriptors();
-	/* 64 bytes hold the longest uid, so snprintf cannot truncate. */
-	char default_name[64];
+	char default_name[64]; /* holds the longest uid */
 	(void)snprintf(default_name, sizeof default_name, "/ipc-07-%ld", (long)getuid());
 	const char *name = argc == 2 ? argv[1] : default_name;
 	if (argc > 2 || !valid_name(name)) {
@@ -89,18 +78,16 @@ int main(int argc, char *argv[])
 	if (isatty(STDIN_FILENO))
 		fprintf(stderr, "%s: reading standard input; end it with Ctrl-D\n", PROGRAM);
 
-	/* Step 2: take an empty slot, read into it, hand it over as full. The
-	 * post publishes the slot: whatever we wrote before sem_post is visible
-	 * to the consumer once its wait returns. A read of 0 bytes fills the
-	 * last slot, which marks the end of the stream. */
+	/* Step 2: take an empty slot, read into it, hand it over as full: all
+	 * we wrote before sem_post is visible to the consumer once its wait
+	 * returns. A read of 0 bytes fills the last slot: the end of the stream. */
 	uint32_t filled = 0;
-	ssize_t n;
 	for (unsigned in = 0;; in = (in + 1) % SLOT_COUNT) {
 		wait_for_empty_slot(region);
-		while ((n = read(STDIN_FILENO, region->slots[in].data, SLOT_SIZE)) == -1 && errno == EINTR)
-			continue;
-		if (n == -1)
-			die("read", "standard input", strerror(errno), NULL);
+		ssize_t n;
+		while ((n = read(STDIN_FILENO, region->slots[in].data, SLOT_SIZE)) == -1)
+			if (errno != EINTR)
+				die("read", "standard input", strerror(errno), NULL);
 		region->slots[in].length = (uint32_t)n;
 		region->slots[in].sequence = ++filled;
 		if (sem_post(&region->full) == -1)
@@ -110,8 +97,8 @@ int main(int argc, char *argv[])
 	}
 
 	/* Step 3: wait until the consumer has emptied every slot, the last one
-	 * included: only then has the whole stream reached it. It removes the
-	 * region; no sem_destroy here, as it may still be inside sem_post. */
+	 * included: only then has the whole stream reached it. No sem_destroy:
+	 * it may still be inside sem_post. */
 	for (int i = 0; i < SLOT_COUNT; i++)
 		wait_for_empty_slot(region);
 	if (munmap(region, sizeof *region) == -1)
@@ -121,12 +108,10 @@ int main(int argc, char *argv[])
 	return 0;
 }
 
-/* Wait for the consumer to create the region, as long as it takes (we
- * own nothing yet: Ctrl-C just ends us), then trust nothing in it: ours, of
- * exactly the region's size (so no access falls off its end), and marked
- * ready. Size 0 or state 0 is a consumer still at work: wait, but 2 s at
- * most, since one killed midway never finishes. Our acquire load that
- * sees RING_READY sees all that the consumer wrote before storing it. */
+/* Wait for the name as long as it takes, then trust nothing in it: ours,
+ * of the region's size (no access falls off its end), and ready. Size 0 or
+ * state 0 is a consumer at work: wait 2 s at most, in case it was killed.
+ * Our acquire load that sees RING_READY sees all the consumer wrote first. */
 static struct region *attach_region(const char *name)
 {
 	for (int polls = 1; (region_fd = shm_open(name, O_RDWR, 0)) == -1; polls++) {
@@ -136,6 +121,7 @@ static struct region *attach_region(const char *name)
 			fprintf(stderr, "%s: waiting for %s to start\n", PROGRAM, PEER);
 		pause_briefly();
 	}
+	const char *fix = "remove it or pass another NAME";
 	struct stat st;
 	for (int polls = 0;; polls++) {
 		if (fstat(region_fd, &st) == -1)
@@ -145,45 +131,50 @@ static struct region *attach_region(const char *name)
 		if (st.st_size == (off_t)sizeof(struct region))
 			break;
 		if (st.st_size != 0)
-			die("fstat", name, "wrong size for a 07 ring", "remove it or pass another NAME");
+			die("fstat", name, "wrong size for a 07 ring", fix);
 		if (polls == 40) /* 2 s */
-			die("fstat", name, "still empty after 2 s", "remove it or pass another NAME");
+			die("fstat", name, "still empty after 2 s", fix);
 		pause_briefly();
 	}
-	struct region *region = mmap(NULL, sizeof *region, PROT_READ | PROT_WRITE, MAP_SHARED, region_fd, 0);
+	struct region *region = mmap(NULL, sizeof *region, PROT_READ | PROT_WRITE, MAP_SHARED,
+				     region_fd, 0);
 	if (region == MAP_FAILED)
 		die("mmap", name, strerror(errno), NULL);
 	unsigned state;
-	for (int polls = 0; (state = atomic_load_explicit(&region->state, memory_order_acquire)) == 0; polls++) {
+	for (int polls = 0;; polls++) {
+		state = atomic_load_explicit(&region->state, memory_order_acquire);
+		if (state != 0)
+			break;
 		if (polls == 40) /* 2 s */
-			die("mmap", name, "never initialized", "remove it or pass another NAME");
+			die("mmap", name, "never initialized", fix);
 		pause_briefly();
 	}
 	if (state != RING_READY && state != RING_JOINED)
-		die("mmap", name, "not a 07 ring (wrong magic number)", "remove it or pass another NAME");
+		die("mmap", name, "not a 07 ring (wrong magic number)", fix);
 
-	/* Our place: the producer's lock, held while we run, then RING_JOINED
-	 * in place of RING_READY, which a producer killed earlier leaves. */
-	struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = PRODUCER_BYTE, .l_len = 1 };
+	/* Our place: the producer's lock, then RING_JOINED in place of
+	 * RING_READY, after which the consumer removes the name. */
+	struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET,
+			      .l_start = PRODUCER_BYTE, .l_len = 1 };
 	if (fcntl(region_fd, F_SETLK, &lock) == -1) {
 		if (errno == EAGAIN || errno == EACCES)
-			die("fcntl", name, "already has a " PROGRAM, "wait for it to end or pass another NAME");
+			die("fcntl", name, "already has a " PROGRAM,
+			    "wait for it to end or pass another NAME");
 		die("fcntl", name, strerror(errno), NULL);
 	}
 	unsigned ready = RING_READY;
 	if (!atomic_compare_exchange_strong(&region->state, &ready, RING_JOINED))
-		die("mmap", name, "already has a " PROGRAM, "left by a killed run: remove it or pass another NAME");
+		die("mmap", name, "already has a " PROGRAM,
+		    "left by a killed run: a new " PEER " replaces it");
 	return region;
 }
 
-/* Below: what keeps a dead consumer from hanging us. */
+/* Below: what keeps a dead or late partner from hanging us. */
 
 /* sem_wait that cannot hang: a consumer killed by SIGKILL never posts
- * again. So wait 200 ms at a time, and then ask whether the consumer
- * still holds its lock, which the kernel drops when it ends, however it
- * ends. The deadline is on CLOCK_REALTIME: a clock step only makes one
- * wait shorter or longer (sem_clockwait, on CLOCK_MONOTONIC, is a GNU
- * extension). */
+ * again. So wait 200 ms at a time, then ask whether it still holds its
+ * lock, which the kernel drops when it ends, however it ends.
+ * CLOCK_REALTIME: a clock step only makes one wait shorter or longer. */
 static void wait_for_empty_slot(struct region *region)
 {
 	for (;;) {
@@ -196,17 +187,14 @@ static void wait_for_empty_slot(struct region *region)
 			return;
 		if (errno != ETIMEDOUT && errno != EINTR)
 			die("sem_timedwait", region_name, strerror(errno), NULL);
-
-		struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = CONSUMER_BYTE, .l_len = 1 };
+		struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET,
+				      .l_start = CONSUMER_BYTE, .l_len = 1 };
 		if (fcntl(region_fd, F_GETLK, &lock) == -1)
 			die("fcntl", region_name, strerror(errno), NULL);
 		if (lock.l_type != F_UNLCK)
 			continue; /* still there */
 		if (sem_trywait(&region->empty) == 0) /* posted just before it ended */
 			return;
-		/* Killed: any other end of the consumer removes the region. */
-		if (shm_unlink(region_name) == -1 && errno != ENOENT)
-			die("shm_unlink", region_name, strerror(errno), NULL);
 		die("sem_timedwait", region_name, PEER " is gone", "the stream was cut short");
 	}
 }

@@ -1,16 +1,15 @@
 /*
- * 13-memfd-recv: take a sealed memfd from 13-memfd-send over a Unix socket
+ * 13-memfd-recv: take a memfd from 13-memfd-send over a Unix socket
  * (SCM_RIGHTS), check its seals and size, map it read-only and write it to
- * standard output. Memory shared safely with a less trusted peer.
+ * standard output: memory shared safely with a less trusted peer.
  *
  *   ./13-memfd-recv demo.sock > copy &
  *   ./13-memfd-send demo.sock < file
  *
- * PATH defaults to /tmp/ipc-13-<uid>.sock; a socket left by a dead receiver
- * is replaced, anything else at PATH refused. Watch for: there is no SIGBUS
- * handler, on purpose. The seals (F_SEAL_SHRINK, F_SEAL_WRITE) are checked
- * first, and once set they cannot be removed: nobody can shrink the object
- * under our mapping. Linux only (memfd_create and seals: Linux 3.17).
+ * PATH defaults to /tmp/ipc-13-<uid>.sock. Watch for: no SIGBUS handler, on
+ * purpose. Seals cannot be removed, so once F_SEAL_SHRINK and F_SEAL_WRITE
+ * are checked nobody can shrink or change the object under our mapping.
+ * Linux only (memfd_create and seals: 3.17); tested with glibc and musl.
  */
 #define _POSIX_C_SOURCE 200809L
 /* F_GET_SEALS and the F_SEAL_ flags are Linux's: declared for _GNU_SOURCE. */
@@ -32,29 +31,29 @@
 #define PROGRAM "13-memfd-recv"
 #define NEEDED_SEALS (F_SEAL_SHRINK | F_SEAL_WRITE)
 
-static int listen_at(struct sockaddr_un *address);
-static int receive_memfd(int peer, uint64_t *size);
+static int listen_at(const struct sockaddr_un *address);
+static int receive_memfd(int sock, uint64_t *size);
 static void check_memfd(int memfd, uint64_t size);
-static void verdict(int sock, char answer);
 static int write_all(int fd, const void *buf, size_t len);
-static _Noreturn void die(const char *call, const char *object, const char *reason, const char *fix);
 static void hold_standard_descriptors(void);
 static void catch_stop_signals(void);
 static void clean_up(void);
+static _Noreturn void die(const char *call, const char *object,
+			  const char *reason, const char *fix);
 
 static const char *socket_path;
 static volatile sig_atomic_t must_remove, answered, peer = -1;
 
 int main(int argc, char *argv[])
 {
-	static char default_path[64];
+	hold_standard_descriptors();
+	static char default_path[64]; /* static: clean_up may use it after main */
 	(void)snprintf(default_path, sizeof default_path, "/tmp/ipc-13-%ld.sock", (long)getuid());
 	if (argc > 2 || (argc == 2 && (argv[1][0] == '-' || argv[1][0] == '\0'))) {
 		fprintf(stderr, "usage: %s [PATH]   (default PATH: %s)\n", PROGRAM, default_path);
 		return 2;
 	}
 	socket_path = argc == 2 ? argv[1] : default_path;
-	hold_standard_descriptors();
 	catch_stop_signals();
 	if (atexit(clean_up) != 0)
 		die("atexit", "clean_up", "failed", NULL);
@@ -70,8 +69,10 @@ int main(int argc, char *argv[])
 		if (errno != EINTR && errno != ECONNABORTED)
 			die("accept", socket_path, strerror(errno), NULL);
 	must_remove = 0;
-	if (unlink(socket_path) == -1 || close(listener) == -1)
+	if (unlink(socket_path) == -1)
 		die("unlink", socket_path, strerror(errno), NULL);
+	if (close(listener) == -1)
+		die("close", socket_path, strerror(errno), NULL);
 
 	/* Step 2: the announced size and exactly one descriptor. */
 	uint64_t size;
@@ -80,8 +81,8 @@ int main(int argc, char *argv[])
 	/* Step 3: trust nothing before the seals and the size are checked. */
 	check_memfd(memfd, size);
 
-	/* Step 4: map it read-only and write it out. A mapping of length 0 is
-	 * EINVAL: an empty object has nothing to map. */
+	/* Step 4: map it read-only and write it out. An empty object has
+	 * nothing to map (a mapping of length 0 is EINVAL). */
 	if (size > 0) {
 		void *data = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, memfd, 0);
 		if (data == MAP_FAILED)
@@ -96,10 +97,15 @@ int main(int argc, char *argv[])
 		if (munmap(data, (size_t)size) == -1)
 			die("munmap", "the passed descriptor", strerror(errno), NULL);
 	}
+	if (close(memfd) == -1)
+		die("close", "the passed descriptor", strerror(errno), NULL);
 
-	/* Step 5: tell the sender it was delivered. */
-	verdict(peer, 'Y');
-	if (close(memfd) == -1 || close(peer) == -1)
+	/* Step 5: answer 'Y', delivered (clean_up answers 'N' on every other
+	 * way out, after our error line). The sender may be gone. */
+	answered = 1;
+	if (send(peer, "Y", 1, MSG_NOSIGNAL) == -1 && errno != EPIPE && errno != ECONNRESET)
+		die("send", socket_path, strerror(errno), NULL);
+	if (close(peer) == -1)
 		die("close", socket_path, strerror(errno), NULL);
 	return 0;
 }
@@ -107,25 +113,31 @@ int main(int argc, char *argv[])
 /* A socket file left by a dead receiver is replaced; a live one, someone
  * else's or anything that is not a socket is refused (as in 09). bind
  * under umask 0177 makes the socket 0600: only we may connect. */
-static int listen_at(struct sockaddr_un *address)
+static int listen_at(const struct sockaddr_un *address)
 {
 	struct stat existing;
 	if (lstat(socket_path, &existing) == 0) {
 		if (S_ISDIR(existing.st_mode))
 			die("bind", socket_path, strerror(EISDIR), "pass a socket path");
 		if (!S_ISSOCK(existing.st_mode))
-			die("bind", socket_path, "File exists and is not a socket", "remove it or pass another PATH");
+			die("bind", socket_path, "File exists and is not a socket",
+			    "remove it or pass another PATH");
 		if (existing.st_uid != geteuid())
-			die("bind", socket_path, "Socket exists and belongs to another user", "pass another PATH");
+			die("bind", socket_path, "Socket exists and belongs to another user",
+			    "pass another PATH");
 		/* Non-blocking: a full backlog must not keep us waiting. */
 		int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
 		if (probe == -1)
 			die("socket", "AF_UNIX", strerror(errno), NULL);
-		if (connect(probe, (struct sockaddr *)address, sizeof *address) == 0 || errno == EAGAIN)
-			die("bind", socket_path, "another receiver is listening on it", "stop it or pass another PATH");
+		if (connect(probe, (const struct sockaddr *)address, sizeof *address) == 0 ||
+		    errno == EAGAIN)
+			die("bind", socket_path, "another receiver is listening on it",
+			    "stop it or pass another PATH");
 		if (errno != ECONNREFUSED)
 			die("connect", socket_path, strerror(errno), NULL);
-		if (close(probe) == -1 || unlink(socket_path) == -1) /* stale: nobody listens */
+		if (close(probe) == -1)
+			die("close", socket_path, strerror(errno), NULL);
+		if (unlink(socket_path) == -1) /* stale: nobody listens */
 			die("unlink", socket_path, strerror(errno), NULL);
 	} else if (errno != ENOENT) {
 		die("lstat", socket_path, strerror(errno), NULL);
@@ -134,7 +146,7 @@ static int listen_at(struct sockaddr_un *address)
 	if (sock == -1)
 		die("socket", "AF_UNIX", strerror(errno), NULL);
 	mode_t old_umask = umask(0177);
-	if (bind(sock, (struct sockaddr *)address, sizeof *address) == -1)
+	if (bind(sock, (const struct sockaddr *)address, sizeof *address) == -1)
 		die("bind", socket_path, strerror(errno), NULL);
 	umask(old_umask);
 	must_remove = 1;
@@ -143,18 +155,15 @@ static int listen_at(struct sockaddr_un *address)
 	return sock;
 }
 
-/* Room for one descriptor's control message, aligned as a cmsghdr. */
-union control {
-	struct cmsghdr align;
-	char buf[CMSG_SPACE(sizeof(int))];
-};
-
 /* What the peer sent is untrusted (10's rules): the 8-byte size, whole,
  * and one SCM_RIGHTS message of exactly one descriptor. */
 static int receive_memfd(int sock, uint64_t *size)
 {
 	struct iovec iov = { .iov_base = size, .iov_len = sizeof *size };
-	union control control;
+	union { /* room for one descriptor, aligned as a cmsghdr */
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} control;
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
 			      .msg_control = control.buf, .msg_controllen = sizeof control.buf };
 	ssize_t n;
@@ -165,7 +174,8 @@ static int receive_memfd(int sock, uint64_t *size)
 	if (n == 0)
 		die("recvmsg", socket_path, "peer closed without sending a descriptor", NULL);
 	if (msg.msg_flags & MSG_CTRUNC)
-		die("recvmsg", socket_path, "control data truncated", "sent more than one descriptor?");
+		die("recvmsg", socket_path, "control data truncated",
+		    "sent more than one descriptor?");
 	struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
 	if (cmsg == NULL || cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS ||
 	    cmsg->cmsg_len != CMSG_LEN(sizeof(int)))
@@ -178,42 +188,33 @@ static int receive_memfd(int sock, uint64_t *size)
 }
 
 /* The sender could pass anything: a file it may still truncate, an
- * unsealed memfd, a shm_open object (which cannot be sealed). Once
- * F_SEAL_SHRINK and F_SEAL_WRITE are set nobody can remove them, so the
- * object can neither shrink under our mapping (no SIGBUS) nor change. */
+ * unsealed memfd, a shm_open object (which cannot be sealed). EINVAL:
+ * the descriptor's file system has no seals at all. */
 static void check_memfd(int memfd, uint64_t size)
 {
 	int seals = fcntl(memfd, F_GET_SEALS);
-	if (seals == -1 && errno == EINVAL) {
-		die("fcntl", "the passed descriptor", "F_GET_SEALS: not a memfd", "refusing to map it");
-	}
+	if (seals == -1 && errno == EINVAL)
+		die("fcntl", "the passed descriptor", "F_GET_SEALS: not a memfd",
+		    "refusing to map it");
 	if (seals == -1)
 		die("fcntl", "the passed descriptor", strerror(errno), NULL);
-	if ((seals & NEEDED_SEALS) != NEEDED_SEALS) {
-		die("fcntl", "the passed descriptor", "F_GET_SEALS: not sealed against shrinking and writing",
-		    "refusing to map it");
-	}
+	if ((seals & NEEDED_SEALS) != NEEDED_SEALS)
+		die("fcntl", "the passed descriptor",
+		    "F_GET_SEALS: not sealed against shrinking and writing", "refusing to map it");
 	struct stat st;
 	if (fstat(memfd, &st) == -1)
 		die("fstat", "the passed descriptor", strerror(errno), NULL);
-	if (!S_ISREG(st.st_mode) || st.st_size < 0 || (uint64_t)st.st_size != size || size > SIZE_MAX) {
-		die("fstat", "the passed descriptor", "not of the announced size", "refusing to map it");
-	}
+	if (!S_ISREG(st.st_mode) || st.st_size < 0 || (uint64_t)st.st_size != size ||
+	    size > SIZE_MAX)
+		die("fstat", "the passed descriptor", "not of the announced size",
+		    "refusing to map it");
 }
 
-/* One byte back: 'Y' delivered (clean_up sends 'N' on every other way
- * out, after our error line). The sender may be gone. */
-static void verdict(int sock, char answer)
-{
-	answered = 1;
-	if (send(sock, &answer, 1, MSG_NOSIGNAL) == -1 && errno != EPIPE && errno != ECONNRESET)
-		die("send", socket_path, strerror(errno), NULL);
-}
+/* Below: what removes the socket and answers the sender when we are
+ * stopped early or fail; the error line; the descriptors 0 to 2. */
 
-/* Below: what removes the socket when we are stopped early, the error line
- * and the descriptors 0 to 2. */
-
-/* unlink and send are async-signal-safe. */
+/* Run at exit and by every stop signal; unlink and send are
+ * async-signal-safe. */
 static void clean_up(void)
 {
 	if (must_remove) {
@@ -243,6 +244,18 @@ static int write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+/* A descriptor 0, 1 or 2 that was closed when we started is filled with
+ * /dev/null opened the other way round: reading or writing it still fails
+ * with EBADF as before, and no queue, FIFO or socket of ours can take its
+ * number and receive our data or our error lines. */
+static void hold_standard_descriptors(void)
+{
+	for (int fd = 0; fd <= 2; fd++)
+		if (fcntl(fd, F_GETFD) == -1 &&
+		    open("/dev/null", fd == 0 ? O_WRONLY : O_RDONLY) == -1)
+			exit(1); /* nowhere to say why: stderr may be closed */
+}
+
 /* One line on stderr, "program: call object: reason (fix)", then exit 1.
  * The object may come from the command line: a control byte in the line
  * is shown as \ooo, so that no name can forge a second line. */
@@ -260,18 +273,6 @@ static _Noreturn void die(const char *call, const char *object,
 	}
 	(void)putc('\n', stderr);
 	exit(1);
-}
-
-/* A descriptor 0, 1 or 2 that was closed when we started is filled with
- * /dev/null opened the other way round: reading or writing it still fails
- * with EBADF as before, and no queue, FIFO or socket of ours can take its
- * number and receive our data or our error lines. */
-static void hold_standard_descriptors(void)
-{
-	for (int fd = 0; fd <= 2; fd++)
-		if (fcntl(fd, F_GETFD) == -1 &&
-		    open("/dev/null", fd == 0 ? O_WRONLY : O_RDONLY) == -1)
-			exit(1); /* nowhere to say why: stderr may be closed */
 }
 
 /* Every signal whose default action ends the process and that can be

@@ -10,7 +10,7 @@
  * says it has written everything out. Watch for: the object has no name
  * (nothing in /dev/shm, nothing to remove); it lives as long as a
  * descriptor or a mapping refers to it. Linux only (memfd_create: 3.17,
- * MFD_NOEXEC_SEAL: 6.3, with a fallback below).
+ * MFD_NOEXEC_SEAL: 6.3, with a fallback below); tested with glibc and musl.
  */
 #define _POSIX_C_SOURCE 200809L
 /* memfd_create, F_ADD_SEALS and the F_SEAL_ flags are Linux's: declared
@@ -41,8 +41,9 @@ enum { CHUNK = 64 * 1024 };
 static int fill_memfd(void);
 static void send_memfd(int sock, int memfd, uint64_t size);
 static int write_all(int fd, const void *buf, size_t len);
-static _Noreturn void die(const char *call, const char *object, const char *reason, const char *fix);
 static void hold_standard_descriptors(void);
+static _Noreturn void die(const char *call, const char *object,
+			  const char *reason, const char *fix);
 
 static const char *socket_path;
 
@@ -53,7 +54,8 @@ int main(int argc, char *argv[])
 	int unsealed = argc > 1 && strcmp(argv[1], "-u") == 0;
 	if (argc > 2 + unsealed || (argc == 2 + unsealed && (argv[1 + unsealed][0] == '-' ||
 							      argv[1 + unsealed][0] == '\0'))) {
-		fprintf(stderr, "usage: %s [-u] [PATH]   (default PATH: %s)\n", PROGRAM, default_path);
+		fprintf(stderr, "usage: %s [-u] [PATH]   (default PATH: %s)\n", PROGRAM,
+			default_path);
 		return 2;
 	}
 	socket_path = argc == 2 + unsealed ? argv[1 + unsealed] : default_path;
@@ -64,7 +66,8 @@ int main(int argc, char *argv[])
 		die("signal", "SIGPIPE/SIGXFSZ", strerror(errno), NULL);
 	struct sockaddr_un address = { .sun_family = AF_UNIX };
 	if (strlen(socket_path) >= sizeof address.sun_path)
-		die("connect", socket_path, strerror(ENAMETOOLONG), "a socket path must be shorter");
+		die("connect", socket_path, strerror(ENAMETOOLONG),
+		    "a socket path must be shorter");
 	memcpy(address.sun_path, socket_path, strlen(socket_path) + 1);
 
 	/* Step 1: an anonymous object, filled with write(): no mapping of
@@ -78,16 +81,17 @@ int main(int argc, char *argv[])
 	 * and can never be removed: F_SEAL_SEAL forbids adding more. */
 	int seals = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL;
 	if (!unsealed && fcntl(memfd, F_ADD_SEALS, seals) == -1)
-		die("fcntl", "F_ADD_SEALS", strerror(errno), errno == EBUSY
-		    ? "a writable shared mapping exists: unmap it, or seal with F_SEAL_FUTURE_WRITE" : NULL);
+		die("fcntl", "F_ADD_SEALS", strerror(errno), errno != EBUSY ? NULL :
+		    "a writable shared mapping exists: "
+		    "unmap it, or seal with F_SEAL_FUTURE_WRITE");
 
 	/* Step 3: connect and send the size with the descriptor. */
 	int sock = socket(AF_UNIX, SOCK_STREAM, 0);
 	if (sock == -1)
 		die("socket", "AF_UNIX", strerror(errno), NULL);
 	if (connect(sock, (struct sockaddr *)&address, sizeof address) == -1)
-		die("connect", socket_path, strerror(errno),
-		    errno == ENOENT || errno == ECONNREFUSED ? "start ./13-memfd-recv first" : NULL);
+		die("connect", socket_path, strerror(errno), errno == ENOENT ||
+		    errno == ECONNREFUSED ? "start ./13-memfd-recv first" : NULL);
 	send_memfd(sock, memfd, (uint64_t)st.st_size);
 	if (close(memfd) == -1) /* the object lives on in the receiver */
 		die("close", "memfd", strerror(errno), NULL);
@@ -102,7 +106,8 @@ int main(int argc, char *argv[])
 	if (n == 0)
 		die("recv", socket_path, "the receiver ended without a verdict", "see its message");
 	if (answer != 'Y')
-		die("recv", socket_path, "the receiver refused the descriptor", unsealed ? "it was sent unsealed, with -u" : "see its message");
+		die("recv", socket_path, "the receiver refused the descriptor",
+		    unsealed ? "it was sent unsealed, with -u" : "see its message");
 	if (close(sock) == -1)
 		die("close", socket_path, strerror(errno), NULL);
 	return 0;
@@ -127,7 +132,8 @@ static int fill_memfd(void)
 		if (n == -1)
 			die("read", "standard input", strerror(errno), NULL);
 		if (write_all(memfd, buf, (size_t)n) == -1)
-			die("write", "memfd", strerror(errno), errno == ENOSPC ? "no memory left for it" : NULL);
+			die("write", "memfd", strerror(errno),
+			    errno == ENOSPC ? "no memory left for it" : NULL);
 	}
 	return memfd;
 }

@@ -69,6 +69,18 @@ says() {
 	fi
 }
 no_region() { [ ! -e "/dev/shm/$ID-r" ] || fail "region left behind"; }
+# joined: the producer has joined, so the consumer has removed the name.
+joined() { [ ! -e "/dev/shm/$ID-r" ]; }
+# region_of PID: the region that process PID maps, found by its descriptor,
+# as its name is gone once the pair has joined.
+region_of() {
+	local fd
+	for fd in /proc/"$1"/fd/*; do
+		[ "$(readlink "$fd")" != "/dev/shm/$ID-r (deleted)" ] || { printf '%s\n' "$fd"; return; }
+	done
+	fail "process $1 maps no region"
+}
+replacing_line() { printf '07-ring-consumer: replacing the region at /%s (left by a killed run)' "$ID-r"; }
 gone_line() { printf '%s: sem_timedwait /%s: %s is gone (the stream was cut short)' "$1" "$ID-r" "$2"; }
 
 # a_waiting_consumer: a consumer that has made its region and waits for a
@@ -90,7 +102,7 @@ stall_a_ring() {
 	wait_until state_is "$RING_READY"
 	spawn 07-ring-producer "/$ID-r" < /dev/zero 2> "$T/perr"
 	producer=$!
-	wait_until state_is "$RING_JOINED"
+	wait_until joined
 	wait_until is_blocked $consumer
 }
 
@@ -348,13 +360,55 @@ test_two_rings_in_parallel_stay_apart() {
 	same "$b" "$T/out-b"
 }
 
-test_a_second_pair_on_the_same_ring_is_refused_and_the_first_is_undisturbed() {
-	feed_a_producer
+test_a_second_consumer_is_refused_while_the_first_waits_for_its_producer() {
+	a_waiting_consumer
 	expect_status 1 run 07-ring-consumer "/$ID-r" > "$T/out2" 2> "$T/err"
 	stderr_is "$T/err" "07-ring-consumer: shm_open /$ID-r: already has a 07-ring-consumer (wait for it to end or pass another NAME)"
+	[ ! -s "$T/out2" ] || fail "the second consumer wrote something"
+	printf 'still the first\n' > "$T/in"
+	run 07-ring-producer "/$ID-r" < "$T/in"
+	finished $consumer 0
+	same "$T/in" "$T/out"
+	says "$T/cerr"
+	no_region
+}
+
+# hold_lock BYTE: a process that holds a record lock on BYTE of the region,
+# as a live partner does; its pid in $holder. It ends with the case's files.
+hold_lock() {
+	python3 -c 'import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR)
+fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, int(sys.argv[2]))
+open(sys.argv[3], "w").close()
+time.sleep(60)' "/dev/shm/$ID-r" "$1" "$T/locked" &
+	holder=$!
+	wait_until test -e "$T/locked"
+}
+
+test_a_producer_that_holds_the_lock_is_taken_for_a_live_one_by_both_sides() {
+	a_waiting_consumer
+	kill -KILL $consumer
+	finished $consumer $((128 + $(signum SIGKILL)))
+	hold_lock 1
 	expect_status 1 run 07-ring-producer "/$ID-r" < /dev/null 2> "$T/err"
 	stderr_is "$T/err" "07-ring-producer: fcntl /$ID-r: already has a 07-ring-producer (wait for it to end or pass another NAME)"
-	[ ! -s "$T/out2" ] || fail "the second consumer wrote something"
+	expect_status 1 run 07-ring-consumer "/$ID-r" > /dev/null 2> "$T/err"
+	stderr_is "$T/err" "07-ring-consumer: shm_open /$ID-r: already has a 07-ring-producer (wait for it to end or pass another NAME)"
+	kill $holder
+	wait $holder || :
+	rm "/dev/shm/$ID-r"
+}
+
+test_a_second_pair_at_the_same_name_makes_its_own_ring_and_the_first_is_undisturbed() {
+	feed_a_producer
+	wait_until joined
+	printf 'another ring\n' > "$T/in2"
+	spawn 07-ring-consumer "/$ID-r" > "$T/out2" 2> "$T/cerr2"
+	local consumer2=$!
+	run 07-ring-producer "/$ID-r" < "$T/in2"
+	finished $consumer2 0
+	same "$T/in2" "$T/out2"
+	says "$T/cerr2"
 	printf 'second part\n' >&3
 	exec 3>&-
 	finished $producer 0
@@ -365,32 +419,65 @@ test_a_second_pair_on_the_same_ring_is_refused_and_the_first_is_undisturbed() {
 	no_region
 }
 
-test_a_region_left_by_a_killed_consumer_is_refused_with_a_hint() {
+# replaced_round_trip: a consumer replaces the stale region at /$ID-r, says
+# so in one line, and then carries a stream as usual.
+replaced_round_trip() {
+	printf 'after the replacement\n' > "$T/in"
+	spawn 07-ring-consumer "/$ID-r" > "$T/out" 2> "$T/cerr"
+	local consumer=$!
+	run 07-ring-producer "/$ID-r" < "$T/in" 2> "$T/perr"
+	finished $consumer 0
+	same "$T/in" "$T/out"
+	says "$T/cerr" "$(replacing_line)"
+	says "$T/perr"
+	no_region
+}
+
+test_a_region_left_by_a_killed_consumer_is_replaced_by_the_next_one() {
 	a_waiting_consumer
 	kill -KILL $consumer
 	finished $consumer $((128 + $(signum SIGKILL)))
-	expect_status 1 run 07-ring-consumer "/$ID-r" > /dev/null 2> "$T/err"
-	stderr_is "$T/err" "07-ring-consumer: shm_open /$ID-r: $(errtext EEXIST) (no 07-ring-consumer uses it: remove it or pass another NAME)"
-	rm "/dev/shm/$ID-r"
+	replaced_round_trip
 }
 
-test_a_producer_joining_a_killed_consumer_reports_it_and_removes_the_region() {
+test_a_producer_joining_a_killed_consumer_reports_it_and_the_next_consumer_replaces_it() {
 	a_waiting_consumer
 	kill -KILL $consumer
 	finished $consumer $((128 + $(signum SIGKILL)))
 	expect_status 1 run 07-ring-producer "/$ID-r" < /dev/null 2> "$T/err"
 	stderr_is "$T/err" "$(gone_line 07-ring-producer 07-ring-consumer)"
-	no_region
+	state_is "$RING_JOINED" || fail "the producer did not join, or removed the region"
+	replaced_round_trip
 }
 
-test_a_region_left_by_a_killed_pair_is_refused_to_a_new_producer() {
-	feed_a_producer
+test_the_name_goes_once_the_producer_joins_so_a_killed_pair_leaves_nothing() {
+	ring_layout
+	mkfifo "$T/feed"
+	exec 3<> "$T/feed"
+	spawn 07-ring-consumer "/$ID-r" > "$T/out" 2> "$T/cerr" 3>&-
+	consumer=$!
+	wait_until state_is "$RING_READY"
+	spawn 07-ring-producer "/$ID-r" < "$T/feed" 2> "$T/perr" 3>&-
+	producer=$!
+	wait_until joined
+	[ ! -s "$T/out" ] || fail "the consumer wrote before any input"
 	kill -KILL $producer $consumer
 	finished $producer $((128 + $(signum SIGKILL)))
 	finished $consumer $((128 + $(signum SIGKILL)))
+	exec 3>&-
+	no_region
+}
+
+# A producer killed after joining, before its consumer removed the name:
+# forged here by marking a killed consumer's region as joined.
+test_a_joined_region_without_a_producer_is_refused_and_the_next_consumer_replaces_it() {
+	a_waiting_consumer
+	kill -KILL $consumer
+	finished $consumer $((128 + $(signum SIGKILL)))
+	poke "$STATE_AT" "$RING_JOINED"
 	expect_status 1 run 07-ring-producer "/$ID-r" < /dev/null 2> "$T/err"
-	stderr_is "$T/err" "07-ring-producer: mmap /$ID-r: already has a 07-ring-producer (left by a killed run: remove it or pass another NAME)"
-	rm "/dev/shm/$ID-r"
+	stderr_is "$T/err" "07-ring-producer: mmap /$ID-r: already has a 07-ring-producer (left by a killed run: a new 07-ring-consumer replaces it)"
+	replaced_round_trip
 }
 
 # With no pid in the region, a forged arrival cannot pass for a producer:
@@ -424,7 +511,7 @@ test_a_control_byte_in_a_name_is_shown_escaped() {
 x"
 	expect_status 1 run 07-ring-consumer "/$ID-r
 x" > /dev/null 2> "$T/err"
-	stderr_is "$T/err" "07-ring-consumer: shm_open /$ID-r\\012x: $(errtext EEXIST) (no 07-ring-consumer uses it: remove it or pass another NAME)"
+	stderr_is "$T/err" "07-ring-consumer: shm_open /$ID-r\\012x: $(errtext EEXIST) (not a 07 ring: remove it or pass another NAME)"
 	rm "/dev/shm/$ID-r
 x"
 }
@@ -434,7 +521,7 @@ test_a_garbage_region_is_refused_and_left_alone() {
 	{ printf 'junk'; head -c $((REGION_SIZE - 4)) /dev/urandom; } > "/dev/shm/$ID-r"
 	cp "/dev/shm/$ID-r" "$T/orig"
 	expect_status 1 run 07-ring-consumer "/$ID-r" > "$T/out" 2> "$T/err"
-	stderr_is "$T/err" "07-ring-consumer: shm_open /$ID-r: $(errtext EEXIST) (no 07-ring-consumer uses it: remove it or pass another NAME)"
+	stderr_is "$T/err" "07-ring-consumer: shm_open /$ID-r: $(errtext EEXIST) (not a 07 ring: remove it or pass another NAME)"
 	expect_status 1 run 07-ring-producer "/$ID-r" < /dev/null 2> "$T/err"
 	stderr_is "$T/err" "07-ring-producer: mmap /$ID-r: not a 07 ring (wrong magic number) (remove it or pass another NAME)"
 	same "$T/orig" "/dev/shm/$ID-r"
@@ -512,7 +599,7 @@ test_a_region_of_another_user_is_refused_and_left_alone() {
 test_scribbled_semaphores_never_give_a_wrong_output_a_hang_or_a_leftover() {
 	feed_a_producer
 	head -c "$SEM_SIZE" /dev/zero | tr '\0' '\377' |
-		dd of="/dev/shm/$ID-r" bs="$SEM_SIZE" seek="$FULL_AT" oflag=seek_bytes conv=notrunc status=none
+		dd of="$(region_of $consumer)" bs="$SEM_SIZE" seek="$FULL_AT" oflag=seek_bytes conv=notrunc status=none
 	printf 'second part\n' >&3
 	exec 3>&-
 	local cstatus=0 pstatus=0
