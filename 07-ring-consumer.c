@@ -65,6 +65,7 @@ static int valid_name(const char *name);
 static void catch_stop_signals(void);
 static void on_stop_signal(int sig);
 static void clean_up(void);
+static void say(const char *call, const char *object, const char *reason, const char *fix);
 static _Noreturn void die(const char *call, const char *object,
 			  const char *reason, const char *fix);
 
@@ -201,8 +202,7 @@ static void replace_stale_region(const char *name)
 	if (fstat(fd, &st) == -1)
 		die("fstat", name, strerror(errno), NULL);
 	if (st.st_nlink > 0) {
-		fprintf(stderr, "%s: replacing the region at %s (left by a killed run)\n",
-			PROGRAM, name);
+		say("replacing the region at", name, "left by a killed run", NULL);
 		if (shm_unlink(name) == -1 && errno != ENOENT)
 			die("shm_unlink", name, strerror(errno), NULL);
 	}
@@ -352,11 +352,10 @@ static void clean_up(void)
 	}
 }
 
-/* One line on stderr, "program: call object: reason (fix)", then exit 1.
- * The object may come from the command line: a control byte in the line
- * is shown as \ooo, so that no name can forge a second line. */
-static _Noreturn void die(const char *call, const char *object,
-			  const char *reason, const char *fix)
+/* One line on stderr, "program: call object: reason (fix)". The object may
+ * come from the command line: a control byte in the line is shown as \ooo,
+ * so that no name can forge a second line. */
+static void say(const char *call, const char *object, const char *reason, const char *fix)
 {
 	char line[4096];
 	(void)snprintf(line, sizeof line, "%s: %s %s: %s%s%s%s", PROGRAM, call,
@@ -368,5 +367,12 @@ static _Noreturn void die(const char *call, const char *object,
 			(void)putc(*c, stderr);
 	}
 	(void)putc('\n', stderr);
+}
+
+/* say's line, then exit 1. */
+static _Noreturn void die(const char *call, const char *object,
+			  const char *reason, const char *fix)
+{
+	say(call, object, reason, fix);
 	exit(1);
 }

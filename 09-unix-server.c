@@ -34,7 +34,7 @@ static void clean_up(void);
 static void remove_stale_socket(const struct sockaddr_un *address, int type);
 static int accept_error_is_transient(int error);
 static void serve(int client);
-static void report(const char *call, const char *reason, const char *fix);
+static void say(const char *call, const char *object, const char *reason, const char *fix);
 static _Noreturn void die(const char *call, const char *object,
 			  const char *reason, const char *fix);
 
@@ -103,7 +103,7 @@ static void serve(int client)
 		if (got == -1 && errno == EINTR)
 			continue;
 		if (got == -1)
-			report("recv", strerror(errno), "client gone; serving the next one");
+			say("recv", socket_path, strerror(errno), "client gone; serving the next one");
 		if (got <= 0)
 			return;
 		for (ssize_t sent = 0; sent < got;) {
@@ -111,7 +111,7 @@ static void serve(int client)
 			if (n == -1 && errno == EINTR)
 				continue;
 			if (n == -1) {
-				report("send", strerror(errno),
+				say("send", socket_path, strerror(errno),
 				       "client gone; serving the next one");
 				return;
 			}
@@ -170,7 +170,7 @@ static int accept_error_is_transient(int error)
 	    error != ENOMEM && error != EPROTO && error != ECONNABORTED)
 		return 0;
 	if (error != EINTR) {
-		report("accept", strerror(error), "trying again in a second");
+		say("accept", socket_path, strerror(error), "trying again in a second");
 		const struct timespec pause = { .tv_sec = 1 };
 		(void)nanosleep(&pause, NULL); /* cut short: we retry sooner */
 	}
@@ -238,25 +238,10 @@ static void hold_standard_descriptors(void)
 			exit(1); /* nowhere to say why: stderr may be closed */
 }
 
-/* die's line, for an error the server survives: the path shown as die
- * shows it; reason and fix are our own texts. */
-static void report(const char *call, const char *reason, const char *fix)
-{
-	fprintf(stderr, "%s: %s ", PROGRAM, call);
-	for (const char *c = socket_path; *c != '\0'; c++) {
-		if ((unsigned char)*c < ' ' || *c == '\177')
-			(void)fprintf(stderr, "\\%03o", (unsigned)(unsigned char)*c);
-		else
-			(void)putc(*c, stderr);
-	}
-	fprintf(stderr, ": %s (%s)\n", reason, fix);
-}
-
-/* One line on stderr, "program: call object: reason (fix)", then exit 1.
- * The object may come from the command line: a control byte in the line
- * is shown as \ooo, so that no name can forge a second line. */
-static _Noreturn void die(const char *call, const char *object,
-			  const char *reason, const char *fix)
+/* One line on stderr, "program: call object: reason (fix)". The object may
+ * come from the command line: a control byte in the line is shown as \ooo,
+ * so that no name can forge a second line. */
+static void say(const char *call, const char *object, const char *reason, const char *fix)
 {
 	char line[4096];
 	(void)snprintf(line, sizeof line, "%s: %s %s: %s%s%s%s", PROGRAM, call,
@@ -268,5 +253,12 @@ static _Noreturn void die(const char *call, const char *object,
 			(void)putc(*c, stderr);
 	}
 	(void)putc('\n', stderr);
+}
+
+/* say's line, then exit 1. */
+static _Noreturn void die(const char *call, const char *object,
+			  const char *reason, const char *fix)
+{
+	say(call, object, reason, fix);
 	exit(1);
 }

@@ -61,6 +61,7 @@ static void check_object(const struct ipc_perm *perm, int ours, const char *call
 static void take(int semaphore);
 static void give(int semaphore);
 static int write_all(int fd, const void *buf, size_t len);
+static void say(const char *call, const char *object, const char *reason, const char *fix);
 static _Noreturn void die(const char *call, const char *object,
 			  const char *reason, const char *fix);
 static void catch_stop_signals(void);
@@ -179,8 +180,8 @@ static void replace_stale_set(key_t key)
 			    "wait for it to end or pass another KEYPATH");
 		die("semop", keypath, "its last " PEER " is still there", "try again in a moment");
 	}
-	fprintf(stderr, "%s: replacing the objects at %s (%s)\n", PROGRAM, keypath, info.sem_otime
-		? "left by a killed run" : "never initialised: its creator was killed halfway");
+	say("replacing the objects at", keypath, info.sem_otime ? "left by a killed run"
+	    : "never initialised: its creator was killed halfway", NULL);
 	if (semctl(id, 0, IPC_RMID) == -1 && errno != EIDRM && errno != EINVAL)
 		die("semctl", keypath, strerror(errno), NULL);
 }
@@ -270,11 +271,10 @@ static void check_object(const struct ipc_perm *perm, int ours, const char *call
 		die(call, keypath, why, "ipcrm it or pass another KEYPATH");
 }
 
-/* One line on stderr, "program: call object: reason (fix)", then exit 1.
- * The object may come from the command line: a control byte in the line
- * is shown as \ooo, so that no name can forge a second line. */
-static _Noreturn void die(const char *call, const char *object,
-			  const char *reason, const char *fix)
+/* One line on stderr, "program: call object: reason (fix)". The object may
+ * come from the command line: a control byte in the line is shown as \ooo,
+ * so that no name can forge a second line. */
+static void say(const char *call, const char *object, const char *reason, const char *fix)
 {
 	char line[4096];
 	(void)snprintf(line, sizeof line, "%s: %s %s: %s%s%s%s", PROGRAM, call,
@@ -286,6 +286,13 @@ static _Noreturn void die(const char *call, const char *object,
 			(void)putc(*c, stderr);
 	}
 	(void)putc('\n', stderr);
+}
+
+/* say's line, then exit 1. */
+static _Noreturn void die(const char *call, const char *object,
+			  const char *reason, const char *fix)
+{
+	say(call, object, reason, fix);
 	exit(1);
 }
 

@@ -37,10 +37,9 @@ static void on_alarm(int sig);
 static pid_t start(char *command[]);
 static int reap(pid_t child);
 static _Noreturn void end_like(int status);
+static void say(const char *call, const char *object, const char *reason, const char *fix);
 static _Noreturn void die(const char *call, const char *object,
 			  const char *reason, const char *fix);
-static _Noreturn void die_in_child(int status, const char *call, const char *object,
-				   const char *reason, const char *fix);
 
 static char default_path[64]; /* holds the longest uid: no truncation */
 static volatile sig_atomic_t timed_out;
@@ -218,8 +217,8 @@ static pid_t start(char *command[])
 		(void)sigprocmask(SIG_SETMASK, &old_mask, NULL); /* valid: cannot fail */
 		execvp(command[0], command);
 		int error = errno;
-		die_in_child(error == ENOENT || error == ENOTDIR ? 127 : 126,
-			     "exec", command[0], strerror(error), NULL);
+		say("exec", command[0], strerror(error), NULL);
+		_exit(error == ENOENT || error == ENOTDIR ? 127 : 126); /* as the shell does */
 	}
 	command_pid = pid;
 	if (sigprocmask(SIG_SETMASK, &old_mask, NULL) == -1)
@@ -276,39 +275,27 @@ static void hold_standard_descriptors(void)
 			exit(1); /* nowhere to say why: stderr may be closed */
 }
 
-/* One line on stderr, "program: call object: reason (fix)", then exit 1.
- * The object may come from the command line: a control byte in the line
- * is shown as \ooo, so that no name can forge a second line. */
+/* One line on stderr, "program: call object: reason (fix)". The object may
+ * come from the command line: a control byte in the line is shown as \ooo,
+ * so that no name can forge a second line. */
+static void say(const char *call, const char *object, const char *reason, const char *fix)
+{
+	char line[4096];
+	(void)snprintf(line, sizeof line, "%s: %s %s: %s%s%s%s", PROGRAM, call,
+		       object, reason, fix ? " (" : "", fix ? fix : "", fix ? ")" : "");
+	for (const char *c = line; *c != '\0'; c++) {
+		if ((unsigned char)*c < ' ' || *c == '\177')
+			(void)fprintf(stderr, "\\%03o", (unsigned)(unsigned char)*c);
+		else
+			(void)putc(*c, stderr);
+	}
+	(void)putc('\n', stderr);
+}
+
+/* say's line, then exit 1. */
 static _Noreturn void die(const char *call, const char *object,
 			  const char *reason, const char *fix)
 {
-	char line[4096];
-	(void)snprintf(line, sizeof line, "%s: %s %s: %s%s%s%s", PROGRAM, call,
-		       object, reason, fix ? " (" : "", fix ? fix : "", fix ? ")" : "");
-	for (const char *c = line; *c != '\0'; c++) {
-		if ((unsigned char)*c < ' ' || *c == '\177')
-			(void)fprintf(stderr, "\\%03o", (unsigned)(unsigned char)*c);
-		else
-			(void)putc(*c, stderr);
-	}
-	(void)putc('\n', stderr);
+	say(call, object, reason, fix);
 	exit(1);
-}
-
-/* die's line, word for word, from the child that could not exec COMMAND:
- * then _exit with the shell's status, 127 not found or 126 not runnable. */
-static _Noreturn void die_in_child(int status, const char *call, const char *object,
-				   const char *reason, const char *fix)
-{
-	char line[4096];
-	(void)snprintf(line, sizeof line, "%s: %s %s: %s%s%s%s", PROGRAM, call,
-		       object, reason, fix ? " (" : "", fix ? fix : "", fix ? ")" : "");
-	for (const char *c = line; *c != '\0'; c++) {
-		if ((unsigned char)*c < ' ' || *c == '\177')
-			(void)fprintf(stderr, "\\%03o", (unsigned)(unsigned char)*c);
-		else
-			(void)putc(*c, stderr);
-	}
-	(void)putc('\n', stderr);
-	_exit(status);
 }

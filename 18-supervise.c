@@ -229,10 +229,9 @@ static void hold_standard_descriptors(void)
 			exit(FAILED); /* nowhere to say why: stderr may be closed */
 }
 
-/* die's line, without the exit: for the child that must _exit 126 or 127,
- * and the timeout notes. The object may come from the command line: a
- * control byte in the line is shown as \ooo, so that no name can forge a
- * second line. */
+/* One line on stderr, "program: call object: reason (fix)". The object may
+ * come from the command line: a control byte in the line is shown as \ooo,
+ * so that no name can forge a second line. */
 static void say(const char *call, const char *object, const char *reason, const char *fix)
 {
 	char line[4096];

@@ -80,7 +80,7 @@ region_of() {
 	done
 	fail "process $1 maps no region"
 }
-replacing_line() { printf '07-ring-consumer: replacing the region at /%s (left by a killed run)' "$ID-r"; }
+replacing_line() { printf '07-ring-consumer: replacing the region at /%s: left by a killed run' "$ID-r"; }
 gone_line() { printf '%s: sem_timedwait /%s: %s is gone (the stream was cut short)' "$1" "$ID-r" "$2"; }
 
 # a_waiting_consumer: a consumer that has made its region and waits for a

@@ -218,7 +218,7 @@ test_both_killed_leave_only_a_stale_set_which_the_next_pair_replaces() {
 	run 12-sysv-producer "$key" < "$T/in"
 	finished $consumer 0
 	same "$T/in" "$T/out"
-	says "$T/cerr" "12-sysv-consumer: replacing the objects at $key (left by a killed run)"
+	says "$T/cerr" "12-sysv-consumer: replacing the objects at $key: left by a killed run"
 	nothing_left "$key"
 }
 
@@ -239,7 +239,7 @@ test_a_creator_killed_halfway_is_recognised_and_replaced() {
 	run 12-sysv-consumer "$key" > "$T/out" 2> "$T/cerr"
 	finished $producer 0
 	same "$T/in" "$T/out"
-	says "$T/cerr" "12-sysv-consumer: replacing the objects at $key (never initialised: its creator was killed halfway)"
+	says "$T/cerr" "12-sysv-consumer: replacing the objects at $key: never initialised: its creator was killed halfway"
 	stderr_is "$T/perr" "12-sysv-producer: waiting for 12-sysv-consumer to start"
 	nothing_left "$key"
 }
