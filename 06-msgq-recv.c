@@ -86,37 +86,34 @@ int main(int argc, char *argv[])
 	if (atexit(clean_up) != 0)
 		die("atexit", "clean_up", "failed", NULL);
 
-	/* Step 3: the stream must be whole: no receiver took from it before
-	 * (msg_rtime), and messages of a sender that is gone must end in END. */
-	static struct message message;
+	/* Step 3: the stream must be whole: no receiver took from it before us
+	 * (msg_rtime), and a sender that is gone must have sent END. */
 	if (info.msg_rtime != 0)
 		die("msgget", queue, "another 06-msgq-recv has read from it",
 		    "now removed: run the pair again");
-	if (info.msg_qnum != 0 && holder(SENDER_BYTE) == 0) {
-		ssize_t end = msgrcv(id, &message, 0, END, IPC_NOWAIT);
-		if (end == -1 && errno == ENOMSG)
-			die("msgget", queue, "holds part of a stream whose sender is gone",
-			    "now removed: run the pair again");
-		if (end == -1)
-			die("msgrcv", queue, strerror(errno), NULL);
-		if (msgsnd(id, &message, 0, 0) == -1) /* put END back */
-			die("msgsnd", queue, strerror(errno), NULL);
-	}
 
 	/* Step 4: take messages in order (type -END: DATA, then END) and write
-	 * their bytes out; E2BIG guards our buffer. Each tick (EINTR) looks for
-	 * the sender's lock: once it is gone, all it sent is here. */
+	 * their bytes out; E2BIG guards our buffer. First, and at each tick
+	 * (EINTR), once messages came, look for the sender's lock: with it
+	 * gone, all it sent is here, END too (msgrcv can look for END alone). */
+	static struct message message;
 	tick_every_200_ms();
-	int got_data = 0, sender_gone = 0;
+	int sent = info.msg_qnum != 0, look = 1;
 	for (;;) {
-		ssize_t n = msgrcv(id, &message, sizeof message.bytes, -END,
-				   sender_gone ? IPC_NOWAIT : 0);
-		if (n == -1 && errno == EINTR) {
-			sender_gone = got_data && holder(SENDER_BYTE) == 0;
-			continue;
+		if (look && sent && holder(SENDER_BYTE) == 0) {
+			ssize_t end = msgrcv(id, &message, 0, END, IPC_NOWAIT);
+			if (end == -1 && errno == ENOMSG)
+				die("msgrcv", queue, "holds part of a stream whose sender is gone",
+				    "now removed: run the pair again");
+			if (end == -1)
+				die("msgrcv", queue, strerror(errno), NULL);
+			if (msgsnd(id, &message, 0, 0) == -1) /* put END back */
+				die("msgsnd", queue, strerror(errno), NULL);
 		}
-		if (n == -1 && errno == ENOMSG) /* only once the sender is gone */
-			die("msgrcv", queue, "06-msgq-send is gone", "the stream was cut short");
+		ssize_t n = msgrcv(id, &message, sizeof message.bytes, -END, 0);
+		look = n == -1 && errno == EINTR;
+		if (look)
+			continue;
 		/* Removed while we waited: EIDRM; between two calls: EINVAL. */
 		if (n == -1 && (errno == EIDRM || errno == EINVAL))
 			die("msgrcv", queue, strerror(EIDRM),
@@ -125,7 +122,7 @@ int main(int argc, char *argv[])
 			die("msgrcv", queue, strerror(errno), NULL);
 		if (message.type == END)
 			break;
-		got_data = 1;
+		sent = 1;
 		if (write_all(STDOUT_FILENO, message.bytes, (size_t)n) == -1) {
 			if (errno == EPIPE) { /* end quietly, as cat does */
 				clean_up();
@@ -136,10 +133,12 @@ int main(int argc, char *argv[])
 		}
 	}
 
-	/* Step 5: the stream is complete: remove the queue. */
+	/* Step 5: the stream is complete: remove the queue, then our lock. */
 	queue_to_remove = -1;
 	if (msgctl(id, IPC_RMID, NULL) == -1)
 		die("msgctl IPC_RMID", queue, strerror(errno), NULL);
+	if (close(lock_fd) == -1)
+		die("close", keypath, strerror(errno), NULL);
 	return 0;
 }
 

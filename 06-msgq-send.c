@@ -46,6 +46,7 @@ static void clean_up(void);
 /* The queue clean_up removes: set once it is ours. Removing it is what
  * tells a waiting receiver (EIDRM) that the stream was cut short. */
 static volatile sig_atomic_t queue_to_remove = -1;
+static int lock_fd = -1; /* KEYPATH, open while we run: it holds our lock */
 
 int main(int argc, char *argv[])
 {
@@ -124,8 +125,10 @@ int main(int argc, char *argv[])
 			break;
 	}
 
-	/* Step 5: END is in the queue; the receiver removes it. */
+	/* Step 5: END is in the queue; the receiver removes it. Our lock goes. */
 	queue_to_remove = -1;
+	if (close(lock_fd) == -1)
+		die("close", keypath, strerror(errno), NULL);
 	return 0;
 }
 
@@ -138,12 +141,12 @@ static pid_t claim(const char *keypath, int byte)
 {
 	struct flock mine = { .l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = byte, .l_len = 1 };
 	struct flock other = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = byte, .l_len = 1 };
-	int fd = open(keypath, O_RDONLY | O_NONBLOCK | O_NOCTTY); /* it may be a FIFO */
-	if (fd == -1)
+	lock_fd = open(keypath, O_RDONLY | O_NONBLOCK | O_NOCTTY); /* it may be a FIFO */
+	if (lock_fd == -1)
 		die("open", keypath, strerror(errno), "both sides lock KEYPATH: it must be readable");
-	if (fcntl(fd, F_SETLK, &mine) == -1 || fcntl(fd, F_GETLK, &other) == -1)
+	if (fcntl(lock_fd, F_SETLK, &mine) == -1 || fcntl(lock_fd, F_GETLK, &other) == -1)
 		die("fcntl", keypath, strerror(errno), NULL);
-	return other.l_type == F_UNLCK ? 0 : other.l_pid; /* fd stays open: it holds the lock */
+	return other.l_type == F_UNLCK ? 0 : other.l_pid;
 }
 
 /* Messages before ours: a whole stream, or what a killed sender left. */

@@ -156,7 +156,7 @@ test_a_sender_killed_mid_stream_makes_the_waiting_receiver_fail() {
 	kill -KILL $sender
 	finished $sender "$(status_of SIGKILL)"
 	finished $receiver 1
-	stderr_is "$T/err" "06-msgq-recv: msgrcv $(queue_name "$key"): 06-msgq-send is gone (the stream was cut short)"
+	stderr_is "$T/err" "06-msgq-recv: msgrcv $(queue_name "$key"): holds part of a stream whose sender is gone (now removed: run the pair again)"
 	printf 'first part\n' | cmp - "$T/out" || fail "wrong output"
 	! queue_exists "$key" || fail "queue left behind"
 }
@@ -267,7 +267,7 @@ test_a_stream_left_by_a_killed_sender_is_refused_and_removed() {
 	echo new | expect_status 1 run 06-msgq-send "$key" 2> "$T/err"
 	stderr_is "$T/err" "06-msgq-send: msgget $(queue_name "$key"): holds the messages of an earlier run (read them with 06-msgq-recv, or pass another KEYPATH)"
 	expect_status 1 run 06-msgq-recv "$key" > "$T/out" 2> "$T/err"
-	stderr_is "$T/err" "06-msgq-recv: msgget $(queue_name "$key"): holds part of a stream whose sender is gone (now removed: run the pair again)"
+	stderr_is "$T/err" "06-msgq-recv: msgrcv $(queue_name "$key"): holds part of a stream whose sender is gone (now removed: run the pair again)"
 	[ ! -s "$T/out" ] || fail "the old messages were written"
 	! queue_exists "$key" || fail "the stale queue was not removed"
 	echo new | run 06-msgq-send "$key"
@@ -307,7 +307,7 @@ test_a_stale_queue_is_refused_whatever_live_pid_it_names() {
 	for pid in 1 $$; do
 		forge_queue "$key" "4:i:$pid" "1:a*:old"
 		expect_status 1 run 06-msgq-recv "$key" > "$T/out" 2> "$T/err"
-		stderr_is "$T/err" "06-msgq-recv: msgget $(queue_name "$key"): holds part of a stream whose sender is gone (now removed: run the pair again)"
+		stderr_is "$T/err" "06-msgq-recv: msgrcv $(queue_name "$key"): holds part of a stream whose sender is gone (now removed: run the pair again)"
 		[ ! -s "$T/out" ] || fail "the old message was written (pid $pid)"
 		! queue_exists "$key" || fail "the stale queue was not removed (pid $pid)"
 		forge_queue "$key" "3:i:$pid"
