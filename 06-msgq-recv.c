@@ -190,9 +190,8 @@ static void tick_every_200_ms(void)
 		die("timer_settime", "every 200 ms", strerror(errno), NULL);
 }
 
-/* Remove the queue if it is ours and not yet removed. Not on POSIX's
- * async-signal-safe list, but on Linux msgctl is one system call: no
- * lock, no allocation, so on_stop_signal may call it. */
+/* Remove the queue if it is ours and not yet removed. msgctl is not on
+ * POSIX's async-signal-safe list, but on Linux it is one system call. */
 static void clean_up(void)
 {
 	if (queue_to_remove != -1) {

@@ -65,7 +65,7 @@ int main(int argc, char *argv[])
 	key_t key = ftok(keypath, PROJECT_ID);
 	if (key == -1)
 		die("ftok", keypath, strerror(errno), "KEYPATH must be an existing file");
-	char queue[32];
+	char queue[32], reason[64];
 	(void)snprintf(queue, sizeof queue, "queue 0x%08lx", (unsigned long)key);
 
 	/* Step 2: create the queue, or find the one the receiver made.
@@ -86,11 +86,9 @@ int main(int argc, char *argv[])
 	 * us for their sender) and after it (their sender may just have gone). */
 	refuse_old_messages(id, queue);
 	pid_t other = claim(keypath, SENDER_BYTE);
-	if (other != 0) {
-		char reason[64];
-		(void)snprintf(reason, sizeof reason, "already has a sender, process %ld", (long)other);
+	(void)snprintf(reason, sizeof reason, "already has a sender, process %ld", (long)other);
+	if (other != 0)
 		die("msgget", queue, reason, "pass another KEYPATH");
-	}
 	refuse_old_messages(id, queue);
 	queue_to_remove = id; /* until END is sent */
 	if (atexit(clean_up) != 0)
@@ -160,9 +158,8 @@ static void refuse_old_messages(int id, const char *queue)
 		    "read them with 06-msgq-recv, or pass another KEYPATH");
 }
 
-/* Remove the queue if it is ours and not yet removed. Not on POSIX's
- * async-signal-safe list, but on Linux msgctl is one system call: no
- * lock, no allocation, so on_stop_signal may call it. */
+/* Remove the queue if it is ours and not yet removed. msgctl is not on
+ * POSIX's async-signal-safe list, but on Linux it is one system call. */
 static void clean_up(void)
 {
 	if (queue_to_remove != -1) {
