@@ -93,9 +93,8 @@ int main(int argc, char *argv[])
 	must_remove = 1; /* half a region is no use to anyone */
 
 	/* Step 2: a new object is empty; give it the region's size. On tmpfs
-	 * (Linux's /dev/shm) that reserves nothing, and a store to a page
-	 * that cannot be had would raise SIGBUS: reserve the pages now, so
-	 * that a full /dev/shm is an error line instead. */
+	 * (Linux's /dev/shm) that reserves nothing, and a store to a missing
+	 * page raises SIGBUS: reserve them, so a full /dev/shm is one line. */
 	const off_t size = (off_t)sizeof(struct region);
 	if (ftruncate(fd, size) == -1)
 		die("ftruncate", name, strerror(errno), NULL);
@@ -103,8 +102,7 @@ int main(int argc, char *argv[])
 	if (error != 0)
 		die("posix_fallocate", name, strerror(error), NULL);
 
-	/* Step 3: map it. MAP_SHARED: our stores go to the object itself,
-	 * where the consumer will see them. */
+	/* Step 3: map it. MAP_SHARED: our stores reach the consumer. */
 	struct region *region = mmap(NULL, sizeof *region, PROT_READ | PROT_WRITE,
 				     MAP_SHARED, fd, 0);
 	if (region == MAP_FAILED)

@@ -5,11 +5,10 @@
  *   ./03-mmap-file notes.txt 'Hello'      # notes.txt now starts with Hello
  *   ./03-mmap-file -p notes.txt 'HELLO'   # our view changes, the file not
  *
- * Without MESSAGE, it writes "hello, mapped file\n".
- * Watch for: a mapping cannot make a file longer; ftruncate must give it
- * room first, or touching the mapping past the end raises SIGBUS.
- * With musl, posix_fallocate fails (EOPNOTSUPP) on a file system that has
- * no fallocate, where glibc falls back to writing the blocks.
+ * MESSAGE defaults to "hello, mapped file\n". Watch for: a mapping cannot
+ * make a file longer; ftruncate must give it room first, or touching the
+ * mapping past the end raises SIGBUS. With musl, posix_fallocate fails
+ * (EOPNOTSUPP) on a file system without fallocate; glibc writes the blocks.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -43,8 +42,7 @@ static sigjmp_buf lost_pages;
 int main(int argc, char *argv[])
 {
 	hold_standard_descriptors();
-	/* A file (or, with -p, standard output) beyond ulimit -f must give
-	 * us EFBIG to report, not kill us with SIGXFSZ. */
+	/* Past ulimit -f, FILE or standard output gives EFBIG, not SIGXFSZ. */
 	if (signal(SIGXFSZ, SIG_IGN) == SIG_ERR)
 		die("signal", "SIGXFSZ", strerror(errno), NULL);
 	if (atexit(clean_up) != 0)
@@ -61,24 +59,21 @@ int main(int argc, char *argv[])
 	const char *message = argc == first + 2 ? argv[first + 1] : DEFAULT_MESSAGE;
 	size_t length = strlen(message);
 
-	/* Step 1: refuse anything but a regular file before opening it:
-	 * opening a FIFO can block, opening a device can do things. */
+	/* Step 1: only a regular file: opening a FIFO blocks, a device acts. */
 	struct stat info;
 	int exists = stat(path, &info) == 0;
 	if (!exists && errno != ENOENT)
 		die("stat", path, strerror(errno), NULL);
 	if (exists && !S_ISREG(info.st_mode))
 		die("open", path, "not a regular file", NULL);
-	const char *private_fix = "-p never creates or extends FILE; give it one at least as long as MESSAGE";
+	const char *private_fix =
+		"-p never creates or extends FILE; give it one at least as long as MESSAGE";
 	if (private && !exists)
 		die("open", path, strerror(ENOENT), private_fix);
-	if (private && info.st_size < (off_t)length)
-		die("open", path, "shorter than MESSAGE", private_fix);
 
-	/* Step 2: open it. For -p, read-only is enough, which also proves
-	 * the point: a private mapping never writes to the file. A new file
-	 * is made with O_EXCL, so that the file clean_up may remove is one
-	 * we made. O_NONBLOCK guards against a FIFO swapped in since stat. */
+	/* Step 2: open it; for -p read-only, which proves that a private mapping
+	 * never writes the file. A new file gets O_EXCL, so clean_up removes only
+	 * a file we made; O_NONBLOCK: a FIFO swapped in since stat cannot block. */
 	int flags = private ? O_RDONLY : exists ? O_RDWR : O_RDWR | O_CREAT | O_EXCL;
 	int fd = open(path, flags | O_NONBLOCK, 0600);
 	if (fd == -1)
@@ -99,35 +94,30 @@ int main(int argc, char *argv[])
 		return 0;
 	}
 
-	/* Step 3: a mapping only covers bytes the file has, so grow a file
-	 * shorter than MESSAGE; a longer one keeps its remaining bytes. Then
-	 * reserve the blocks: a store into a page the file system cannot
-	 * give (full disk, or a hole in a sparse file) would raise SIGBUS,
-	 * where posix_fallocate reports ENOSPC. */
+	/* Step 3: a mapping covers only bytes the file has: grow a shorter file
+	 * (a longer one keeps its other bytes). Then reserve the blocks: a store
+	 * the file system cannot back (full disk, sparse hole) raises SIGBUS. */
 	if (!private && info.st_size < (off_t)length && ftruncate(fd, (off_t)length) == -1)
 		die("ftruncate", path, strerror(errno), NULL);
 	int error = private ? 0 : posix_fallocate(fd, 0, (off_t)length);
 	if (error != 0)
 		die("posix_fallocate", path, strerror(error), NULL);
 
-	/* Step 4: map it. MAP_SHARED writes through to the file;
-	 * MAP_PRIVATE gives us a copy-on-write view of our own. */
+	/* Step 4: map it: MAP_SHARED writes through, MAP_PRIVATE copies on write. */
 	char *view = mmap(NULL, length, PROT_READ | PROT_WRITE,
 			  private ? MAP_PRIVATE : MAP_SHARED, fd, 0);
 	if (view == MAP_FAILED)
 		die("mmap", path, strerror(errno), NULL);
 
-	/* Step 5: write MESSAGE at offset 0 with an ordinary memcpy. Another
-	 * process may have shrunk the file since our fstat: touching the lost
-	 * pages raises SIGBUS, which brings us back here to report it. */
+	/* Step 5: write MESSAGE with a plain memcpy. A file shrunk since fstat
+	 * raises SIGBUS at the lost pages, and on_bus brings us back here. */
 	struct sigaction sa = { .sa_handler = on_bus };
 	sigemptyset(&sa.sa_mask);
 	if (sigaction(SIGBUS, &sa, NULL) == -1)
 		die("sigaction", "SIGBUS", strerror(errno), NULL);
 	if (sigsetjmp(lost_pages, 1) != 0)
 		die("memcpy", path, "file truncated while mapped (SIGBUS)", NULL);
-	/* The bytes of MESSAGE without its NUL: the file gets no terminator. */
-	memcpy(view, message, length); // NOLINT(bugprone-not-null-terminated-result): bytes, not a string
+	memcpy(view, message, length); // NOLINT(bugprone-not-null-terminated-result): no NUL in FILE
 
 	if (private) {
 		/* Step 6 (-p): show both: our copy changed, the file did not. */
@@ -141,8 +131,7 @@ int main(int argc, char *argv[])
 		show("the file itself:  ", on_disk, (size_t)n);
 		free(on_disk);
 	} else {
-		/* Step 6: msync makes the change durable in the file now,
-		 * rather than whenever the kernel writes dirty pages back. */
+		/* Step 6: msync writes the change to the file now, and waits. */
 		if (msync(view, length, MS_SYNC) == -1)
 			die("msync", path, strerror(errno), NULL);
 	}
@@ -167,9 +156,8 @@ static void show(const char *label, const char *buf, size_t len)
 /* Below: what turns a lost page into an error line, and what removes a
  * file we created when we fail. */
 
-/* SIGBUS: a page of the mapping no longer exists. Jump back to main's
- * sigsetjmp, out of the memcpy (async-signal-safe) it interrupted, so
- * that main can report it with die. */
+/* SIGBUS: a page of the mapping is gone. Jump back to main's sigsetjmp,
+ * out of the memcpy (async-signal-safe) it interrupted, to report it. */
 static void on_bus(int sig)
 {
 	(void)sig;

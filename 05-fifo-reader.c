@@ -1,16 +1,13 @@
 /*
- * 05-fifo-reader: copy what arrives through a named pipe (FIFO) to standard
- * output, then remove the FIFO.
+ * 05-fifo-reader: copy a named pipe (FIFO) to standard output, then remove it.
  *
  *   ./05-fifo-reader demo.fifo > copy &     # either side may start first
  *   ./05-fifo-writer demo.fifo < file
  *
- * PATH defaults to /tmp/ipc-05-<uid>.fifo. Whichever side starts first
- * creates the FIFO; the reader removes it, whether it succeeds or not.
- * Watch for: end of file only means every writer closed the FIFO; a writer
- * that crashed looks exactly like one that finished (see README).
- * A second reader at the same PATH is refused by a record lock on the
- * FIFO, which Linux allows; POSIX lets a system refuse it (EINVAL).
+ * PATH defaults to /tmp/ipc-05-<uid>.fifo. Watch for: end of file only
+ * means every writer closed the FIFO: a writer that crashed looks finished.
+ * Tested on Linux (glibc, musl); POSIX lets a system refuse record locks
+ * on a FIFO (EINVAL), and then we stop with that error.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -23,17 +20,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* POSIX.1-2008 has O_NOFOLLOW, but some systems hide it from a program
- * that asks for POSIX only; open_fifo's identity check still holds. */
-#ifndef O_NOFOLLOW
-#define O_NOFOLLOW 0
+#ifndef O_NOFOLLOW /* POSIX.1-2008, but some systems hide it from POSIX-only programs */
+#define O_NOFOLLOW 0 /* there, open_fifo's identity check alone catches a swap */
 #endif
-
 #define PROGRAM "05-fifo-reader"
 enum { CHUNK = 64 * 1024 };
 
 static int open_fifo(const char *path, int flags);
-static void claim_as_reader(int fd, const char *path);
 static void hold_standard_descriptors(void);
 static void catch_stop_signals(void);
 static void on_stop_signal(int sig);
@@ -42,9 +35,8 @@ static int write_all(int fd, const void *buf, size_t len);
 static _Noreturn void die(const char *call, const char *object,
 			  const char *reason, const char *fix);
 
-/* The FIFO to remove if we stop early; set before any signal can use it. */
 static const char *fifo_path;
-static volatile sig_atomic_t must_remove;
+static volatile sig_atomic_t must_remove; /* remove fifo_path if we stop early */
 
 int main(int argc, char *argv[])
 {
@@ -65,22 +57,26 @@ int main(int argc, char *argv[])
 	if (mkfifo(path, 0600) == -1 && errno != EEXIST)
 		die("mkfifo", path, strerror(errno), NULL);
 
-	/* Steps 2 and 3: check that the FIFO is ours and open it, which waits
-	 * for a writer; then claim it, or a second reader could share it. */
+	/* Step 2: check that the FIFO is ours and open it: that waits for a writer. */
 	int fd = open_fifo(path, O_RDONLY);
-	claim_as_reader(fd, path);
 
-	/* Step 4: copy to standard output until end of file, which comes when
-	 * the writer closes its end, however it ended. */
+	/* Step 3: claim it: hold a read lock on byte 0, and ask if another does. */
+	struct flock mine = { .l_type = F_RDLCK, .l_whence = SEEK_SET, .l_len = 1 };
+	struct flock other = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_len = 1 };
+	if (fcntl(fd, F_SETLK, &mine) == -1 || fcntl(fd, F_GETLK, &other) == -1)
+		die("fcntl", path, strerror(errno), NULL);
+	must_remove = other.l_type == F_UNLCK; /* else the other reader removes it */
+	if (!must_remove)
+		die("fcntl", path, "already has a reader", "wait for it to finish, or pass another PATH");
+
+	/* Step 4: copy until end of file: every writer closed, however it ended. */
 	static char buf[CHUNK];
-	for (;;) {
-		ssize_t n = read(fd, buf, sizeof buf);
+	ssize_t n;
+	while ((n = read(fd, buf, sizeof buf)) != 0) {
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1)
 			die("read", path, strerror(errno), NULL);
-		if (n == 0)
-			break;
 		if (write_all(STDOUT_FILENO, buf, (size_t)n) == -1) {
 			if (errno == EPIPE) /* | head: remove the FIFO, end quietly as cat */
 				on_stop_signal(SIGPIPE);
@@ -97,10 +93,8 @@ int main(int argc, char *argv[])
 	return 0;
 }
 
-/* Open the FIFO at path, which must be ours. lstat does not follow
- * symlinks: checking before open means we never block on, read from or
- * remove something another user planted there. O_NOFOLLOW, and the same
- * device and inode after open, catch a swap since the lstat. */
+/* Open path only if it is our FIFO: lstat (no symlink followed) before we
+ * block on it; O_NOFOLLOW and the same inode after open catch a swap. */
 static int open_fifo(const char *path, int flags)
 {
 	struct stat before, after;
@@ -126,24 +120,7 @@ static int open_fifo(const char *path, int flags)
 	return fd;
 }
 
-/* The kernel joins every reader that opens the name. Each of ours holds
- * a read lock on byte 0; read locks do not exclude one another, so we
- * then ask whether another process's lock would block a write lock
- * there. Two readers that claim at once see each other, and both stop. */
-static void claim_as_reader(int fd, const char *path)
-{
-	struct flock mine = { .l_type = F_RDLCK, .l_whence = SEEK_SET, .l_len = 1 };
-	struct flock other = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_len = 1 };
-	if (fcntl(fd, F_SETLK, &mine) == -1 || fcntl(fd, F_GETLK, &other) == -1)
-		die("fcntl", path, strerror(errno), NULL);
-	if (other.l_type != F_UNLCK) {
-		must_remove = 0; /* the FIFO is the other reader's to remove */
-		die("fcntl", path, "already has a reader", "wait for it to finish, or pass another PATH");
-	}
-}
-
-/* Below: what removes the FIFO when we are stopped early, and the helpers
- * every example shares. */
+/* Below: what removes the FIFO when we are stopped early; shared helpers. */
 
 /* Remove the FIFO unless the stream completed (unlink is async-signal-safe). */
 static void clean_up(void)

@@ -4,11 +4,10 @@
  *   ./05-fifo-reader demo.fifo > copy &     # either side may start first
  *   ./05-fifo-writer demo.fifo < file
  *
- * PATH defaults to /tmp/ipc-05-<uid>.fifo. Whichever side starts first
- * creates the FIFO; the reader removes it. Watch for: open() on a FIFO
- * blocks until the other side opens it too.
- * A second writer at the same PATH is refused by a record lock on the
- * FIFO, which Linux allows; POSIX lets a system refuse it (EINVAL).
+ * PATH defaults to /tmp/ipc-05-<uid>.fifo. Watch for: open() on a FIFO
+ * blocks until the other side opens it too. Tested on Linux (glibc, musl);
+ * POSIX lets a system refuse record locks on a FIFO (EINVAL), and then we
+ * stop with that error.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -21,17 +20,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* POSIX.1-2008 has O_NOFOLLOW, but some systems hide it from a program
- * that asks for POSIX only; open_fifo's identity check still holds. */
-#ifndef O_NOFOLLOW
-#define O_NOFOLLOW 0
+#ifndef O_NOFOLLOW /* POSIX.1-2008, but some systems hide it from POSIX-only programs */
+#define O_NOFOLLOW 0 /* there, open_fifo's identity check alone catches a swap */
 #endif
-
 #define PROGRAM "05-fifo-writer"
 enum { CHUNK = 64 * 1024 };
 
 static int open_fifo(const char *path, int flags);
-static void claim_as_writer(int fd, const char *path);
 static void hold_standard_descriptors(void);
 static void catch_stop_signals(void);
 static void clean_up(void);
@@ -39,9 +34,8 @@ static int write_all(int fd, const void *buf, size_t len);
 static _Noreturn void die(const char *call, const char *object,
 			  const char *reason, const char *fix);
 
-/* The FIFO to remove if we stop early; set before any signal can use it. */
 static const char *fifo_path;
-static volatile sig_atomic_t must_remove;
+static volatile sig_atomic_t must_remove; /* remove fifo_path if we stop early */
 
 int main(int argc, char *argv[])
 {
@@ -67,21 +61,27 @@ int main(int argc, char *argv[])
 	if (isatty(STDIN_FILENO))
 		fprintf(stderr, "%s: reading standard input; end it with Ctrl-D\n", PROGRAM);
 
-	/* Steps 2 and 3: check that the FIFO is ours and open it, which waits
-	 * for a reader; then claim it, or a second writer could mix with us. */
+	/* Step 2: check that the FIFO is ours and open it: that waits for a reader. */
 	int fd = open_fifo(path, O_WRONLY);
-	claim_as_writer(fd, path);
+
+	/* Step 3: claim it, or a second writer's stream would mix with ours: a
+	 * write lock on byte 1 (byte 0 is the readers'), which excludes others. */
+	struct flock mine = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 1, .l_len = 1 };
+	if (fcntl(fd, F_SETLK, &mine) == -1) {
+		if (errno != EACCES && errno != EAGAIN)
+			die("fcntl", path, strerror(errno), NULL);
+		must_remove = 0; /* the FIFO serves the other writer now */
+		die("fcntl", path, "already has a writer", "wait for it to finish, or pass another PATH");
+	}
 
 	/* Step 4: copy standard input into the FIFO until end of file. */
 	static char buf[CHUNK];
-	for (;;) {
-		ssize_t n = read(STDIN_FILENO, buf, sizeof buf);
+	ssize_t n;
+	while ((n = read(STDIN_FILENO, buf, sizeof buf)) != 0) {
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1)
 			die("read", "standard input", strerror(errno), NULL);
-		if (n == 0)
-			break;
 		if (write_all(fd, buf, (size_t)n) == -1)
 			die("write", path, strerror(errno),
 			    errno == EPIPE ? "the reader went away before the end" : NULL);
@@ -94,10 +94,8 @@ int main(int argc, char *argv[])
 	return 0;
 }
 
-/* Open the FIFO at path, which must be ours. lstat does not follow
- * symlinks: checking before open means we never block on, or write into,
- * something another user planted there. O_NOFOLLOW, and the same
- * device and inode after open, catch a swap since the lstat. */
+/* Open path only if it is our FIFO: lstat (no symlink followed) before we
+ * block on it; O_NOFOLLOW and the same inode after open catch a swap. */
 static int open_fifo(const char *path, int flags)
 {
 	struct stat before, after;
@@ -121,22 +119,7 @@ static int open_fifo(const char *path, int flags)
 	return fd;
 }
 
-/* The kernel joins every writer that opens the name, and the reader gets
- * their streams mixed. Each of ours holds a write lock on byte 1 (byte 0
- * is the readers'), which no second writer can take while we hold it. */
-static void claim_as_writer(int fd, const char *path)
-{
-	struct flock mine = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 1, .l_len = 1 };
-	if (fcntl(fd, F_SETLK, &mine) == 0)
-		return;
-	if (errno != EACCES && errno != EAGAIN)
-		die("fcntl", path, strerror(errno), NULL);
-	must_remove = 0; /* the FIFO serves the other writer now */
-	die("fcntl", path, "already has a writer", "wait for it to finish, or pass another PATH");
-}
-
-/* Below: what removes the FIFO when we are stopped early, and the helpers
- * every example shares. */
+/* Below: what removes the FIFO when we are stopped early; shared helpers. */
 
 /* Remove the FIFO if we made it and the stream did not complete (unlink
  * is async-signal-safe). */

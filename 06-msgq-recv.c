@@ -5,14 +5,15 @@
  *   ./06-msgq-recv demo.key > copy &     # either side may start first
  *   ./06-msgq-send demo.key < file
  *
- * The queue is found by ftok(KEYPATH, 'q'): KEYPATH must be an existing
- * file both sides can see (default: your home directory). Watch for: a
- * queue outlives both programs; one left by a killed run is found again
- * under the same key, old messages and all, and refused (see README).
+ * The queue is ftok(KEYPATH, 'q'), KEYPATH a file both sides can read
+ * (default: your home). Watch for: a queue outlives both programs; one left
+ * by a killed run is found again, old messages and all, and refused (see
+ * README). Tested on Linux, glibc and musl.
  */
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,22 +25,19 @@
 #define PROGRAM "06-msgq-recv"
 #define PROJECT_ID 'q'
 
-/* The protocol (see 06-msgq-send.c): DATA messages carry the bytes in
- * order, one empty END message closes the stream; the side that creates
- * the queue leaves one ticket for its partner, carrying its own pid. */
-enum { DATA = 1, END = 2, TICKET_FOR_SENDER = 3, TICKET_FOR_RECEIVER = 4 };
-enum { MESSAGE_BYTES = 4096 };
+/* The protocol (see 06-msgq-send.c): DATA messages in order, one empty
+ * END; each side read-locks its own byte of KEYPATH while it runs. */
+enum { DATA = 1, END = 2, SENDER_BYTE = 0, RECEIVER_BYTE = 1, MESSAGE_BYTES = 4096 };
 struct message {
 	long type;
 	char bytes[MESSAGE_BYTES];
 };
-struct ticket {
-	long type;
-	pid_t pid;
-};
 
 static void catch_stop_signals(void);
-static pid_t take_ticket(int id, const char *queue, long type);
+static void hold_standard_descriptors(void);
+static pid_t claim(const char *keypath, int byte);
+static pid_t holder(int byte);
+static void tick_every_200_ms(void);
 static int write_all(int fd, const void *buf, size_t len);
 static _Noreturn void die(const char *call, const char *object,
 			  const char *reason, const char *fix);
@@ -47,9 +45,11 @@ static void clean_up(void);
 
 /* The queue clean_up removes: set once it is ours. */
 static volatile sig_atomic_t queue_to_remove = -1;
+static int lock_fd = -1; /* KEYPATH, open while we run: it holds our lock */
 
 int main(int argc, char *argv[])
 {
+	hold_standard_descriptors();
 	const char *keypath = argc == 2 ? argv[1] : getenv("HOME");
 	if (argc > 2 || (argc == 2 && (argv[1][0] == '-' || argv[1][0] == '\0'))) {
 		fprintf(stderr, "usage: %s [KEYPATH]   (default KEYPATH: $HOME)\n", PROGRAM);
@@ -63,64 +63,58 @@ int main(int argc, char *argv[])
 	key_t key = ftok(keypath, PROJECT_ID);
 	if (key == -1)
 		die("ftok", keypath, strerror(errno), "KEYPATH must be an existing file");
-	char queue[32], remove_it[64];
+	char queue[32], reason[64];
 	(void)snprintf(queue, sizeof queue, "queue 0x%08lx", (unsigned long)key);
 
-	/* Step 2: create the queue, or find the one the sender made. An
-	 * existing queue must be ours: anyone who can stat KEYPATH can
-	 * compute its key and create a queue there first. */
+	/* Step 2: claim our byte of KEYPATH, then create the queue or find the
+	 * sender's, which must be ours: anyone can compute the key first. */
+	pid_t other = claim(keypath, RECEIVER_BYTE);
+	(void)snprintf(reason, sizeof reason, "already has a receiver, process %ld", (long)other);
+	if (other != 0)
+		die("msgget", queue, reason, "pass another KEYPATH");
 	int id = msgget(key, IPC_CREAT | IPC_EXCL | 0600);
-	int created = id != -1;
-	if (id == -1 && errno == EEXIST) {
-		struct msqid_ds info;
+	if (id == -1 && errno == EEXIST)
 		id = msgget(key, 0);
-		if (id == -1)
-			die("msgget", queue, strerror(errno), NULL);
-		if (msgctl(id, IPC_STAT, &info) == -1)
-			die("msgctl IPC_STAT", queue, strerror(errno), NULL);
-		if (info.msg_perm.uid != geteuid() || info.msg_perm.cuid != geteuid())
-			die("msgget", queue, "belongs to another user", "pass another KEYPATH");
-	}
 	if (id == -1)
 		die("msgget", queue, strerror(errno), NULL);
-	(void)snprintf(remove_it, sizeof remove_it, "pass another KEYPATH, or if none runs: ipcrm -q %d", id);
-
-	/* Step 3: claim the queue. Its creator leaves a ticket for the other
-	 * side; msgrcv hands a message to one process only, so a second
-	 * receiver finds none. The ticket names the sender: if it is gone,
-	 * the stream it left must be whole (msgrcv can look for END alone). */
-	pid_t sender = 0;
-	if (!created && (sender = take_ticket(id, queue, TICKET_FOR_RECEIVER)) == 0)
-		die("msgget", queue, "already has a receiver, or a killed run left it", remove_it);
+	struct msqid_ds info;
+	if (msgctl(id, IPC_STAT, &info) == -1)
+		die("msgctl IPC_STAT", queue, strerror(errno), NULL);
+	if (info.msg_perm.uid != geteuid() || info.msg_perm.cuid != geteuid())
+		die("msgget", queue, "belongs to another user", "pass another KEYPATH");
 	queue_to_remove = id; /* from here on, every way out removes it */
 	if (atexit(clean_up) != 0)
 		die("atexit", "clean_up", "failed", NULL);
-	static struct message message;
-	if (created) {
-		struct ticket ticket = { TICKET_FOR_SENDER, getpid() };
-		if (msgsnd(id, &ticket, sizeof ticket.pid, 0) == -1)
-			die("msgsnd", queue, strerror(errno), NULL);
-	} else if (kill(sender, 0) == -1) {
-		ssize_t end = msgrcv(id, &message, 0, END, IPC_NOWAIT);
-		if (end == -1 && errno == ENOMSG)
-			die("msgget", queue, "holds part of a stream whose sender is gone",
-			    "now removed: run the pair again");
-		if (end == -1)
-			die("msgrcv", queue, strerror(errno), NULL);
-		if (msgsnd(id, &message, 0, 0) == -1) /* put END back */
-			die("msgsnd", queue, strerror(errno), NULL);
-	}
 
-	/* Step 4: take messages in order and write their bytes out until END.
-	 * Type -END: the lowest type up to END, so DATA before END, tickets
-	 * never. msgrcv refuses a message larger than our buffer (E2BIG)
-	 * instead of overflowing it. */
+	/* Step 3: the stream must be whole: no receiver took from it before us
+	 * (msg_rtime), and a sender that is gone must have sent END. */
+	if (info.msg_rtime != 0)
+		die("msgget", queue, "another 06-msgq-recv has read from it",
+		    "now removed: run the pair again");
+
+	/* Step 4: take messages in order (type -END: DATA, then END) and write
+	 * their bytes out; E2BIG guards our buffer. First, and at each tick
+	 * (EINTR), once messages came, look for the sender's lock: with it
+	 * gone, all it sent is here, END too (msgrcv can look for END alone). */
+	static struct message message;
+	tick_every_200_ms();
+	int sent = info.msg_qnum != 0, look = 1;
 	for (;;) {
+		if (look && sent && holder(SENDER_BYTE) == 0) {
+			ssize_t end = msgrcv(id, &message, 0, END, IPC_NOWAIT);
+			if (end == -1 && errno == ENOMSG)
+				die("msgrcv", queue, "holds part of a stream whose sender is gone",
+				    "now removed: run the pair again");
+			if (end == -1)
+				die("msgrcv", queue, strerror(errno), NULL);
+			if (msgsnd(id, &message, 0, 0) == -1) /* put END back */
+				die("msgsnd", queue, strerror(errno), NULL);
+		}
 		ssize_t n = msgrcv(id, &message, sizeof message.bytes, -END, 0);
-		if (n == -1 && errno == EINTR)
+		look = n == -1 && errno == EINTR;
+		if (look)
 			continue;
-		/* Removed while we waited: EIDRM; removed between two calls:
-		 * EINVAL, as for any id that does not exist. */
+		/* Removed while we waited: EIDRM; between two calls: EINVAL. */
 		if (n == -1 && (errno == EIDRM || errno == EINVAL))
 			die("msgrcv", queue, strerror(EIDRM),
 			    "06-msgq-send stopped before the end of the stream");
@@ -128,6 +122,7 @@ int main(int argc, char *argv[])
 			die("msgrcv", queue, strerror(errno), NULL);
 		if (message.type == END)
 			break;
+		sent = 1;
 		if (write_all(STDOUT_FILENO, message.bytes, (size_t)n) == -1) {
 			if (errno == EPIPE) { /* end quietly, as cat does */
 				clean_up();
@@ -138,51 +133,84 @@ int main(int argc, char *argv[])
 		}
 	}
 
-	/* Step 5: the stream is complete: remove the queue. */
+	/* Step 5: the stream is complete: remove the queue, then our lock. */
 	queue_to_remove = -1;
 	if (msgctl(id, IPC_RMID, NULL) == -1)
 		die("msgctl IPC_RMID", queue, strerror(errno), NULL);
+	if (close(lock_fd) == -1)
+		die("close", keypath, strerror(errno), NULL);
 	return 0;
 }
 
-/* Below: what removes the queue when we are stopped early, and what
- * keeps a second receiver out; the error line. */
+/* Below: who else uses the queue, the tick, what removes the queue. */
 
-/* Take the ticket of TYPE and return the pid it carries; 0 if there is
- * none. A queue just made by the other side may not hold its ticket yet:
- * until that side has sent anything (msg_lspid), we wait for it, 2 s at
- * most, which is ample unless it was killed in between. */
-static pid_t take_ticket(int id, const char *queue, long type)
+/* Hold a read lock on BYTE of KEYPATH (which may be a directory) until we
+ * end, however we end; read locks do not exclude one another, so ask who
+ * else holds one there: 0 if nobody, else the pid of one who does. */
+static pid_t claim(const char *keypath, int byte)
 {
-	struct ticket ticket;
-	for (int tries = 0; tries < 200; tries++) {
-		ssize_t n = msgrcv(id, &ticket, sizeof ticket.pid, type, IPC_NOWAIT);
-		if (n == (ssize_t)sizeof ticket.pid && ticket.pid > 0)
-			return ticket.pid;
-		if (n != -1) /* the peer's word is never trusted */
-			die("msgrcv", queue, "a ticket out of the protocol", NULL);
-		if (errno != ENOMSG && errno != EINTR)
-			die("msgrcv", queue, strerror(errno), NULL);
-		struct msqid_ds info;
-		if (msgctl(id, IPC_STAT, &info) == -1)
-			die("msgctl IPC_STAT", queue, strerror(errno), NULL);
-		if (info.msg_lspid != 0)
-			return 0; /* it was sent, and someone took it */
-		struct timespec pause = { 0, 10000000 };
-		(void)nanosleep(&pause, NULL); /* woken early by a signal: fine */
-	}
-	return 0;
+	struct flock mine = { .l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = byte, .l_len = 1 };
+	lock_fd = open(keypath, O_RDONLY | O_NONBLOCK | O_NOCTTY); /* it may be a FIFO */
+	if (lock_fd == -1)
+		die("open", keypath, strerror(errno), "both sides lock KEYPATH: it must be readable");
+	if (fcntl(lock_fd, F_SETLK, &mine) == -1)
+		die("fcntl", keypath, strerror(errno), NULL);
+	return holder(byte);
 }
 
-/* Remove the queue if it is ours and not yet removed. Not on POSIX's
- * async-signal-safe list, but on Linux msgctl is one system call: no
- * lock, no allocation, so on_stop_signal may call it. */
+/* The pid of one who locks BYTE of KEYPATH, 0 if none but us (a lock ends
+ * with its holder: no reused or forged pid holds one). */
+static pid_t holder(int byte)
+{
+	struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = byte, .l_len = 1 };
+	if (fcntl(lock_fd, F_GETLK, &lock) == -1)
+		die("fcntl", "KEYPATH lock", strerror(errno), NULL);
+	return lock.l_type == F_UNLCK ? 0 : lock.l_pid;
+}
+
+static void on_tick(int sig)
+{
+	(void)sig; /* only there to interrupt msgrcv */
+}
+
+/* msgrcv has no timeout: SIGURG (no stop signal: ignored by default)
+ * interrupts it every 200 ms; SA_RESTART resumes any other call. */
+static void tick_every_200_ms(void)
+{
+	struct sigaction tick = { .sa_handler = on_tick, .sa_flags = SA_RESTART };
+	struct sigevent event = { .sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGURG };
+	struct itimerspec every = { { 0, 200000000 }, { 0, 200000000 } };
+	timer_t timer;
+	sigemptyset(&tick.sa_mask);
+	if (sigaction(SIGURG, &tick, NULL) == -1)
+		die("sigaction", "SIGURG", strerror(errno), NULL);
+	if (timer_create(CLOCK_MONOTONIC, &event, &timer) == -1)
+		die("timer_create", "CLOCK_MONOTONIC", strerror(errno), NULL);
+	if (timer_settime(timer, 0, &every, NULL) == -1)
+		die("timer_settime", "every 200 ms", strerror(errno), NULL);
+}
+
+/* Remove the queue if it is ours and not yet removed. msgctl is not on
+ * POSIX's async-signal-safe list, but on Linux it is one system call. */
 static void clean_up(void)
 {
 	if (queue_to_remove != -1) {
-		(void)msgctl(queue_to_remove, IPC_RMID, NULL); /* NOLINT(bugprone-signal-handler,cert-sig30-c): see above */
+		/* NOLINTNEXTLINE(bugprone-signal-handler,cert-sig30-c): see above */
+		(void)msgctl(queue_to_remove, IPC_RMID, NULL);
 		queue_to_remove = -1;
 	}
+}
+
+/* A descriptor 0, 1 or 2 that was closed when we started is filled with
+ * /dev/null opened the other way round: reading or writing it still fails
+ * with EBADF as before, and no queue, FIFO or socket of ours can take its
+ * number and receive our data or our error lines. */
+static void hold_standard_descriptors(void)
+{
+	for (int fd = 0; fd <= 2; fd++)
+		if (fcntl(fd, F_GETFD) == -1 &&
+		    open("/dev/null", fd == 0 ? O_WRONLY : O_RDONLY) == -1)
+			exit(1); /* nowhere to say why: stderr may be closed */
 }
 
 /* Every signal whose default action ends the process and that can be

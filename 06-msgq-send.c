@@ -5,45 +5,40 @@
  *   ./06-msgq-recv demo.key > copy &     # either side may start first
  *   ./06-msgq-send demo.key < file
  *
- * The queue is found by ftok(KEYPATH, 'q'): KEYPATH must be an existing
- * file both sides can see (default: your home directory, so two users get
- * two queues). The receiver removes the queue at the end of the stream.
- * Watch for: a full queue makes msgsnd wait; that is what lets any amount
- * of data through a queue of a few kilobytes. Messages are up to 4096
- * bytes: Linux's msgmax is 8192, but some systems (the BSDs, macOS) allow
- * only 2048 by default; there msgsnd fails, and we say which limit.
+ * The queue is ftok(KEYPATH, 'q'), KEYPATH a file both sides can read
+ * (default: your home). Watch for: a full queue makes msgsnd wait, which
+ * lets any amount of data through. Messages are up to 4096 bytes; where
+ * msgmax is lower (2048 on the BSDs and macOS) we say so. Tested on Linux,
+ * glibc and musl.
  */
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/msg.h>
-#include <time.h>
 #include <unistd.h>
 
 #define PROGRAM "06-msgq-send"
 #define PROJECT_ID 'q'
 
 /* The protocol both programs agree on: DATA messages carry the bytes in
- * order; one empty END message says the stream is complete, so the
- * receiver can tell a finished sender from one that died. The side that
- * creates the queue leaves one ticket for its partner, carrying its pid. */
-enum { DATA = 1, END = 2, TICKET_FOR_SENDER = 3, TICKET_FOR_RECEIVER = 4 };
-enum { MESSAGE_BYTES = 4096 };
+ * order; one empty END says the stream is complete, so the receiver can
+ * tell a finished sender from one that died. While it runs, each side
+ * holds a read lock on its own byte of KEYPATH. */
+enum { DATA = 1, END = 2, SENDER_BYTE = 0, RECEIVER_BYTE = 1, MESSAGE_BYTES = 4096 };
 struct message {
 	long type;
 	char bytes[MESSAGE_BYTES];
 };
-struct ticket {
-	long type;
-	pid_t pid;
-};
 
+static void hold_standard_descriptors(void);
 static void catch_stop_signals(void);
-static pid_t take_ticket(int id, const char *queue, long type);
+static pid_t claim(const char *keypath, int byte);
+static void refuse_old_messages(int id, const char *queue);
 static _Noreturn void die(const char *call, const char *object,
 			  const char *reason, const char *fix);
 static void clean_up(void);
@@ -51,9 +46,11 @@ static void clean_up(void);
 /* The queue clean_up removes: set once it is ours. Removing it is what
  * tells a waiting receiver (EIDRM) that the stream was cut short. */
 static volatile sig_atomic_t queue_to_remove = -1;
+static int lock_fd = -1; /* KEYPATH, open while we run: it holds our lock */
 
 int main(int argc, char *argv[])
 {
+	hold_standard_descriptors();
 	const char *keypath = argc == 2 ? argv[1] : getenv("HOME");
 	if (argc > 2 || (argc == 2 && (argv[1][0] == '-' || argv[1][0] == '\0'))) {
 		fprintf(stderr, "usage: %s [KEYPATH]   (default KEYPATH: $HOME)\n", PROGRAM);
@@ -68,41 +65,34 @@ int main(int argc, char *argv[])
 	key_t key = ftok(keypath, PROJECT_ID);
 	if (key == -1)
 		die("ftok", keypath, strerror(errno), "KEYPATH must be an existing file");
-	char queue[32], remove_it[64];
+	char queue[32], reason[64];
 	(void)snprintf(queue, sizeof queue, "queue 0x%08lx", (unsigned long)key);
 
 	/* Step 2: create the queue, or find the one the receiver made.
 	 * IPC_EXCL first tells us which; an existing queue must be ours. */
 	int id = msgget(key, IPC_CREAT | IPC_EXCL | 0600);
-	int created = id != -1;
-	if (id == -1 && errno == EEXIST) {
-		struct msqid_ds info;
+	if (id == -1 && errno == EEXIST)
 		id = msgget(key, 0);
-		if (id == -1)
-			die("msgget", queue, strerror(errno), NULL);
-		if (msgctl(id, IPC_STAT, &info) == -1)
-			die("msgctl IPC_STAT", queue, strerror(errno), NULL);
-		if (info.msg_perm.uid != geteuid() || info.msg_perm.cuid != geteuid())
-			die("msgget", queue, "belongs to another user", "pass another KEYPATH");
-	}
 	if (id == -1)
 		die("msgget", queue, strerror(errno), NULL);
-	(void)snprintf(remove_it, sizeof remove_it, "pass another KEYPATH, or if none runs: ipcrm -q %d", id);
+	struct msqid_ds info;
+	if (msgctl(id, IPC_STAT, &info) == -1)
+		die("msgctl IPC_STAT", queue, strerror(errno), NULL);
+	if (info.msg_perm.uid != geteuid() || info.msg_perm.cuid != geteuid())
+		die("msgget", queue, "belongs to another user", "pass another KEYPATH");
 
-	/* Step 3: claim the queue. Its creator leaves a ticket for the other
-	 * side; msgrcv hands a message to one process only, so a second
-	 * sender finds none. The ticket names the receiver, which must run. */
-	pid_t receiver = 0;
-	if (!created && (receiver = take_ticket(id, queue, TICKET_FOR_SENDER)) == 0)
-		die("msgget", queue, "already has a sender, or a killed run left it", remove_it);
+	/* Step 3: claim the sender's byte of KEYPATH. Messages already queued
+	 * are another run's: look before the claim (a receiver must not take
+	 * us for their sender) and after it (their sender may just have gone). */
+	refuse_old_messages(id, queue);
+	pid_t other = claim(keypath, SENDER_BYTE);
+	(void)snprintf(reason, sizeof reason, "already has a sender, process %ld", (long)other);
+	if (other != 0)
+		die("msgget", queue, reason, "pass another KEYPATH");
+	refuse_old_messages(id, queue);
 	queue_to_remove = id; /* until END is sent */
 	if (atexit(clean_up) != 0)
 		die("atexit", "clean_up", "failed", NULL);
-	if (!created && kill(receiver, 0) == -1)
-		die("msgget", queue, "its 06-msgq-recv is gone", "now removed: run the pair again");
-	struct ticket ticket = { TICKET_FOR_RECEIVER, getpid() };
-	if (created && msgsnd(id, &ticket, sizeof ticket.pid, 0) == -1)
-		die("msgsnd", queue, strerror(errno), NULL);
 
 	if (isatty(STDIN_FILENO))
 		fprintf(stderr, "%s: reading standard input; end it with Ctrl-D\n", PROGRAM);
@@ -118,13 +108,10 @@ int main(int argc, char *argv[])
 			die("read", "standard input", strerror(errno), NULL);
 		message.type = n == 0 ? END : DATA;
 		while (msgsnd(id, &message, (size_t)n, 0) == -1) {
-			struct msqid_ds info;
 			if (errno == EINTR)
 				continue;
-			/* Removed while we waited: EIDRM; removed between two
-			 * calls: EINVAL, as for any id that does not exist. A
-			 * queue still there gives EINVAL for a message over the
-			 * system's msgmax. */
+			/* Removed while we waited: EIDRM; between two calls: EINVAL,
+			 * which a queue still there gives for a message over msgmax. */
 			if (errno == EIDRM || (errno == EINVAL && msgctl(id, IPC_STAT, &info) == -1))
 				die("msgsnd", queue, strerror(EIDRM), "06-msgq-recv removed it before the end");
 			if (errno == EINVAL)
@@ -136,49 +123,62 @@ int main(int argc, char *argv[])
 			break;
 	}
 
-	/* Step 5: END is in the queue; the receiver removes it. */
+	/* Step 5: END is in the queue; the receiver removes it. Our lock goes. */
 	queue_to_remove = -1;
+	if (close(lock_fd) == -1)
+		die("close", keypath, strerror(errno), NULL);
 	return 0;
 }
 
-/* Below: what removes the queue when we are stopped early, and what
- * keeps a second sender out; the error line. */
+/* Below: who else uses the queue; what removes it if we stop early. */
 
-/* Take the ticket of TYPE and return the pid it carries; 0 if there is
- * none. A queue just made by the other side may not hold its ticket yet:
- * until that side has sent anything (msg_lspid), we wait for it, 2 s at
- * most, which is ample unless it was killed in between. */
-static pid_t take_ticket(int id, const char *queue, long type)
+/* Hold a read lock on BYTE of KEYPATH (which may be a directory) until we
+ * end, however we end; read locks do not exclude one another, so ask who
+ * else holds one there: 0 if nobody, else the pid of one who does. */
+static pid_t claim(const char *keypath, int byte)
 {
-	struct ticket ticket;
-	for (int tries = 0; tries < 200; tries++) {
-		ssize_t n = msgrcv(id, &ticket, sizeof ticket.pid, type, IPC_NOWAIT);
-		if (n == (ssize_t)sizeof ticket.pid && ticket.pid > 0)
-			return ticket.pid;
-		if (n != -1) /* the peer's word is never trusted */
-			die("msgrcv", queue, "a ticket out of the protocol", NULL);
-		if (errno != ENOMSG && errno != EINTR)
-			die("msgrcv", queue, strerror(errno), NULL);
-		struct msqid_ds info;
-		if (msgctl(id, IPC_STAT, &info) == -1)
-			die("msgctl IPC_STAT", queue, strerror(errno), NULL);
-		if (info.msg_lspid != 0)
-			return 0; /* it was sent, and someone took it */
-		struct timespec pause = { 0, 10000000 };
-		(void)nanosleep(&pause, NULL); /* woken early by a signal: fine */
-	}
-	return 0;
+	struct flock mine = { .l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = byte, .l_len = 1 };
+	struct flock other = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = byte, .l_len = 1 };
+	lock_fd = open(keypath, O_RDONLY | O_NONBLOCK | O_NOCTTY); /* it may be a FIFO */
+	if (lock_fd == -1)
+		die("open", keypath, strerror(errno), "both sides lock KEYPATH: it must be readable");
+	if (fcntl(lock_fd, F_SETLK, &mine) == -1 || fcntl(lock_fd, F_GETLK, &other) == -1)
+		die("fcntl", keypath, strerror(errno), NULL);
+	return other.l_type == F_UNLCK ? 0 : other.l_pid;
 }
 
-/* Remove the queue if it is ours and not yet removed. Not on POSIX's
- * async-signal-safe list, but on Linux msgctl is one system call: no
- * lock, no allocation, so on_stop_signal may call it. */
+/* Messages before ours: a whole stream, or what a killed sender left. */
+static void refuse_old_messages(int id, const char *queue)
+{
+	struct msqid_ds info;
+	if (msgctl(id, IPC_STAT, &info) == -1)
+		die("msgctl IPC_STAT", queue, strerror(errno), NULL);
+	if (info.msg_qnum != 0)
+		die("msgget", queue, "holds the messages of an earlier run",
+		    "read them with 06-msgq-recv, or pass another KEYPATH");
+}
+
+/* Remove the queue if it is ours and not yet removed. msgctl is not on
+ * POSIX's async-signal-safe list, but on Linux it is one system call. */
 static void clean_up(void)
 {
 	if (queue_to_remove != -1) {
-		(void)msgctl(queue_to_remove, IPC_RMID, NULL); /* NOLINT(bugprone-signal-handler,cert-sig30-c): see above */
+		/* NOLINTNEXTLINE(bugprone-signal-handler,cert-sig30-c): see above */
+		(void)msgctl(queue_to_remove, IPC_RMID, NULL);
 		queue_to_remove = -1;
 	}
+}
+
+/* A descriptor 0, 1 or 2 that was closed when we started is filled with
+ * /dev/null opened the other way round: reading or writing it still fails
+ * with EBADF as before, and no queue, FIFO or socket of ours can take its
+ * number and receive our data or our error lines. */
+static void hold_standard_descriptors(void)
+{
+	for (int fd = 0; fd <= 2; fd++)
+		if (fcntl(fd, F_GETFD) == -1 &&
+		    open("/dev/null", fd == 0 ? O_WRONLY : O_RDONLY) == -1)
+			exit(1); /* nowhere to say why: stderr may be closed */
 }
 
 /* Every signal whose default action ends the process and that can be

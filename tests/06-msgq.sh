@@ -1,8 +1,6 @@
 # shellcheck shell=bash
 # 06-msgq-send / 06-msgq-recv: a framed stream through a System V queue.
 
-# queue_id KEYPATH: the id ipcs shows for the queue under that path's key.
-queue_id() { ipcs -q | awk -v k="$(ftok_key "$1" "$QPROJ")" '$1 == k {print $2}'; }
 # queue_holds KEYPATH N: the queue under that path's key holds N messages.
 queue_holds() { [ "$(ipcs -q | awk -v k="$(ftok_key "$1" "$QPROJ")" '$1 == k {print $6}')" = "$2" ]; }
 # queue_name KEYPATH: the queue as the programs name it in their errors.
@@ -141,10 +139,10 @@ test_a_sender_stopped_mid_stream_makes_the_receiver_fail() {
 	! queue_exists "$key" || fail "queue left behind"
 }
 
-test_a_sender_killed_mid_stream_leaves_the_receiver_waiting_interruptibly() {
+test_a_sender_killed_mid_stream_makes_the_waiting_receiver_fail() {
 	local key
 	key=$(keyfile q.key)
-	spawn 06-msgq-recv "$key" > "$T/out"
+	spawn 06-msgq-recv "$key" > "$T/out" 2> "$T/err"
 	local receiver=$!
 	mkfifo "$T/feed"
 	exec 3<> "$T/feed"
@@ -152,13 +150,34 @@ test_a_sender_killed_mid_stream_leaves_the_receiver_waiting_interruptibly() {
 	local sender=$!
 	printf 'first part\n' >&3
 	wait_until test -s "$T/out"
+	wait_until is_blocked $receiver
+	# SIGKILL: the sender cannot remove the queue or send END; the
+	# receiver sees its lock on KEYPATH go, and stops waiting.
 	kill -KILL $sender
 	finished $sender "$(status_of SIGKILL)"
-	# No END message will come: the receiver cannot know the sender
-	# died, so it waits, and Ctrl-C still cleans up.
-	wait_until is_blocked $receiver
-	kill -INT $receiver
-	finished $receiver "$(status_of SIGINT)"
+	finished $receiver 1
+	stderr_is "$T/err" "06-msgq-recv: msgrcv $(queue_name "$key"): holds part of a stream whose sender is gone (now removed: run the pair again)"
+	printf 'first part\n' | cmp - "$T/out" || fail "wrong output"
+	! queue_exists "$key" || fail "queue left behind"
+}
+
+test_a_receiver_killed_mid_stream_leaves_a_queue_the_next_receiver_refuses() {
+	local key big
+	key=$(keyfile q.key)
+	big=$(input big 100000000)
+	spawn 06-msgq-send "$key" < "$big" 2> "$T/serr"
+	local sender=$!
+	spawn 06-msgq-recv "$key" > "$T/first"
+	local receiver=$!
+	wait_until test -s "$T/first" # it took part of the stream
+	kill -KILL $receiver
+	finished $receiver "$(status_of SIGKILL)"
+	# The next receiver would miss the start of the stream and exit 0.
+	expect_status 1 run 06-msgq-recv "$key" > "$T/out" 2> "$T/err"
+	stderr_is "$T/err" "06-msgq-recv: msgget $(queue_name "$key"): another 06-msgq-recv has read from it (now removed: run the pair again)"
+	[ ! -s "$T/out" ] || fail "the rest of the stream was written"
+	finished $sender 1
+	stderr_is "$T/serr" "06-msgq-send: msgsnd $(queue_name "$key"): $(errtext EIDRM) (06-msgq-recv removed it before the end)"
 	! queue_exists "$key" || fail "queue left behind"
 }
 
@@ -220,12 +239,10 @@ test_a_second_pair_at_the_same_key_is_refused() {
 	local sender=$!
 	printf 'first part\n' >&3
 	wait_until test -s "$T/out"
-	local refused
-	refused="(pass another KEYPATH, or if none runs: ipcrm -q $(queue_id "$key"))"
 	expect_status 1 run 06-msgq-recv "$key" > "$T/out2" 2> "$T/err"
-	stderr_is "$T/err" "06-msgq-recv: msgget $(queue_name "$key"): already has a receiver, or a killed run left it $refused"
+	stderr_is "$T/err" "06-msgq-recv: msgget $(queue_name "$key"): already has a receiver, process $receiver (pass another KEYPATH)"
 	echo intruder | expect_status 1 run 06-msgq-send "$key" 2> "$T/err"
-	stderr_is "$T/err" "06-msgq-send: msgget $(queue_name "$key"): already has a sender, or a killed run left it $refused"
+	stderr_is "$T/err" "06-msgq-send: msgget $(queue_name "$key"): already has a sender, process $sender (pass another KEYPATH)"
 	printf 'second part\n' >&3
 	exec 3>&-
 	finished $sender 0
@@ -244,13 +261,13 @@ test_a_stream_left_by_a_killed_sender_is_refused_and_removed() {
 	local sender=$!
 	printf 'old\n' >&3
 	wait_until queue_exists "$key"
-	wait_until queue_holds "$key" 2 # the ticket and the data
+	wait_until queue_holds "$key" 1
 	kill -KILL $sender
 	finished $sender "$(status_of SIGKILL)"
 	echo new | expect_status 1 run 06-msgq-send "$key" 2> "$T/err"
-	stderr_is "$T/err" "06-msgq-send: msgget $(queue_name "$key"): already has a sender, or a killed run left it (pass another KEYPATH, or if none runs: ipcrm -q $(queue_id "$key"))"
+	stderr_is "$T/err" "06-msgq-send: msgget $(queue_name "$key"): holds the messages of an earlier run (read them with 06-msgq-recv, or pass another KEYPATH)"
 	expect_status 1 run 06-msgq-recv "$key" > "$T/out" 2> "$T/err"
-	stderr_is "$T/err" "06-msgq-recv: msgget $(queue_name "$key"): holds part of a stream whose sender is gone (now removed: run the pair again)"
+	stderr_is "$T/err" "06-msgq-recv: msgrcv $(queue_name "$key"): holds part of a stream whose sender is gone (now removed: run the pair again)"
 	[ ! -s "$T/out" ] || fail "the old messages were written"
 	! queue_exists "$key" || fail "the stale queue was not removed"
 	echo new | run 06-msgq-send "$key"
@@ -258,7 +275,7 @@ test_a_stream_left_by_a_killed_sender_is_refused_and_removed() {
 	echo new | cmp - "$T/out" || fail "the next pair did not work"
 }
 
-test_a_queue_whose_receiver_was_killed_is_refused_by_the_next_sender() {
+test_a_queue_left_empty_by_a_killed_receiver_serves_the_next_pair() {
 	local key
 	key=$(keyfile q.key)
 	spawn 06-msgq-recv "$key" > /dev/null
@@ -267,9 +284,37 @@ test_a_queue_whose_receiver_was_killed_is_refused_by_the_next_sender() {
 	wait_until is_blocked $receiver
 	kill -KILL $receiver
 	finished $receiver "$(status_of SIGKILL)"
-	echo new | expect_status 1 run 06-msgq-send "$key" 2> "$T/err"
-	stderr_is "$T/err" "06-msgq-send: msgget $(queue_name "$key"): its 06-msgq-recv is gone (now removed: run the pair again)"
-	! queue_exists "$key" || fail "the stale queue was not removed"
+	echo new | run 06-msgq-send "$key"
+	run 06-msgq-recv "$key" > "$T/out"
+	echo new | cmp - "$T/out" || fail "the next pair did not work"
+	! queue_exists "$key" || fail "queue left behind"
+}
+
+# forge_queue KEYPATH TYPE:PACKED...: a queue of ours under that key,
+# holding one message per argument (perl's pack: "l!" is the long type).
+forge_queue() {
+	perl -e '$id = msgget(hex shift, 01600) // die "$!\n";
+		for (@ARGV) { ($t, $f, @v) = split /:/; msgsnd($id, pack("l! $f", $t, @v), 0) or die "$!\n" }' \
+		"$(ftok_key "$1" "$QPROJ")" "${@:2}"
+}
+
+test_a_stale_queue_is_refused_whatever_live_pid_it_names() {
+	local key
+	key=$(keyfile q.key)
+	# What an earlier version left: a ticket with its creator's pid, which
+	# kill(pid, 0) took for proof of life. Pid 1 always lives (and root may
+	# signal it), as does our shell: neither holds a lock on KEYPATH.
+	for pid in 1 $$; do
+		forge_queue "$key" "4:i:$pid" "1:a*:old"
+		expect_status 1 run 06-msgq-recv "$key" > "$T/out" 2> "$T/err"
+		stderr_is "$T/err" "06-msgq-recv: msgrcv $(queue_name "$key"): holds part of a stream whose sender is gone (now removed: run the pair again)"
+		[ ! -s "$T/out" ] || fail "the old message was written (pid $pid)"
+		! queue_exists "$key" || fail "the stale queue was not removed (pid $pid)"
+		forge_queue "$key" "3:i:$pid"
+		echo new | expect_status 1 run 06-msgq-send "$key" 2> "$T/err"
+		stderr_is "$T/err" "06-msgq-send: msgget $(queue_name "$key"): holds the messages of an earlier run (read them with 06-msgq-recv, or pass another KEYPATH)"
+		ipcrm -Q "$(ftok_key "$key" "$QPROJ")"
+	done
 }
 
 test_a_message_over_msgmax_is_reported_as_that_limit() {
