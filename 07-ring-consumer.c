@@ -11,8 +11,11 @@
  * so nothing can leak from then on, even if both sides are killed. A region
  * that a killed run left (nobody's lock on it) is replaced. Watch for: the
  * end of the stream is an explicit empty slot, so a producer that dies is
- * never taken for the end. Tested on Linux, glibc and musl (record locks on
- * shared memory are Linux's, macOS lacks sem_init; see the README).
+ * never taken for the end. Limit: the semaphores' words belong to the C
+ * library and cannot be checked; a process of yours that scribbles on them
+ * can hang or abort both sides (the README says what production code does).
+ * Tested on Linux, glibc and musl (record locks on shared memory are
+ * Linux's, macOS lacks sem_init; see the README).
  */
 #define _POSIX_C_SOURCE 200809L
 

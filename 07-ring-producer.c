@@ -9,7 +9,9 @@
  * NAME defaults to /ipc-07-<uid>. Watch for: with every slot full we wait,
  * and we exit 0 only once the consumer has handed every slot back. We own
  * nothing (the consumer removes the name once we have joined), so a signal
- * simply ends us. Tested on Linux, glibc and musl (see the README).
+ * simply ends us. Limit: a process of yours that scribbles on the
+ * semaphores can hang or abort both sides (see the README). Tested on
+ * Linux, glibc and musl.
  */
 #define _POSIX_C_SOURCE 200809L
 

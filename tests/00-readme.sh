@@ -40,49 +40,55 @@ test_every_example_has_its_readme_section() {
 	done
 }
 
-# definition NAME FILE [N]: the Nth (default first) definition of NAME in
-# FILE (a function, or the array stop_signals) with the comment directly
-# above it; prototypes are skipped. Nothing if FILE does not define NAME.
-definition() {
-	awk -v name="$1" -v nth="${3:-1}" '
+# definitions FILE DIR: every definition in FILE of a static function or
+# array, with the comment directly above it, into DIR/NAME.N (the Nth
+# definition of NAME); prototypes are skipped.
+definitions() {
+	mkdir -p "$2"
+	awk -v dir="$2" '
 		/^(\/\*| \*)/ && !inside { comment = comment $0 "\n"; next }
-		!inside && $0 ~ "^static .*[ *]" name "(\\(| ?\\[)" { inside = 1; text = comment }
+		!inside && /^static / && match($0, /[a-z_]+(\(| ?\[)/) {
+			name = substr($0, RSTART, RLENGTH); sub(/[( \[]+$/, "", name)
+			inside = 1; body = 0; text = comment
+		}
 		inside {
 			text = text $0 "\n"
 			if (!body && $0 ~ /\);$/) { inside = 0; comment = ""; next }
 			if ($0 ~ /[{]$/) body = 1
-			if ($0 ~ /^}/ && ++found == nth) { printf "%s", text; exit }
-			if ($0 ~ /^}/) { inside = body = 0; comment = "" }
+			if ($0 ~ /^}/) {
+				out = dir "/" name "." ++count[name]; printf "%s", text > out; close(out)
+				inside = 0; comment = ""
+			}
 			next
 		}
-		{ comment = "" }' "$2"
+		{ comment = "" }' "$1"
 }
 
 test_every_copy_of_a_shared_idiom_is_word_for_word_contributings() {
-	local name file idioms nth copies=0
+	local name file base want got copies=0
 	awk '/^```c$/ { code = 1; next } /^```/ { code = 0 } code' "$ROOT/CONTRIBUTING.md" > "$T/idioms.c"
-	idioms=$(sed -n 's/^static [^(=]*[ *]\([a-z_]*\)\( *\[\]\)\{0,1\}[(= ].*/\1/p' "$T/idioms.c" | sort -u)
-	[ "$(printf '%s\n' "$idioms" | wc -l)" -ge 8 ] || fail "CONTRIBUTING.md shows too few idioms: $idioms"
-	for name in $idioms; do
-		definition "$name" "$T/idioms.c" > "$T/want"
-		[ -s "$T/want" ] || fail "no definition of $name in CONTRIBUTING.md"
-		for file in "$ROOT"/[0-9][0-9]-*.c "$ROOT"/bench/*.c; do
-			definition "$name" "$file" > "$T/got"
-			[ -s "$T/got" ] || continue
+	definitions "$T/idioms.c" "$T/want"
+	[ "$(find "$T/want" -name '*.1' | wc -l)" -ge 10 ] || fail "CONTRIBUTING.md shows too few idioms"
+	for file in "$ROOT"/[0-9][0-9]-*.c "$ROOT"/bench/*.c; do
+		base=$(basename "$file")
+		definitions "$file" "$T/got/$base"
+		for want in "$T"/want/*.1; do
+			name=$(basename "$want" .1)
+			got=$T/got/$base/$name.1
+			[ -f "$got" ] || continue
 			copies=$((copies + 1))
 			# A file with say has the second die, the one that calls it.
-			nth=1
-			[ "$name" != die ] || [ -z "$(definition say "$file")" ] || nth=2
-			definition "$name" "$T/idioms.c" "$nth" > "$T/want"
+			[ "$name" != die ] || [ ! -f "$T/got/$base/say.1" ] || want=$T/want/die.2
+			cp "$want" "$T/expected"
 			# The variants the files explain: 18's own failures exit 125,
 			# as timeout(1)'s do; 11 takes the stop signals synchronously.
-			case "$(basename "$file") $name" in
+			case "$base $name" in
 			"18-supervise.c die" | "11-signals.c stop_signals")
-				sed -i '/^\( \*\|\/\*\)/d; s/exit(FAILED)/exit(1)/' "$T/got" "$T/want" ;;
+				sed -i '/^\( \*\|\/\*\)/d; s/exit(FAILED)/exit(1)/' "$got" "$T/expected" ;;
 			"18-supervise.c hold_standard_descriptors")
-				sed -i 's/exit(FAILED)/exit(1)/' "$T/got" ;;
+				sed -i 's/exit(FAILED)/exit(1)/' "$got" ;;
 			esac
-			diff -u "$T/want" "$T/got" >&2 || fail "$(basename "$file"): $name is not CONTRIBUTING.md's"
+			diff -u "$T/expected" "$got" >&2 || fail "$base: $name is not CONTRIBUTING.md's"
 		done
 	done
 	[ "$copies" -ge 100 ] || fail "only $copies copies of the idioms found"
