@@ -106,10 +106,10 @@ stall_a_ring() {
 	wait_until is_blocked $consumer
 }
 
-# feed_a_producer: a producer reading a FIFO we write by hand (fd 3, which
+# a_joined_pair: a producer reading a FIFO we write by hand (fd 3, which
 # they do not inherit: closing it ends the input), and a consumer writing
-# to $T/out; returns once the first line has gone through.
-feed_a_producer() {
+# to $T/out; returns once the producer has joined.
+a_joined_pair() {
 	ring_layout
 	mkfifo "$T/feed"
 	exec 3<> "$T/feed"
@@ -118,6 +118,12 @@ feed_a_producer() {
 	wait_until state_is "$RING_READY"
 	spawn 07-ring-producer "/$ID-r" < "$T/feed" 2> "$T/perr" 3>&-
 	producer=$!
+	wait_until joined
+}
+
+# feed_a_producer: a joined pair, once its first line has gone through.
+feed_a_producer() {
+	a_joined_pair
 	printf 'first part\n' >&3
 	wait_until test -s "$T/out"
 }
@@ -451,15 +457,7 @@ test_a_producer_joining_a_killed_consumer_reports_it_and_the_next_consumer_repla
 }
 
 test_the_name_goes_once_the_producer_joins_so_a_killed_pair_leaves_nothing() {
-	ring_layout
-	mkfifo "$T/feed"
-	exec 3<> "$T/feed"
-	spawn 07-ring-consumer "/$ID-r" > "$T/out" 2> "$T/cerr" 3>&-
-	consumer=$!
-	wait_until state_is "$RING_READY"
-	spawn 07-ring-producer "/$ID-r" < "$T/feed" 2> "$T/perr" 3>&-
-	producer=$!
-	wait_until joined
+	a_joined_pair
 	[ ! -s "$T/out" ] || fail "the consumer wrote before any input"
 	kill -KILL $producer $consumer
 	finished $producer $((128 + $(signum SIGKILL)))
