@@ -170,11 +170,11 @@ static pid_t holder(int byte)
 
 static void on_tick(int sig)
 {
-	(void)sig; /* only there to interrupt msgrcv */
+	(void)sig; /* only there to interrupt a waiting msgsnd or msgrcv */
 }
 
-/* msgrcv has no timeout: SIGURG (no stop signal: ignored by default)
- * interrupts it every 200 ms; SA_RESTART resumes any other call. */
+/* msgsnd and msgrcv have no timeout: SIGURG (no stop signal: ignored by
+ * default) interrupts them every 200 ms; SA_RESTART resumes other calls. */
 static void tick_every_200_ms(void)
 {
 	struct sigaction tick = { .sa_handler = on_tick, .sa_flags = SA_RESTART };

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/msg.h>
+#include <time.h>
 #include <unistd.h>
 
 #define PROGRAM "06-msgq-send"
@@ -38,6 +39,8 @@ struct message {
 static void hold_standard_descriptors(void);
 static void catch_stop_signals(void);
 static pid_t claim(const char *keypath, int byte);
+static pid_t holder(int byte);
+static void tick_every_200_ms(void);
 static void refuse_old_messages(int id, const char *queue);
 static _Noreturn void die(const char *call, const char *object,
 			  const char *reason, const char *fix);
@@ -98,8 +101,11 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "%s: reading standard input; end it with Ctrl-D\n", PROGRAM);
 
 	/* Step 4: one DATA message per read, then END. msgsnd waits while the
-	 * queue is full, until the receiver makes room. */
+	 * queue is full, until the receiver makes room; every 200 ms (EINTR)
+	 * we look whether a receiver that has read from it still holds its
+	 * lock: without it, it was killed and nobody will make room. */
 	static struct message message;
+	tick_every_200_ms();
 	for (;;) {
 		ssize_t n = read(STDIN_FILENO, message.bytes, sizeof message.bytes);
 		if (n == -1 && errno == EINTR)
@@ -108,16 +114,21 @@ int main(int argc, char *argv[])
 			die("read", "standard input", strerror(errno), NULL);
 		message.type = n == 0 ? END : DATA;
 		while (msgsnd(id, &message, (size_t)n, 0) == -1) {
-			if (errno == EINTR)
+			int error = errno;
+			if (error == EINTR && msgctl(id, IPC_STAT, &info) == 0 &&
+			    info.msg_rtime != 0 && holder(RECEIVER_BYTE) == 0)
+				die("msgsnd", queue, "06-msgq-recv is gone before the end of the stream",
+				    "it was killed: run the pair again");
+			if (error == EINTR)
 				continue;
 			/* Removed while we waited: EIDRM; between two calls: EINVAL,
 			 * which a queue still there gives for a message over msgmax. */
-			if (errno == EIDRM || (errno == EINVAL && msgctl(id, IPC_STAT, &info) == -1))
+			if (error == EIDRM || (error == EINVAL && msgctl(id, IPC_STAT, &info) == -1))
 				die("msgsnd", queue, strerror(EIDRM), "06-msgq-recv removed it before the end");
-			if (errno == EINVAL)
+			if (error == EINVAL)
 				die("msgsnd", queue, "message larger than msgmax",
 				    "on Linux: /proc/sys/kernel/msgmax");
-			die("msgsnd", queue, strerror(errno), NULL);
+			die("msgsnd", queue, strerror(error), NULL);
 		}
 		if (n == 0)
 			break;
@@ -138,13 +149,44 @@ int main(int argc, char *argv[])
 static pid_t claim(const char *keypath, int byte)
 {
 	struct flock mine = { .l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = byte, .l_len = 1 };
-	struct flock other = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = byte, .l_len = 1 };
 	lock_fd = open(keypath, O_RDONLY | O_NONBLOCK | O_NOCTTY); /* it may be a FIFO */
 	if (lock_fd == -1)
 		die("open", keypath, strerror(errno), "both sides lock KEYPATH: it must be readable");
-	if (fcntl(lock_fd, F_SETLK, &mine) == -1 || fcntl(lock_fd, F_GETLK, &other) == -1)
+	if (fcntl(lock_fd, F_SETLK, &mine) == -1)
 		die("fcntl", keypath, strerror(errno), NULL);
-	return other.l_type == F_UNLCK ? 0 : other.l_pid;
+	return holder(byte);
+}
+
+/* The pid of one who locks BYTE of KEYPATH, 0 if none but us (a lock ends
+ * with its holder: no reused or forged pid holds one). */
+static pid_t holder(int byte)
+{
+	struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = byte, .l_len = 1 };
+	if (fcntl(lock_fd, F_GETLK, &lock) == -1)
+		die("fcntl", "KEYPATH lock", strerror(errno), NULL);
+	return lock.l_type == F_UNLCK ? 0 : lock.l_pid;
+}
+
+static void on_tick(int sig)
+{
+	(void)sig; /* only there to interrupt a waiting msgsnd or msgrcv */
+}
+
+/* msgsnd and msgrcv have no timeout: SIGURG (no stop signal: ignored by
+ * default) interrupts them every 200 ms; SA_RESTART resumes other calls. */
+static void tick_every_200_ms(void)
+{
+	struct sigaction tick = { .sa_handler = on_tick, .sa_flags = SA_RESTART };
+	struct sigevent event = { .sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGURG };
+	struct itimerspec every = { { 0, 200000000 }, { 0, 200000000 } };
+	timer_t timer;
+	sigemptyset(&tick.sa_mask);
+	if (sigaction(SIGURG, &tick, NULL) == -1)
+		die("sigaction", "SIGURG", strerror(errno), NULL);
+	if (timer_create(CLOCK_MONOTONIC, &event, &timer) == -1)
+		die("timer_create", "CLOCK_MONOTONIC", strerror(errno), NULL);
+	if (timer_settime(timer, 0, &every, NULL) == -1)
+		die("timer_settime", "every 200 ms", strerror(errno), NULL);
 }
 
 /* Messages before ours: a whole stream, or what a killed sender left. */
