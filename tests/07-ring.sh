@@ -425,12 +425,19 @@ test_a_second_pair_at_the_same_name_makes_its_own_ring_and_the_first_is_undistur
 	no_region
 }
 
+# new_ready_region INODE: a region other than INODE is at /$ID-r, ready.
+new_ready_region() { [ "$(stat -c %i "/dev/shm/$ID-r" 2> /dev/null)" != "$1" ] && state_is "$RING_READY"; }
 # replaced_round_trip: a consumer replaces the stale region at /$ID-r, says
 # so in one line, and then carries a stream as usual.
 replaced_round_trip() {
+	local stale
+	stale=$(stat -c %i "/dev/shm/$ID-r")
 	printf 'after the replacement\n' > "$T/in"
 	spawn 07-ring-consumer "/$ID-r" > "$T/out" 2> "$T/cerr"
 	local consumer=$!
+	# A producer started before the replacement would meet the stale
+	# region, and report its consumer gone: wait for the new one.
+	wait_until new_ready_region "$stale"
 	run 07-ring-producer "/$ID-r" < "$T/in" 2> "$T/perr"
 	finished $consumer 0
 	same "$T/in" "$T/out"
