@@ -41,7 +41,7 @@ static void catch_stop_signals(void);
 static pid_t claim(const char *keypath, int byte);
 static pid_t holder(int byte);
 static void tick_every_200_ms(void);
-static void refuse_old_messages(int id, const char *queue);
+static void refuse_old_messages(int id, const char *queue, int claimed);
 static _Noreturn void die(const char *call, const char *object,
 			  const char *reason, const char *fix);
 static void clean_up(void);
@@ -87,12 +87,12 @@ int main(int argc, char *argv[])
 	/* Step 3: claim the sender's byte of KEYPATH. Messages already queued
 	 * are another run's: look before the claim (a receiver must not take
 	 * us for their sender) and after it (their sender may just have gone). */
-	refuse_old_messages(id, queue);
+	refuse_old_messages(id, queue, 0);
 	pid_t other = claim(keypath, SENDER_BYTE);
 	(void)snprintf(reason, sizeof reason, "already has a sender, process %ld", (long)other);
 	if (other != 0)
 		die("msgget", queue, reason, "pass another KEYPATH");
-	refuse_old_messages(id, queue);
+	refuse_old_messages(id, queue, 1);
 	queue_to_remove = id; /* until END is sent */
 	if (atexit(clean_up) != 0)
 		die("atexit", "clean_up", "failed", NULL);
@@ -189,8 +189,10 @@ static void tick_every_200_ms(void)
 		die("timer_settime", "every 200 ms", strerror(errno), NULL);
 }
 
-/* Messages before ours: a whole stream, or what a killed sender left. */
-static void refuse_old_messages(int id, const char *queue)
+/* Messages before ours: a whole stream, or what a killed sender left. Once
+ * the sender's byte is ours, a queue another sender wrote to, even one its
+ * receiver emptied, is another stream's: ours would be taken for its rest. */
+static void refuse_old_messages(int id, const char *queue, int claimed)
 {
 	struct msqid_ds info;
 	if (msgctl(id, IPC_STAT, &info) == -1)
@@ -198,6 +200,9 @@ static void refuse_old_messages(int id, const char *queue)
 	if (info.msg_qnum != 0)
 		die("msgget", queue, "holds the messages of an earlier run",
 		    "read them with 06-msgq-recv, or pass another KEYPATH");
+	if (claimed && info.msg_stime != 0)
+		die("msgget", queue, "another 06-msgq-send has sent to it",
+		    "its receiver removes it once it sees that sender gone: run the pair again");
 }
 
 /* Remove the queue if it is ours and not yet removed. msgctl is not on

@@ -269,6 +269,30 @@ test_a_second_pair_at_the_same_key_is_refused() {
 	! queue_exists "$key" || fail "queue left behind"
 }
 
+test_a_new_sender_never_continues_the_stream_of_a_killed_one() {
+	local key
+	key=$(keyfile q.key)
+	mkfifo "$T/feed"
+	exec 3<> "$T/feed"
+	spawn 06-msgq-recv "$key" > "$T/out" 2> "$T/rerr" 3>&-
+	local receiver=$!
+	spawn 06-msgq-send "$key" < "$T/feed" 3>&-
+	local sender=$!
+	printf 'old part ' >&3
+	wait_until test -s "$T/out" # the receiver took it: the queue is empty
+	# Stopped, the receiver cannot yet see the killed sender's lock gone.
+	kill -STOP $receiver
+	kill -KILL $sender
+	finished $sender "$(status_of SIGKILL)"
+	echo new | expect_status 1 run 06-msgq-send "$key" 2> "$T/err"
+	stderr_is "$T/err" "06-msgq-send: msgget $(queue_name "$key"): another 06-msgq-send has sent to it (its receiver removes it once it sees that sender gone: run the pair again)"
+	kill -CONT $receiver
+	finished $receiver 1
+	stderr_is "$T/rerr" "06-msgq-recv: msgrcv $(queue_name "$key"): holds part of a stream whose sender is gone (now removed: run the pair again)"
+	printf 'old part ' | cmp - "$T/out" || fail "wrong output"
+	! queue_exists "$key" || fail "queue left behind"
+}
+
 test_a_stream_left_by_a_killed_sender_is_refused_and_removed() {
 	local key
 	key=$(keyfile q.key)
