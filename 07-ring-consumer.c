@@ -148,9 +148,11 @@ static struct region *create_region(const char *name)
 	must_remove = 1;
 	region_fd = fd;
 
+	/* F_SETLKW: a second consumer may hold it for the moment it takes to
+	 * find our region unfinished and refuse it. */
 	struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET,
 			      .l_start = CONSUMER_BYTE, .l_len = 1 };
-	if (fcntl(fd, F_SETLK, &lock) == -1)
+	if (fcntl(fd, F_SETLKW, &lock) == -1)
 		die("fcntl", name, strerror(errno), NULL);
 	/* ftruncate would reserve no page on tmpfs: a store could raise SIGBUS. */
 	int error = posix_fallocate(fd, 0, (off_t)sizeof(struct region));
@@ -185,12 +187,7 @@ static void replace_stale_region(const char *name)
 		die("fstat", name, strerror(errno), NULL);
 	if (st.st_uid != geteuid())
 		die("shm_open", name, "belongs to another user", "pass another NAME");
-	if (st.st_size == (off_t)sizeof(struct region) && pread(fd, &state, sizeof state, 0) == -1)
-		die("pread", name, strerror(errno), NULL);
-	if (state != RING_READY && state != RING_JOINED)
-		die("shm_open", name, strerror(EEXIST),
-		    "not a 07 ring: remove it or pass another NAME");
-
+	/* The lock first: a consumer still making its region holds it. */
 	struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET,
 			      .l_start = CONSUMER_BYTE, .l_len = 1 };
 	if (fcntl(fd, F_SETLK, &lock) == -1) {
@@ -199,6 +196,11 @@ static void replace_stale_region(const char *name)
 		die("shm_open", name, "already has a " PROGRAM,
 		    "wait for it to end or pass another NAME");
 	}
+	if (st.st_size == (off_t)sizeof(struct region) && pread(fd, &state, sizeof state, 0) == -1)
+		die("pread", name, strerror(errno), NULL);
+	if (state != RING_READY && state != RING_JOINED)
+		die("shm_open", name, strerror(EEXIST),
+		    "not a 07 ring: remove it or pass another NAME");
 	if (lock_held(fd, PRODUCER_BYTE))
 		die("shm_open", name, "already has a " PEER,
 		    "wait for it to end or pass another NAME");

@@ -405,6 +405,19 @@ test_a_producer_that_holds_the_lock_is_taken_for_a_live_one_by_both_sides() {
 	rm "/dev/shm/$ID-r"
 }
 
+test_a_region_its_consumer_is_still_making_is_taken_for_a_live_consumer() {
+	ring_layout
+	# What a second consumer sees while the first is between shm_open and
+	# its RING_READY: the region's size, state 0, the consumer's lock held.
+	truncate -s "$REGION_SIZE" "/dev/shm/$ID-r"
+	hold_lock 0
+	expect_status 1 run 07-ring-consumer "/$ID-r" > /dev/null 2> "$T/err"
+	stderr_is "$T/err" "07-ring-consumer: shm_open /$ID-r: already has a 07-ring-consumer (wait for it to end or pass another NAME)"
+	kill $holder
+	wait $holder || :
+	rm "/dev/shm/$ID-r"
+}
+
 test_a_second_pair_at_the_same_name_makes_its_own_ring_and_the_first_is_undisturbed() {
 	feed_a_producer
 	wait_until joined
