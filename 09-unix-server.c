@@ -40,6 +40,7 @@ static _Noreturn void die(const char *call, const char *object,
 
 static const char *socket_path; /* removed by clean_up once it is ours */
 static volatile sig_atomic_t must_remove;
+static struct stat bound; /* the socket file bind made, as lstat saw it */
 
 int main(int argc, char *argv[])
 {
@@ -74,6 +75,8 @@ int main(int argc, char *argv[])
 		die("bind", path, strerror(errno),
 		    errno == EADDRINUSE ? "another server is listening on it" : NULL);
 	umask(old_umask);
+	if (lstat(path, &bound) == -1)
+		die("lstat", path, strerror(errno), NULL);
 	must_remove = 1;
 
 	/* Step 3: from now on, clients wait in the backlog. */
@@ -177,13 +180,17 @@ static int accept_error_is_transient(int error)
 	return 1;
 }
 
-/* The socket file, if we made one. unlink is async-signal-safe. */
+/* The socket file, if we made one and it is still the one we bound: two
+ * servers that found the same stale socket can both bind, the second over
+ * the first's new file, which is then the second's to remove. lstat and
+ * unlink are async-signal-safe. */
 static void clean_up(void)
 {
-	if (must_remove) {
-		must_remove = 0;
+	struct stat now;
+	if (must_remove && lstat(socket_path, &now) == 0 && now.st_dev == bound.st_dev &&
+	    now.st_ino == bound.st_ino)
 		(void)unlink(socket_path); /* best effort: nobody is left to tell */
-	}
+	must_remove = 0;
 }
 
 /* Every signal whose default action ends the process and that can be

@@ -21,6 +21,19 @@ stop_server() {
 	[ ! -e "$1" ] || fail "socket left behind"
 }
 
+
+test_a_server_stopped_after_another_took_its_path_leaves_the_others_socket() {
+	start_server "$T/s"
+	# What a second server does when both found the same stale socket: it
+	# removes the path the first has just bound, and binds its own there.
+	rm "$T/s"
+	python3 -c 'import socket, sys
+socket.socket(socket.AF_UNIX, socket.SOCK_STREAM).bind(sys.argv[1])' "$T/s"
+	kill -TERM "$server"
+	finished "$server" $((128 + $(signum SIGTERM)))
+	[ -S "$T/s" ] || fail "the other server's socket was removed"
+	rm "$T/s"
+}
 test_text_comes_back_unchanged() {
 	printf 'hello through a Unix socket\n' > "$T/in"
 	start_server "$T/s"
