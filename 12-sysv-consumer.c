@@ -106,15 +106,21 @@ int main(int argc, char *argv[])
 		die("semop", keypath, strerror(errno), NULL);
 
 	/* Wait for the producer: "take one and give it back" in one semop
-	 * leaves its presence as it was. EINTR: a stop and continue. */
+	 * leaves its presence as it was. EINTR: a stop and continue, during
+	 * which a producer may have come and died: its presence is 0 again,
+	 * and the last process to change it (GETPID) no longer us (SETALL). */
 	struct sembuf here[] = { { PRODUCER_HERE, -1, 0 }, { PRODUCER_HERE, +1, 0 } };
 	const struct timespec *limit = &(struct timespec){ 1, 0 };
 	while (semtimedop(set_id, here, 2, limit) == -1) {
-		if (errno == EAGAIN) { /* a second gone: say so, then wait on */
+		int error = errno;
+		if (error != EAGAIN && error != EINTR)
+			die("semtimedop", keypath, strerror(error), REMOVED(error));
+		int last = semctl(set_id, PRODUCER_HERE, GETPID);
+		if (last > 0 && last != getpid() && semctl(set_id, PRODUCER_HERE, GETVAL) == 0)
+			die("semtimedop", keypath, PEER " is gone", "the stream was cut short");
+		if (error == EAGAIN) { /* a second gone: say so, then wait on */
 			fprintf(stderr, "%s: waiting for %s to start\n", PROGRAM, PEER);
 			limit = NULL;
-		} else if (errno != EINTR) {
-			die("semtimedop", keypath, strerror(errno), REMOVED(errno));
 		}
 	}
 

@@ -143,8 +143,12 @@ static int find_set(key_t key)
 static struct ring *attach_ring(key_t key, int *segment)
 {
 	struct shmid_ds info;
-	if ((*segment = shmget(key, 0, 0)) == -1 && errno == ENOENT)
+	if ((*segment = shmget(key, 0, 0)) == -1 && errno == ENOENT) {
+		if (semctl(set_id, PRODUCER_HERE, GETVAL) == 0)
+			die("shmget", keypath, "its " PROGRAM " joined and is gone",
+			    "its consumer ends that stream: run the pair again");
 		die("shmget", keypath, BUSY, BUSY_FIX);
+	}
 	if (*segment == -1 || shmctl(*segment, IPC_STAT, &info) == -1)
 		die(*segment == -1 ? "shmget" : "shmctl", keypath, strerror(errno), NULL);
 	check_object(&info.shm_perm, info.shm_segsz == sizeof(struct ring), "shmget",

@@ -195,6 +195,29 @@ test_a_killed_producer_is_reported_within_a_second() {
 	nothing_left "$key"
 }
 
+test_a_producer_that_came_and_died_while_the_consumer_was_stopped_is_reported() {
+	key=$(keyfile k)
+	mkfifo "$T/feed"
+	exec 3<> "$T/feed"
+	spawn 12-sysv-consumer "$key" > "$T/out" 2> "$T/cerr" 3>&-
+	consumer=$!
+	wait_until is_blocked $consumer
+	kill -STOP $consumer
+	wait_until eval '[ "$(state $consumer)" = T ]'
+	spawn 12-sysv-producer "$key" < "$T/feed" 2> "$T/perr" 3>&-
+	producer=$!
+	printf 'first part\n' >&3
+	wait_until eval '[ "$(semaphore "$key" 2)" = 1 ]' # it has joined
+	kill -KILL $producer
+	finished $producer 137
+	echo second | expect_status 1 run 12-sysv-producer "$key" 2> "$T/err"
+	stderr_is "$T/err" "12-sysv-producer: shmget $key: its 12-sysv-producer joined and is gone (its consumer ends that stream: run the pair again)"
+	kill -CONT $consumer
+	TMO=$NOTICE finished $consumer 1
+	says "$T/cerr" "$(gone_line 12-sysv-consumer 12-sysv-producer)"
+	nothing_left "$key"
+}
+
 test_a_killed_consumer_is_reported_within_a_second() {
 	stall_a_full_ring
 	kill -KILL $consumer
