@@ -48,6 +48,7 @@ struct ring { /* the slots, three doorbells, and what shows the peer's death */
 static void hold_standard_descriptors(void);
 static void catch_stop_signals(void);
 static int watch(pid_t peer, const char *name, const int alive[2], int ours);
+static void close_ring(const struct ring *ring);
 static uint64_t produce(const struct ring *ring);
 static void consume(const struct ring *ring);
 static int wait_for(int fd, int peer);
@@ -121,6 +122,7 @@ int main(int argc, char *argv[])
 		if (getppid() != parent)
 			die("getppid", "parent", "the parent died before we began", NULL);
 		consume(&ring);
+		close_ring(&ring);
 		return 0;
 	}
 
@@ -140,6 +142,7 @@ int main(int argc, char *argv[])
 		die("read", "byte counter", strerror(errno), NULL);
 	if (counted != sent)
 		die("read", "byte counter", "the child wrote another number of bytes than we sent", NULL);
+	close_ring(&ring);
 	return 0;
 }
 
@@ -153,6 +156,14 @@ static int watch(pid_t peer, const char *name, const int alive[2], int ours)
 	if (fd == -1)
 		die("pidfd_open", name, strerror(errno), NULL);
 	return fd;
+}
+
+/* The doorbells and the peer's descriptor, closed before we exit 0. */
+static void close_ring(const struct ring *ring)
+{
+	if (close(ring->free_slots) == -1 || close(ring->filled) == -1 ||
+	    close(ring->bytes) == -1 || close(ring->peer) == -1)
+		die("close", "doorbells", strerror(errno), NULL);
 }
 
 /* The parent: take a free slot, fill it from standard input, ring
