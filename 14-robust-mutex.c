@@ -185,20 +185,20 @@ static void work(struct bank *bank, int worker, long transfers)
  * it says we did. Unlocking without it makes the mutex ENOTRECOVERABLE. */
 static void lock(struct bank *bank)
 {
-	/* -s: a default mutex whose holder died stays locked: bound the wait.
-	 * -u: glibc 2.36 and musl 1.2.3 may leave a waiter asleep for ever once
-	 * the mutex is unrecoverable (with -w 8, 12 and 8 runs in 30 hung), so
-	 * wait in 1 s slices: each retry sees ENOTRECOVERABLE. */
-	int timed = stalled || skip_consistent, error;
-	const char *call = timed ? "pthread_mutex_timedlock" : "pthread_mutex_lock";
-	struct timespec deadline = { 0, 0 };
+	/* glibc 2.36 and musl 1.2.3 may leave a waiter asleep for ever after a
+	 * holder's death (seen with workers killed at random; with -u -w 8, 12
+	 * and 8 runs in 30 hung), so wait in 1 s slices: a retry finds the lock
+	 * free, EOWNERDEAD or ENOTRECOVERABLE. -s: a default mutex whose holder
+	 * died stays locked for ever: one slice, then give up. */
+	const char *call = "pthread_mutex_timedlock";
+	struct timespec deadline;
+	int error;
 	do {
-		if (timed && clock_gettime(CLOCK_REALTIME, &deadline) == -1)
+		if (clock_gettime(CLOCK_REALTIME, &deadline) == -1)
 			die("clock_gettime", "CLOCK_REALTIME", strerror(errno), NULL);
 		deadline.tv_sec += 1;
-		error = timed ? pthread_mutex_timedlock(&bank->lock, &deadline)
-			      : pthread_mutex_lock(&bank->lock);
-	} while (error == ETIMEDOUT && skip_consistent);
+		error = pthread_mutex_timedlock(&bank->lock, &deadline);
+	} while (error == ETIMEDOUT && !stalled);
 	if (error == ETIMEDOUT)
 		die(call, "the accounts' lock", "still held after 1 s",
 		    "its holder died: a default mutex never recovers");
