@@ -168,10 +168,13 @@ keyfile() {
 
 # mq_names: the POSIX message queues of the machine, one name a line
 # without its "/", as /dev/mqueue lists them. Where it is not mounted, root
-# mounts it in a private mount namespace (nobody else sees the mount);
-# anyone else gets status 1: probe the names with mq_exists instead.
+# mounts it in a private mount namespace (nobody else sees the mount):
+# tests/run.sh does it once and names the directory in $MQ_DIR. Anyone else
+# gets status 1: probe the names with mq_exists instead.
 mq_names() {
-	if mountpoint -q /dev/mqueue 2> /dev/null; then
+	if [ -n "${MQ_DIR:-}" ]; then
+		find "$MQ_DIR" -mindepth 1 -maxdepth 1 -printf '%f\n'
+	elif mountpoint -q /dev/mqueue 2> /dev/null; then
 		find /dev/mqueue -mindepth 1 -maxdepth 1 -printf '%f\n'
 	elif [ "$(id -u)" = 0 ]; then
 		mkdir -p "$SHARED/mqueue"

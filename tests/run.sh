@@ -36,6 +36,22 @@ export SHARED
 SUITE_TAG=${SHARED##*.}
 export SUITE_TAG
 trap 'rm -rf "$SHARED"' EXIT
+# The queue listing (mq_names) for every case: /dev/mqueue, or for root
+# without it, the mount that one process holds in a private mount namespace
+# (reached through /proc/PID/root), instead of a mount made per case.
+if mountpoint -q /dev/mqueue 2> /dev/null; then
+	export MQ_DIR=/dev/mqueue
+elif [ "$(id -u)" = 0 ] && mkdir "$SHARED/mqueue"; then
+	unshare -m sh -c 'mount -t mqueue none "$1" && : > "$1.ready" && exec sleep infinity' \
+		_ "$SHARED/mqueue" < /dev/null > /dev/null 2>&1 &
+	mq_holder=$!
+	trap 'kill "$mq_holder" 2> /dev/null; rm -rf "$SHARED"' EXIT
+	for _ in $(seq 100); do
+		[ ! -e "$SHARED/mqueue.ready" ] && kill -0 "$mq_holder" 2> /dev/null || break
+		sleep 0.02
+	done
+	[ ! -e "$SHARED/mqueue.ready" ] || export MQ_DIR=/proc/$mq_holder/root$SHARED/mqueue
+fi
 # The cases' helper programs, built with the compiler under test (make
 # passes its CC), so that they report that C library's texts and numbers.
 if ! ${CC:-cc} -std=c11 -O2 -o "$SHARED/libc" tests/helpers/libc.c -lrt; then
