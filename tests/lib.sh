@@ -12,15 +12,15 @@
 # mq_names) or in the System V queues, semaphore sets and segments it
 # registered (see keyfile) fails the case, then is removed.
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BIN=$(cd "${BIN:-$ROOT}" && pwd)
+ROOT=$(cd "${BASH_SOURCE[0]%/*}/.." && pwd)
+[[ ${BIN:-} == /* ]] || BIN=$(cd "${BIN:-$ROOT}" && pwd)
 # Generous: a peer that never comes must end the wait, a slow machine must not.
 TMO=${TMO:-20}
 KEYFILES=()
 # The project ids the System V examples pass to ftok(3): 'q' for 06's
 # queues, 'S' for 12's semaphore sets and segments.
-QPROJ=$(printf '%d' "'q")
-SPROJ=$(printf '%d' "'S")
+QPROJ=113 # 'q'
+SPROJ=83  # 'S'
 
 # run PROGRAM ARGS...: start one example, bounded by a timeout, under $RUN.
 # shellcheck disable=SC2086 # RUN is a command prefix and must be split
@@ -314,8 +314,12 @@ case_cleanup() {
 # needs_comes_first FUNCTION: fail unless any `needs` is the case's first
 # line, where a reader (and the summary) expects its prerequisites.
 needs_comes_first() {
-	declare -f "$1" | sed '1,3d' | grep -Eq '^[[:space:]]*needs([[:space:]]|;|$)' &&
-		fail "$1: needs must be the first line of the case"
+	local line number=0
+	while IFS= read -r line; do
+		number=$((number + 1))
+		[ "$number" -le 3 ] || [[ ! $line =~ ^[[:space:]]*needs([[:space:]]|\;|$) ]] ||
+			fail "$1: needs must be the first line of the case"
+	done <<< "$(declare -f "$1")"
 	return 0
 }
 
