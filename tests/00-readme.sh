@@ -32,11 +32,12 @@ test_bench_readme_and_contributing_exist_and_link_from_the_readme() {
 }
 
 test_every_example_has_its_readme_section() {
-	local source number
+	local source name readme
+	readme=$(< "$ROOT/README.md")
 	for source in "$ROOT"/[0-9][0-9]-*.c; do
-		number=$(basename "$source" | cut -c1-2)
-		grep -q "^## $number: " "$ROOT/README.md" || fail "no section '## $number: ...' for $source"
-		grep -q "$(basename "$source" .c)" "$ROOT/README.md" || fail "README never names $source"
+		name=${source##*/} name=${name%.c}
+		[[ $readme == *$'\n'"## ${name:0:2}: "* ]] || fail "no section '## ${name:0:2}: ...' for $source"
+		[[ $readme == *"$name"* ]] || fail "README never names $source"
 	done
 }
 
@@ -95,13 +96,14 @@ test_every_copy_of_a_shared_idiom_is_word_for_word_contributings() {
 }
 
 test_every_example_puts_its_lesson_first_above_one_banner() {
-	local file
-	for file in "$ROOT"/[0-9][0-9]-*.c; do
-		# main (the lesson) first; one banner, "Below: ...", above the machinery
-		[ "$(grep -c '^\(/\*\| \*\) Below: ' "$file")" = 1 ] ||
-			fail "$(basename "$file"): not exactly one 'Below:' banner"
-		awk '/^int main\(/ { main = NR } /^(\/\*| \*) Below: / { banner = NR }
-			END { exit !(main && banner && main < banner) }' "$file" ||
-			fail "$(basename "$file"): main does not come before the banner"
-	done
+	# main (the lesson) first; one banner, "Below: ...", above the machinery
+	awk 'function judge() {
+			if (banners != 1) print name ": not exactly one \"Below:\" banner"
+			else if (!(main && main < banner)) print name ": main does not come before the banner"
+		}
+		FNR == 1 { if (NR > 1) judge(); name = FILENAME; sub(/.*\//, "", name); main = banner = banners = 0 }
+		/^int main\(/ { main = FNR }
+		/^(\/\*| \*) Below: / { banner = FNR; banners++ }
+		END { judge() }' "$ROOT"/[0-9][0-9]-*.c > "$T/shape"
+	[ ! -s "$T/shape" ] || fail "$(cat "$T/shape")"
 }
