@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #define PROGRAM "09-unix-server"
-#define ARGUMENT "PATH" /* what the usage line calls the socket's name */
+#define PASS_ANOTHER "pass another PATH" /* the advice when PATH is taken */
 enum { CHUNK = 64 * 1024, BACKLOG = 8 };
 
 static void hold_standard_descriptors(void);
@@ -136,11 +136,9 @@ static void remove_stale_socket(const struct sockaddr_un *address, int type)
 	if (S_ISDIR(existing.st_mode))
 		die("bind", path, strerror(EISDIR), "pass the path of a socket");
 	if (!S_ISSOCK(existing.st_mode))
-		die("bind", path, "File exists and is not a socket",
-		    "remove it or pass another " ARGUMENT);
+		die("bind", path, "File exists and is not a socket", "remove it or " PASS_ANOTHER);
 	if (existing.st_uid != geteuid())
-		die("bind", path, "Socket exists and belongs to another user",
-		    "pass another " ARGUMENT);
+		die("bind", path, "Socket exists and belongs to another user", PASS_ANOTHER);
 	int probe = socket(AF_UNIX, type, 0);
 	if (probe == -1)
 		die("socket", "AF_UNIX", strerror(errno), NULL);
@@ -148,8 +146,7 @@ static void remove_stale_socket(const struct sockaddr_un *address, int type)
 		die("fcntl", path, strerror(errno), NULL);
 	if (connect(probe, (const struct sockaddr *)address, sizeof *address) == 0 ||
 	    errno == EAGAIN || errno == EWOULDBLOCK || errno == EINPROGRESS)
-		die("bind", path, "another server is listening on it",
-		    "stop it or pass another " ARGUMENT);
+		die("bind", path, "another server is listening on it", "stop it or " PASS_ANOTHER);
 	if (errno != ECONNREFUSED)
 		die("connect", path, strerror(errno), NULL);
 	if (close(probe) == -1)
@@ -167,7 +164,7 @@ static void survive_accept_error(int error)
 		die("accept", socket_name, strerror(error), NULL);
 	if (error != EINTR) {
 		say("accept", socket_name, strerror(error), "trying again in a second");
-		(void)sleep(1); /* cut short by a signal: we retry sooner */
+		(void)sleep(1); /* cut short: we retry sooner */
 	}
 }
 

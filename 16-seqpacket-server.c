@@ -1,13 +1,12 @@
 /*
  * 16-seqpacket-server: reverse each line a client sends, over a Unix socket
- * that keeps message boundaries (SOCK_SEQPACKET) and tells who is calling
- * (SO_PEERCRED). NAME is a path, handled as in 09, or with -a an abstract name.
+ * that keeps message boundaries (SOCK_SEQPACKET) and tells who calls (SO_PEERCRED).
  *
- *   ./16-seqpacket-server demo.sock &
+ *   ./16-seqpacket-server demo.sock &           # -a demo: an abstract name, no file
  *   ./16-seqpacket-client demo.sock < file      # the same as rev < file
  *
  * Watch for: a message over 4096 bytes is refused, never cut short. Linux only
- * (SO_PEERCRED, abstract names, MSG_TRUNC's length); tested with glibc and musl.
+ * (SO_PEERCRED, abstract names, MSG_TRUNC); tested with glibc and musl.
  */
 #define _GNU_SOURCE /* struct ucred for SO_PEERCRED: glibc declares it only here */
 #define _POSIX_C_SOURCE 200809L
@@ -25,7 +24,7 @@
 #include <unistd.h>
 
 #define PROGRAM "16-seqpacket-server"
-#define ARGUMENT "NAME" /* what the usage line calls the socket's name */
+#define PASS_ANOTHER "pass another NAME" /* the advice when NAME is taken */
 enum { LIMIT = 4096, BACKLOG = 8 };
 
 static void hold_standard_descriptors(void);
@@ -168,11 +167,9 @@ static void remove_stale_socket(const struct sockaddr_un *address, int type)
 	if (S_ISDIR(existing.st_mode))
 		die("bind", path, strerror(EISDIR), "pass the path of a socket");
 	if (!S_ISSOCK(existing.st_mode))
-		die("bind", path, "File exists and is not a socket",
-		    "remove it or pass another " ARGUMENT);
+		die("bind", path, "File exists and is not a socket", "remove it or " PASS_ANOTHER);
 	if (existing.st_uid != geteuid())
-		die("bind", path, "Socket exists and belongs to another user",
-		    "pass another " ARGUMENT);
+		die("bind", path, "Socket exists and belongs to another user", PASS_ANOTHER);
 	int probe = socket(AF_UNIX, type, 0);
 	if (probe == -1)
 		die("socket", "AF_UNIX", strerror(errno), NULL);
@@ -180,8 +177,7 @@ static void remove_stale_socket(const struct sockaddr_un *address, int type)
 		die("fcntl", path, strerror(errno), NULL);
 	if (connect(probe, (const struct sockaddr *)address, sizeof *address) == 0 ||
 	    errno == EAGAIN || errno == EWOULDBLOCK || errno == EINPROGRESS)
-		die("bind", path, "another server is listening on it",
-		    "stop it or pass another " ARGUMENT);
+		die("bind", path, "another server is listening on it", "stop it or " PASS_ANOTHER);
 	if (errno != ECONNREFUSED)
 		die("connect", path, strerror(errno), NULL);
 	if (close(probe) == -1)
@@ -199,7 +195,7 @@ static void survive_accept_error(int error)
 		die("accept", socket_name, strerror(error), NULL);
 	if (error != EINTR) {
 		say("accept", socket_name, strerror(error), "trying again in a second");
-		(void)sleep(1); /* cut short by a signal: we retry sooner */
+		(void)sleep(1); /* cut short: we retry sooner */
 	}
 }
 
