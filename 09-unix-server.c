@@ -1,15 +1,12 @@
 /*
- * 09-unix-server: an echo server on a Unix domain stream socket. It serves
- * clients one after another and sends back every byte each one sends.
+ * 09-unix-server: an echo server on a Unix domain stream socket, for one
+ * client after another. PATH defaults to /tmp/ipc-09-<uid>.sock.
  *
  *   ./09-unix-server demo.sock &
  *   ./09-unix-client demo.sock < file > copy
  *
- * PATH defaults to /tmp/ipc-09-<uid>.sock; a socket left by a dead server is
- * replaced, anything else there refused. A stop signal removes the socket
- * file, then kills us. Watch for: the file appears at bind(), but clients
- * are accepted only after listen(). Tested on Linux (glibc, musl); the BSDs
- * and macOS answer a full backlog with ECONNREFUSED: a busy server looks dead.
+ * Watch for: the file appears at bind(), clients get in at listen(). Tested
+ * on Linux (glibc, musl); on the BSDs and macOS a busy server looks dead.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -22,23 +19,23 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #define PROGRAM "09-unix-server"
+#define PASS_ANOTHER "pass another PATH" /* the advice when PATH is taken */
 enum { CHUNK = 64 * 1024, BACKLOG = 8 };
 
 static void hold_standard_descriptors(void);
 static void catch_stop_signals(void);
 static void clean_up(void);
 static void remove_stale_socket(const struct sockaddr_un *address, int type);
-static int accept_error_is_transient(int error);
+static void survive_accept_error(int error);
 static void serve(int client);
 static void say(const char *call, const char *object, const char *reason, const char *fix);
 static _Noreturn void die(const char *call, const char *object,
 			  const char *reason, const char *fix);
 
-static const char *socket_path; /* removed by clean_up once it is ours */
+static const char *socket_name; /* in our lines; clean_up removes it once ours */
 static volatile sig_atomic_t must_remove;
 static struct stat bound; /* the socket file bind made, as lstat saw it */
 
@@ -51,21 +48,20 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "usage: %s [PATH]   (default PATH: %s)\n", PROGRAM, default_path);
 		return 2;
 	}
-	const char *path = socket_path = argc == 2 ? argv[1] : default_path;
+	const char *path = socket_name = argc == 2 ? argv[1] : default_path;
 	catch_stop_signals();
 	if (atexit(clean_up) != 0)
 		die("atexit", "clean_up", "failed", NULL);
 
-	/* sun_path is short (108 bytes on Linux, 104 on the BSDs): never cut. */
+	/* Step 1: a socket, not yet in the file system, and the address it will
+	 * have, never cut to fit sun_path (108 bytes on Linux, 104 on the BSDs). */
+	int listener = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (listener == -1)
+		die("socket", "AF_UNIX", strerror(errno), NULL);
 	struct sockaddr_un address = { .sun_family = AF_UNIX };
 	if (strlen(path) >= sizeof address.sun_path)
 		die("bind", path, strerror(ENAMETOOLONG), "a socket path must be shorter");
 	memcpy(address.sun_path, path, strlen(path) + 1);
-
-	/* Step 1: a socket, not yet anywhere in the file system. */
-	int listener = socket(AF_UNIX, SOCK_STREAM, 0);
-	if (listener == -1)
-		die("socket", "AF_UNIX", strerror(errno), NULL);
 
 	/* Step 2: bind makes the socket file, so a stale one goes first. The
 	 * umask makes it 0600: connecting takes write permission on it (Linux). */
@@ -85,11 +81,9 @@ int main(int argc, char *argv[])
 
 	/* Steps 4 and 5, one client after another, until step 6: a signal. */
 	for (;;) {
-		int client = accept(listener, NULL, NULL);
-		if (client == -1 && accept_error_is_transient(errno))
-			continue;
-		if (client == -1)
-			die("accept", path, strerror(errno), NULL);
+		int client;
+		while ((client = accept(listener, NULL, NULL)) == -1)
+			survive_accept_error(errno);
 		serve(client);
 		if (close(client) == -1)
 			die("close", path, strerror(errno), NULL);
@@ -97,7 +91,7 @@ int main(int argc, char *argv[])
 }
 
 /* recv and send until the client half-closes (recv returns 0). A client
- * that vanishes makes one of them fail: its problem, not ours. */
+ * that vanishes makes one of them fail: one line, and the next client. */
 static void serve(int client)
 {
 	static char buf[CHUNK];
@@ -106,7 +100,8 @@ static void serve(int client)
 		if (got == -1 && errno == EINTR)
 			continue;
 		if (got == -1)
-			say("recv", socket_path, strerror(errno), "client gone; serving the next one");
+			say("recv", socket_name, strerror(errno),
+			    "client gone; serving the next one");
 		if (got <= 0)
 			return;
 		for (ssize_t sent = 0; sent < got;) {
@@ -114,8 +109,8 @@ static void serve(int client)
 			if (n == -1 && errno == EINTR)
 				continue;
 			if (n == -1) {
-				say("send", socket_path, strerror(errno),
-				       "client gone; serving the next one");
+				say("send", socket_name, strerror(errno),
+				    "client gone; serving the next one");
 				return;
 			}
 			sent += n;
@@ -124,13 +119,11 @@ static void serve(int client)
 }
 
 /* ======================================================================
- * Below: a stale socket told from a live server, accept's passing errors,
+ * Below: a stale socket told from a live one, accept's passing errors,
  * what removes the socket file when we are stopped, and the error lines. */
 
-/* Only our own socket that nobody answers on (its server was killed) is
- * removed. lstat: a symlink is refused, never followed. The probe is of the
- * server's type (another would be refused) and does not block: a live
- * server with a full backlog answers EAGAIN at once. */
+/* Only our own socket that nobody answers on (its server was killed) goes:
+ * lstat never follows a symlink, and the probe never blocks (README, 09). */
 static void remove_stale_socket(const struct sockaddr_un *address, int type)
 {
 	const char *path = address->sun_path;
@@ -143,10 +136,9 @@ static void remove_stale_socket(const struct sockaddr_un *address, int type)
 	if (S_ISDIR(existing.st_mode))
 		die("bind", path, strerror(EISDIR), "pass the path of a socket");
 	if (!S_ISSOCK(existing.st_mode))
-		die("bind", path, "File exists and is not a socket",
-		    "remove it or pass another PATH");
+		die("bind", path, "File exists and is not a socket", "remove it or " PASS_ANOTHER);
 	if (existing.st_uid != geteuid())
-		die("bind", path, "Socket exists and belongs to another user", "pass another PATH");
+		die("bind", path, "Socket exists and belongs to another user", PASS_ANOTHER);
 	int probe = socket(AF_UNIX, type, 0);
 	if (probe == -1)
 		die("socket", "AF_UNIX", strerror(errno), NULL);
@@ -154,8 +146,7 @@ static void remove_stale_socket(const struct sockaddr_un *address, int type)
 		die("fcntl", path, strerror(errno), NULL);
 	if (connect(probe, (const struct sockaddr *)address, sizeof *address) == 0 ||
 	    errno == EAGAIN || errno == EWOULDBLOCK || errno == EINPROGRESS)
-		die("bind", path, "another server is listening on it",
-		    "stop it or pass another PATH");
+		die("bind", path, "another server is listening on it", "stop it or " PASS_ANOTHER);
 	if (errno != ECONNREFUSED)
 		die("connect", path, strerror(errno), NULL);
 	if (close(probe) == -1)
@@ -165,31 +156,26 @@ static void remove_stale_socket(const struct sockaddr_un *address, int type)
 }
 
 /* Out of descriptors or memory for now, or a client that gave up: say so,
- * and pause a second rather than spin (the waiting client keeps accept
- * failing). Returns 0 for an error that ends the server. */
-static int accept_error_is_transient(int error)
+ * and pause a second rather than spin. Any other error ends the server. */
+static void survive_accept_error(int error)
 {
 	if (error != EINTR && error != EMFILE && error != ENFILE && error != ENOBUFS &&
 	    error != ENOMEM && error != EPROTO && error != ECONNABORTED)
-		return 0;
+		die("accept", socket_name, strerror(error), NULL);
 	if (error != EINTR) {
-		say("accept", socket_path, strerror(error), "trying again in a second");
-		const struct timespec pause = { .tv_sec = 1 };
-		(void)nanosleep(&pause, NULL); /* cut short: we retry sooner */
+		say("accept", socket_name, strerror(error), "trying again in a second");
+		(void)sleep(1); /* cut short: we retry sooner */
 	}
-	return 1;
 }
 
-/* The socket file, if we made one and it is still the one we bound: two
- * servers that found the same stale socket can both bind, the second over
- * the first's new file, which is then the second's to remove. lstat and
- * unlink are async-signal-safe. */
+/* The socket file, while it is the one we bound (a second server may have
+ * replaced it: README, 09). lstat and unlink are async-signal-safe. */
 static void clean_up(void)
 {
 	struct stat now;
-	if (must_remove && lstat(socket_path, &now) == 0 && now.st_dev == bound.st_dev &&
+	if (must_remove && lstat(socket_name, &now) == 0 && now.st_dev == bound.st_dev &&
 	    now.st_ino == bound.st_ino)
-		(void)unlink(socket_path); /* best effort: nobody is left to tell */
+		(void)unlink(socket_name); /* best effort: nobody is left to tell */
 	must_remove = 0;
 }
 

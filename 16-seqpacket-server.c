@@ -1,17 +1,12 @@
 /*
- * 16-seqpacket-server: a Unix socket that keeps message boundaries
- * (SOCK_SEQPACKET) and knows who is calling (SO_PEERCRED). Each message a
- * client sends is one line; the reply is that line reversed.
+ * 16-seqpacket-server: reverse each line a client sends, over a Unix socket
+ * that keeps message boundaries (SOCK_SEQPACKET) and tells who calls (SO_PEERCRED).
  *
- *   ./16-seqpacket-server demo.sock &
+ *   ./16-seqpacket-server demo.sock &           # -a demo: an abstract name, no file
  *   ./16-seqpacket-client demo.sock < file      # the same as rev < file
  *
- * NAME defaults to /tmp/ipc-16-<uid>.sock, handled as in 09; with -a it is
- * an abstract name (ipc-16-<uid>, shown as @ipc-16-<uid>): no file, so no
- * permissions, and only the caller's uid keeps other users out. Watch for:
- * a message over 4096 bytes is refused, never cut short in silence. Linux
- * only (SO_PEERCRED, abstract names, MSG_TRUNC's length); tested with glibc
- * and musl.
+ * Watch for: a message over 4096 bytes is refused, never cut short. Linux only
+ * (SO_PEERCRED, abstract names, MSG_TRUNC); tested with glibc and musl.
  */
 #define _GNU_SOURCE /* struct ucred for SO_PEERCRED: glibc declares it only here */
 #define _POSIX_C_SOURCE 200809L
@@ -26,34 +21,31 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #define PROGRAM "16-seqpacket-server"
+#define PASS_ANOTHER "pass another NAME" /* the advice when NAME is taken */
 enum { LIMIT = 4096, BACKLOG = 8 };
 
 static void hold_standard_descriptors(void);
 static void catch_stop_signals(void);
 static void clean_up(void);
-static socklen_t address_of(const char *name, int abstract, struct sockaddr_un *address);
 static void remove_stale_socket(const struct sockaddr_un *address, int type);
-static int accept_error_is_transient(int error);
-static void serve(int client, pid_t pid);
-static void refuse(int client, pid_t pid, const char *reason);
+static void survive_accept_error(int error);
+static void serve(int client, struct ucred peer);
 static void say(const char *call, const char *object, const char *reason, const char *fix);
 static _Noreturn void die(const char *call, const char *object,
 			  const char *reason, const char *fix);
 
-static const char *socket_path; /* removed by clean_up once it is ours */
+static char socket_name[128]; /* in our lines (@name when abstract); clean_up removes it */
 static volatile sig_atomic_t must_remove;
 static struct stat bound; /* the socket file bind made, as lstat saw it */
-static char shown[128]; /* the name in our lines: @name when abstract */
 
 int main(int argc, char *argv[])
 {
 	hold_standard_descriptors();
 	int abstract = argc > 1 && strcmp(argv[1], "-a") == 0, first = 1 + abstract;
-	static char default_name[64]; /* static: clean_up may need it after main */
+	char default_name[64];
 	(void)snprintf(default_name, sizeof default_name,
 		       abstract ? "ipc-16-%ld" : "/tmp/ipc-16-%ld.sock", (long)getuid());
 	if (argc > first + 1 ||
@@ -62,17 +54,21 @@ int main(int argc, char *argv[])
 			"with -a: ipc-16-%ld)\n", PROGRAM, (long)getuid(), (long)getuid());
 		return 2;
 	}
-	const char *name = socket_path = argc == first + 1 ? argv[first] : default_name;
+	const char *name = argc == first + 1 ? argv[first] : default_name;
 	catch_stop_signals();
 	if (atexit(clean_up) != 0)
 		die("atexit", "clean_up", "failed", NULL);
 
-	/* Step 1: bind and listen, at a path (a stale socket goes first, as
-	 * in 09) or at an abstract name, which starts with a NUL byte and has
-	 * no file: nothing to remove, and no permission protects it. */
-	struct sockaddr_un address;
-	socklen_t length = address_of(name, abstract, &address);
-	(void)snprintf(shown, sizeof shown, "%s%s", abstract ? "@" : "", name);
+	/* Step 1: bind and listen at a path, or at an abstract name: a NUL byte,
+	 * then the name, no file. The length is exactly that (README). */
+	struct sockaddr_un address = { .sun_family = AF_UNIX };
+	size_t size = strlen(name);
+	if (size + 1 > sizeof address.sun_path)
+		die("bind", name, strerror(ENAMETOOLONG), abstract ?
+		    "an abstract name has at most 107 bytes" : "a socket path must be shorter");
+	memcpy(address.sun_path + abstract, name, size);
+	socklen_t length = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + size);
+	(void)snprintf(socket_name, sizeof socket_name, "%s%s", abstract ? "@" : "", name);
 	int listener = socket(AF_UNIX, SOCK_SEQPACKET, 0);
 	if (listener == -1)
 		die("socket", "AF_UNIX SOCK_SEQPACKET", strerror(errno), NULL);
@@ -80,121 +76,85 @@ int main(int argc, char *argv[])
 		remove_stale_socket(&address, SOCK_SEQPACKET);
 	mode_t old_umask = umask(0177);
 	if (bind(listener, (struct sockaddr *)&address, length) == -1)
-		die("bind", shown, strerror(errno),
+		die("bind", socket_name, strerror(errno),
 		    errno == EADDRINUSE ? "another server is listening on it" : NULL);
 	umask(old_umask);
 	if (!abstract && lstat(name, &bound) == -1)
-		die("lstat", shown, strerror(errno), NULL);
+		die("lstat", socket_name, strerror(errno), NULL);
 	must_remove = !abstract;
 	if (listen(listener, BACKLOG) == -1)
-		die("listen", shown, strerror(errno), NULL);
+		die("listen", socket_name, strerror(errno), NULL);
 
 	/* Step 2: one client after another; who is it? The kernel took its
 	 * credentials at connect. Steps 3 and 4: serve its messages. */
 	for (;;) {
-		int client = accept(listener, NULL, NULL);
-		if (client == -1 && accept_error_is_transient(errno))
-			continue;
-		if (client == -1)
-			die("accept", shown, strerror(errno), NULL);
+		int client;
+		while ((client = accept(listener, NULL, NULL)) == -1)
+			survive_accept_error(errno);
 		struct ucred peer;
-		socklen_t size = sizeof peer;
-		if (getsockopt(client, SOL_SOCKET, SO_PEERCRED, &peer, &size) == -1)
+		socklen_t peer_size = sizeof peer;
+		if (getsockopt(client, SOL_SOCKET, SO_PEERCRED, &peer, &peer_size) == -1)
 			die("getsockopt", "SO_PEERCRED", strerror(errno), NULL);
 		fprintf(stderr, "%s: client pid %ld uid %ld connected\n", PROGRAM, (long)peer.pid,
 			(long)peer.uid);
-		char reason[64];
-		(void)snprintf(reason, sizeof reason, "refused: uid %ld is not %ld", (long)peer.uid,
-			       (long)geteuid());
-		if (peer.uid != geteuid())
-			refuse(client, peer.pid, reason);
-		else
-			serve(client, peer.pid);
+		serve(client, peer);
 		if (close(client) == -1)
-			die("close", shown, strerror(errno), NULL);
+			die("close", socket_name, strerror(errno), NULL);
 	}
 }
 
-/* Reply to each message with its line reversed, until the client closes.
- * MSG_TRUNC (Linux) makes recv return a message's whole length even when
- * our buffer took only its start (the rest is lost): so we know to refuse
- * it. recv's 0 is the end, or an empty message, which clients never send. */
-static void serve(int client, pid_t pid)
+/* Reply to each message with its line reversed until the client closes, or
+ * refuse: '!' and why. MSG_TRUNC (Linux): recv tells a message's whole length. */
+static void serve(int client, struct ucred peer)
 {
 	static char message[LIMIT], reply[1 + LIMIT];
-	for (;;) {
+	int refusal = 0; /* the length of a refusal in reply, once there is one */
+	if (peer.uid != geteuid())
+		refusal = snprintf(reply, sizeof reply, "!refused: uid %ld is not %ld",
+				   (long)peer.uid, (long)geteuid());
+	while (refusal == 0) {
 		ssize_t n = recv(client, message, sizeof message, MSG_TRUNC);
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1)
 			fprintf(stderr, "%s: recv from pid %ld: %s (serving the next client)\n",
-				PROGRAM, (long)pid, strerror(errno));
-		if (n <= 0)
+				PROGRAM, (long)peer.pid, strerror(errno));
+		if (n <= 0) /* the end: clients never send an empty message */
 			return;
 		if (n > LIMIT) {
-			char reason[80];
-			(void)snprintf(reason, sizeof reason,
-				       "message of %ld bytes is over the %d-byte limit", (long)n,
-				       LIMIT);
-			refuse(client, pid, reason);
-			return;
+			refusal = snprintf(reply, sizeof reply, "!message of %ld bytes is over the "
+					   "%d-byte limit", (long)n, LIMIT);
+			break;
 		}
 
 		/* '=' and the line reversed, its newline kept at the end. */
-		size_t length = (size_t)n, line = length;
-		if (message[length - 1] == '\n')
-			line--;
+		size_t length = (size_t)n, line = length - (message[length - 1] == '\n');
 		reply[0] = '=';
 		for (size_t i = 0; i < line; i++)
 			reply[1 + i] = message[line - 1 - i];
 		if (line < length)
 			reply[length] = '\n';
-		ssize_t sent;
-		while ((sent = send(client, reply, 1 + length, 0)) == -1 && errno == EINTR)
+		while ((n = send(client, reply, 1 + length, 0)) == -1 && errno == EINTR)
 			continue;
-		if (sent == -1) {
+		if (n == -1) {
 			fprintf(stderr, "%s: send to pid %ld: %s (serving the next client)\n",
-				PROGRAM, (long)pid, strerror(errno));
+				PROGRAM, (long)peer.pid, strerror(errno));
 			return;
 		}
 	}
-}
-
-/* '!' and the reason, which we log too; the caller then closes. */
-static void refuse(int client, pid_t pid, const char *reason)
-{
-	char message[128];
-	int length = snprintf(message, sizeof message, "!%s", reason);
-	fprintf(stderr, "%s: client pid %ld: %s\n", PROGRAM, (long)pid, reason);
-	if (send(client, message, (size_t)length, 0) == -1 && errno != EPIPE && errno != ECONNRESET)
-		fprintf(stderr, "%s: send to pid %ld: %s\n", PROGRAM, (long)pid, strerror(errno));
+	fprintf(stderr, "%s: client pid %ld: %s\n", PROGRAM, (long)peer.pid, reply + 1);
+	if (send(client, reply, (size_t)refusal, 0) == -1 && errno != EPIPE &&
+	    errno != ECONNRESET)
+		fprintf(stderr, "%s: send to pid %ld: %s\n", PROGRAM, (long)peer.pid,
+			strerror(errno));
 }
 
 /* ======================================================================
- * Below: the address, a stale socket told from a live server, accept's
- * passing errors, what removes the socket file when we are stopped, and
- * the error lines. */
+ * Below: a stale socket told from a live one, accept's passing errors,
+ * what removes the socket file when we are stopped, and the error lines. */
 
-/* A path and its NUL must fit in sun_path (108 bytes on Linux, 104 on the
- * BSDs). An abstract name follows a leading NUL, and the length we pass is
- * exactly the NUL and the name: sizeof address would make the trailing
- * zeros part of the name, another socket. A path's NUL is the same 1. */
-static socklen_t address_of(const char *name, int abstract, struct sockaddr_un *address)
-{
-	size_t length = strlen(name);
-	memset(address, 0, sizeof *address);
-	address->sun_family = AF_UNIX;
-	if (length + 1 > sizeof address->sun_path)
-		die("bind", name, strerror(ENAMETOOLONG), abstract ?
-		    "an abstract name has at most 107 bytes" : "a socket path must be shorter");
-	memcpy(address->sun_path + abstract, name, length);
-	return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + length);
-}
-
-/* Only our own socket that nobody answers on (its server was killed) is
- * removed. lstat: a symlink is refused, never followed. The probe is of the
- * server's type (another would be refused) and does not block: a live
- * server with a full backlog answers EAGAIN at once. */
+/* Only our own socket that nobody answers on (its server was killed) goes:
+ * lstat never follows a symlink, and the probe never blocks (README, 09). */
 static void remove_stale_socket(const struct sockaddr_un *address, int type)
 {
 	const char *path = address->sun_path;
@@ -207,10 +167,9 @@ static void remove_stale_socket(const struct sockaddr_un *address, int type)
 	if (S_ISDIR(existing.st_mode))
 		die("bind", path, strerror(EISDIR), "pass the path of a socket");
 	if (!S_ISSOCK(existing.st_mode))
-		die("bind", path, "File exists and is not a socket",
-		    "remove it or pass another NAME");
+		die("bind", path, "File exists and is not a socket", "remove it or " PASS_ANOTHER);
 	if (existing.st_uid != geteuid())
-		die("bind", path, "Socket exists and belongs to another user", "pass another NAME");
+		die("bind", path, "Socket exists and belongs to another user", PASS_ANOTHER);
 	int probe = socket(AF_UNIX, type, 0);
 	if (probe == -1)
 		die("socket", "AF_UNIX", strerror(errno), NULL);
@@ -218,8 +177,7 @@ static void remove_stale_socket(const struct sockaddr_un *address, int type)
 		die("fcntl", path, strerror(errno), NULL);
 	if (connect(probe, (const struct sockaddr *)address, sizeof *address) == 0 ||
 	    errno == EAGAIN || errno == EWOULDBLOCK || errno == EINPROGRESS)
-		die("bind", path, "another server is listening on it",
-		    "stop it or pass another NAME");
+		die("bind", path, "another server is listening on it", "stop it or " PASS_ANOTHER);
 	if (errno != ECONNREFUSED)
 		die("connect", path, strerror(errno), NULL);
 	if (close(probe) == -1)
@@ -229,31 +187,26 @@ static void remove_stale_socket(const struct sockaddr_un *address, int type)
 }
 
 /* Out of descriptors or memory for now, or a client that gave up: say so,
- * and pause a second rather than spin (the waiting client keeps accept
- * failing). Returns 0 for an error that ends the server. */
-static int accept_error_is_transient(int error)
+ * and pause a second rather than spin. Any other error ends the server. */
+static void survive_accept_error(int error)
 {
 	if (error != EINTR && error != EMFILE && error != ENFILE && error != ENOBUFS &&
 	    error != ENOMEM && error != EPROTO && error != ECONNABORTED)
-		return 0;
+		die("accept", socket_name, strerror(error), NULL);
 	if (error != EINTR) {
-		say("accept", shown, strerror(error), "trying again in a second");
-		const struct timespec pause = { .tv_sec = 1 };
-		(void)nanosleep(&pause, NULL); /* cut short: we retry sooner */
+		say("accept", socket_name, strerror(error), "trying again in a second");
+		(void)sleep(1); /* cut short: we retry sooner */
 	}
-	return 1;
 }
 
-/* The socket file, if we made one and it is still the one we bound: two
- * servers that found the same stale socket can both bind, the second over
- * the first's new file, which is then the second's to remove. lstat and
- * unlink are async-signal-safe. */
+/* The socket file, while it is the one we bound (a second server may have
+ * replaced it: README, 09). lstat and unlink are async-signal-safe. */
 static void clean_up(void)
 {
 	struct stat now;
-	if (must_remove && lstat(socket_path, &now) == 0 && now.st_dev == bound.st_dev &&
+	if (must_remove && lstat(socket_name, &now) == 0 && now.st_dev == bound.st_dev &&
 	    now.st_ino == bound.st_ino)
-		(void)unlink(socket_path); /* best effort: nobody is left to tell */
+		(void)unlink(socket_name); /* best effort: nobody is left to tell */
 	must_remove = 0;
 }
 
