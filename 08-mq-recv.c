@@ -23,10 +23,9 @@
 #include <unistd.h>
 
 #define PROGRAM "08-mq-recv"
-/* Linux's limits for unprivileged users (/proc/sys/fs/mqueue). */
-enum { QUEUE_MESSAGES = 10, MESSAGE_SIZE = 8192 };
-/* The stream's priorities (see step 5); the byte of the queue each side locks. */
-enum { DATA = 0, HELLO = 1, END = 2, SENDER_BYTE = 0, RECEIVER_BYTE = 1 };
+enum { QUEUE_MESSAGES = 10, MESSAGE_SIZE = 8192 }; /* Linux's limits: /proc/sys/fs/mqueue */
+enum { DATA = 0, HELLO = 1, END = 2 };              /* the stream's priorities (step 5) */
+enum { SENDER_BYTE = 0, RECEIVER_BYTE = 1 };        /* the byte each side locks (step 3) */
 
 static void hold_standard_descriptors(void);
 static int valid_name(const char *name);
@@ -39,10 +38,9 @@ static _Noreturn void die(const char *call, const char *object,
 static void clean_up(void);
 static void on_stop_signal(int sig);
 
-/* The queue clean_up removes, once it is ours; the largest message we take. */
-static const char *queue_name;
+static const char *queue_name; /* what clean_up removes, once it is ours */
 static volatile sig_atomic_t must_remove;
-static char message[1024 * 1024];
+static char message[1024 * 1024]; /* the largest message we take */
 
 int main(int argc, char *argv[])
 {
@@ -151,12 +149,15 @@ static pid_t lock_holder(mqd_t queue, int byte, int command)
 	return other != 0 ? other : lock_holder(queue, byte, F_SETLK); /* it let go: again */
 }
 
-/* mq_receive in rounds of 200 ms. Once the stream has begun, a whole round
- * after the sender's byte was free means END will never come; nor will a
- * sender find a queue whose name was removed. */
+/* mq_receive in rounds of 200 ms, looking between two: after HELLO, a sender
+ * whose byte is free sent END if it ended well; no sender finds a removed name. */
 static ssize_t receive(mqd_t queue, const char *name, unsigned *priority, int begun)
 {
-	for (int gone = 0;;) {
+	for (int look = 0;; look = 1) {
+		struct stat st;
+		int gone = look && begun && lock_holder(queue, SENDER_BYTE, F_GETLK) == 0;
+		if (look && !gone && (fstat(queue, &st) == -1 || st.st_nlink == 0))
+			die("mq_receive", name, "the queue was removed", "run the pair again");
 		struct timespec deadline;
 		if (clock_gettime(CLOCK_REALTIME, &deadline) == -1)
 			die("clock_gettime", "CLOCK_REALTIME", strerror(errno), NULL);
@@ -165,14 +166,10 @@ static ssize_t receive(mqd_t queue, const char *name, unsigned *priority, int be
 		ssize_t n = mq_timedreceive(queue, message, sizeof message, priority, &deadline);
 		if (n >= 0)
 			return n;
+		if (gone && errno == ETIMEDOUT) /* a whole round, and no END */
+			die("mq_receive", name, "08-mq-send stopped before the end of the stream", NULL);
 		if (errno != EINTR && errno != ETIMEDOUT)
 			die("mq_receive", name, strerror(errno), NULL);
-		if (gone && errno == ETIMEDOUT)
-			die("mq_receive", name, "08-mq-send stopped before the end of the stream", NULL);
-		gone = begun && lock_holder(queue, SENDER_BYTE, F_GETLK) == 0;
-		struct stat st;
-		if (!gone && (fstat(queue, &st) == -1 || st.st_nlink == 0))
-			die("mq_receive", name, "the queue was removed", "run the pair again");
 	}
 }
 

@@ -23,10 +23,9 @@
 #include <unistd.h>
 
 #define PROGRAM "08-mq-send"
-/* Linux's limits for unprivileged users (/proc/sys/fs/mqueue). */
-enum { QUEUE_MESSAGES = 10, MESSAGE_SIZE = 8192 };
-/* The stream's priorities (see step 5); the byte of the queue each side locks. */
-enum { DATA = 0, HELLO = 1, END = 2, SENDER_BYTE = 0, RECEIVER_BYTE = 1 };
+enum { QUEUE_MESSAGES = 10, MESSAGE_SIZE = 8192 }; /* Linux's limits: /proc/sys/fs/mqueue */
+enum { DATA = 0, HELLO = 1, END = 2 };              /* the stream's priorities (step 5) */
+enum { SENDER_BYTE = 0, RECEIVER_BYTE = 1 };        /* the byte each side locks (step 3) */
 
 static void hold_standard_descriptors(void);
 static int valid_name(const char *name);
@@ -37,10 +36,9 @@ static _Noreturn void die(const char *call, const char *object,
 			  const char *reason, const char *fix);
 static void clean_up(void);
 
-/* The queue clean_up removes, until END is in it; the largest message we send. */
-static const char *queue_name;
+static const char *queue_name; /* what clean_up removes, until END is in it */
 static volatile sig_atomic_t must_remove;
-static char message[1024 * 1024];
+static char message[1024 * 1024]; /* the largest message we send */
 
 int main(int argc, char *argv[])
 {
@@ -141,7 +139,7 @@ static pid_t lock_holder(mqd_t queue, int byte, int command)
 }
 
 /* mq_send in rounds of 200 ms, looking between two and before END: a receiver
- * that took some of ours and let go of its byte is gone, as is a removed name. */
+ * that took some of ours and let go of its byte is gone; none finds a removed name. */
 static void send(mqd_t queue, const char *name, const char *buf, size_t len, unsigned priority)
 {
 	static long sent;
