@@ -54,8 +54,7 @@ int main(int argc, char *argv[])
 	if (atexit(clean_up) != 0)
 		die("atexit", "clean_up", "failed", NULL);
 
-	/* Step 1: O_CREAT without O_EXCL creates the queue or opens the
-	 * receiver's, in one step, so neither side must know who came first. */
+	/* Step 1: O_CREAT, no O_EXCL: create the queue or open the receiver's. */
 	struct mq_attr attr = { .mq_maxmsg = QUEUE_MESSAGES, .mq_msgsize = MESSAGE_SIZE };
 	mqd_t queue = mq_open(name, O_WRONLY | O_CREAT, 0600, &attr);
 	if (queue == (mqd_t)-1)
@@ -71,8 +70,7 @@ int main(int argc, char *argv[])
 	if (owner.st_uid != geteuid())
 		die("mq_open", name, "Queue exists and belongs to another user", "pass another NAME");
 
-	/* Step 3: claim the sender's byte; the kernel lets go however we end.
-	 * Messages in the queue already are another run's: not ours to remove. */
+	/* Step 3: claim the sender's byte; the kernel lets go however we end. */
 	pid_t other = lock_holder(queue, SENDER_BYTE, F_SETLK);
 	if (other != 0) {
 		char why[64];
@@ -81,7 +79,7 @@ int main(int argc, char *argv[])
 	}
 	if (mq_getattr(queue, &attr) == -1)
 		die("mq_getattr", name, strerror(errno), NULL);
-	if (attr.mq_curmsgs != 0)
+	if (attr.mq_curmsgs != 0) /* another run's: not ours to remove */
 		die("mq_open", name, "holds the messages of an earlier run",
 		    "read them with 08-mq-recv, or pass another NAME");
 	queue_name = name;
