@@ -146,7 +146,7 @@ static pid_t lock_holder(mqd_t queue, int byte, int command)
 	if (command != F_SETLK || (errno != EAGAIN && errno != EACCES))
 		die("fcntl", "queue lock", strerror(errno), NULL);
 	pid_t other = lock_holder(queue, byte, F_GETLK);
-	return other != 0 ? other : lock_holder(queue, byte, F_SETLK); /* it let go: again */
+	return other != 0 ? other : lock_holder(queue, byte, F_SETLK); /* it let go: retry */
 }
 
 /* mq_receive in rounds of 200 ms, looking between two: after HELLO, a sender
