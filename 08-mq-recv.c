@@ -2,13 +2,11 @@
  * 08-mq-recv: copy the data messages of a POSIX message queue to standard
  * output until the stream's END message, then remove the queue.
  *
- *   ./08-mq-recv /demo > copy &     # either side may start first
- *   ./08-mq-send /demo < file
+ *   ./08-mq-recv /demo > copy &     # NAME defaults to /ipc-08-<uid>
+ *   ./08-mq-send /demo < file       # either side may start first
  *
- * NAME defaults to /ipc-08-<uid>; the queue is removed however we end. Watch
- * for: mq_receive wants a buffer of the queue's message size (mq_getattr).
- * Tested on Linux, glibc and musl; Linux only: fstat and fcntl locks on a
- * queue descriptor are not POSIX.
+ * Watch for: mq_receive wants a buffer of the queue's message size. Tested
+ * on Linux (glibc, musl); fstat and fcntl locks on a queue are Linux only.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -25,11 +23,9 @@
 #include <unistd.h>
 
 #define PROGRAM "08-mq-recv"
-/* Linux's limits for unprivileged users (/proc/sys/fs/mqueue). */
-enum { QUEUE_MESSAGES = 10, MESSAGE_SIZE = 8192 };
-/* The stream of 08-mq-send: an empty HELLO, the data, an empty END that
- * overtakes the data. Each side locks its own byte of the queue. */
-enum { DATA = 0, HELLO = 1, END = 2, SENDER_BYTE = 0, RECEIVER_BYTE = 1 };
+enum { QUEUE_MESSAGES = 10, MESSAGE_SIZE = 8192 }; /* Linux's limits: /proc/sys/fs/mqueue */
+enum { DATA = 0, HELLO = 1, END = 2 };              /* the stream's priorities (step 5) */
+enum { SENDER_BYTE = 0, RECEIVER_BYTE = 1 };        /* the byte each side locks (step 3) */
 
 static void hold_standard_descriptors(void);
 static int valid_name(const char *name);
@@ -42,10 +38,9 @@ static _Noreturn void die(const char *call, const char *object,
 static void clean_up(void);
 static void on_stop_signal(int sig);
 
-/* The queue clean_up removes, once it is ours; the largest message we take. */
-static const char *queue_name;
+static const char *queue_name; /* what clean_up removes, once it is ours */
 static volatile sig_atomic_t must_remove;
-static char message[1024 * 1024];
+static char message[1024 * 1024]; /* the largest message we take */
 
 int main(int argc, char *argv[])
 {
@@ -80,10 +75,9 @@ int main(int argc, char *argv[])
 	/* Step 3: claim the receiver's byte; the kernel lets go however we end. */
 	pid_t other = lock_holder(queue, RECEIVER_BYTE, F_SETLK);
 	if (other != 0) {
-		char reason[64];
-		(void)snprintf(reason, sizeof reason, "already has a receiver, process %ld",
-			       (long)other);
-		die("mq_open", name, reason, "pass another NAME");
+		char why[64];
+		(void)snprintf(why, sizeof why, "already has a receiver, process %ld", (long)other);
+		die("mq_open", name, why, "pass another NAME");
 	}
 	queue_name = name;
 	must_remove = 1; /* from here on, every way out removes it */
@@ -98,7 +92,7 @@ int main(int argc, char *argv[])
 	/* Step 5: HELLO, data, END, which overtakes the data: the rest is here
 	 * then. With no sender, a waiting stream must start with END. */
 	int orphaned = attr.mq_curmsgs > 0 && lock_holder(queue, SENDER_BYTE, F_GETLK) == 0;
-	for (int hello = 0, ending = 0; !ending || attr.mq_curmsgs > 0;) {
+	for (int hello = 0, ending = 0; !ending || attr.mq_curmsgs > 0; orphaned = 0) {
 		unsigned priority;
 		ssize_t n = receive(queue, name, &priority, hello);
 		if (priority == END && n == 0)
@@ -117,7 +111,6 @@ int main(int argc, char *argv[])
 				on_stop_signal(SIGPIPE); /* clean up, end quietly as cat does */
 			die("write", "standard output", strerror(errno), NULL);
 		}
-		orphaned = 0;
 		if (ending && mq_getattr(queue, &attr) == -1)
 			die("mq_getattr", name, strerror(errno), NULL);
 	}
@@ -141,30 +134,30 @@ static int valid_name(const char *name)
 	       strcmp(name, "/..") != 0;
 }
 
-/* Below: what tells who else uses the queue, what keeps a gone sender
- * from hanging us, what removes the queue when we are stopped early. */
+/* Below: what keeps a gone sender from hanging us, and our cleanup. */
 
 /* F_SETLK claims byte BYTE of the queue, F_GETLK only looks: 0 when it is
  * ours or free, else the pid of the process that locks it. */
 static pid_t lock_holder(mqd_t queue, int byte, int command)
 {
 	struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = byte, .l_len = 1 };
-	while (fcntl(queue, command, &lock) == -1) {
-		if (command != F_SETLK || (errno != EAGAIN && errno != EACCES))
-			die("fcntl", "queue lock", strerror(errno), NULL);
-		pid_t other = lock_holder(queue, byte, F_GETLK);
-		if (other != 0)
-			return other; /* else it let go meanwhile: try again */
-	}
-	return command == F_SETLK || lock.l_type == F_UNLCK ? 0 : lock.l_pid;
+	if (fcntl(queue, command, &lock) == 0)
+		return command == F_SETLK || lock.l_type == F_UNLCK ? 0 : lock.l_pid;
+	if (command != F_SETLK || (errno != EAGAIN && errno != EACCES))
+		die("fcntl", "queue lock", strerror(errno), NULL);
+	pid_t other = lock_holder(queue, byte, F_GETLK);
+	return other != 0 ? other : lock_holder(queue, byte, F_SETLK); /* it let go: retry */
 }
 
-/* mq_receive in rounds of 200 ms. Once the stream has begun, a whole round
- * after the sender's byte was free means END will never come; nor will a
- * sender find a queue whose name was removed. */
+/* mq_receive in rounds of 200 ms, looking between two: after HELLO, a sender
+ * whose byte is free sent END if it ended well; no sender finds a removed name. */
 static ssize_t receive(mqd_t queue, const char *name, unsigned *priority, int begun)
 {
-	for (int gone = 0;;) {
+	for (int look = 0;; look = 1) {
+		struct stat st;
+		int gone = look && begun && lock_holder(queue, SENDER_BYTE, F_GETLK) == 0;
+		if (look && !gone && (fstat(queue, &st) == -1 || st.st_nlink == 0))
+			die("mq_receive", name, "the queue was removed", "run the pair again");
 		struct timespec deadline;
 		if (clock_gettime(CLOCK_REALTIME, &deadline) == -1)
 			die("clock_gettime", "CLOCK_REALTIME", strerror(errno), NULL);
@@ -173,14 +166,10 @@ static ssize_t receive(mqd_t queue, const char *name, unsigned *priority, int be
 		ssize_t n = mq_timedreceive(queue, message, sizeof message, priority, &deadline);
 		if (n >= 0)
 			return n;
+		if (gone && errno == ETIMEDOUT) /* a whole round, and no END */
+			die("mq_receive", name, "08-mq-send stopped before the end of the stream", NULL);
 		if (errno != EINTR && errno != ETIMEDOUT)
 			die("mq_receive", name, strerror(errno), NULL);
-		if (gone && errno == ETIMEDOUT)
-			die("mq_receive", name, "08-mq-send stopped before the end of the stream", NULL);
-		gone = begun && lock_holder(queue, SENDER_BYTE, F_GETLK) == 0;
-		struct stat st;
-		if (!gone && (fstat(queue, &st) == -1 || st.st_nlink == 0))
-			die("mq_receive", name, "the queue was removed", "run the pair again");
 	}
 }
 
@@ -202,8 +191,7 @@ static void clean_up(void)
 {
 	if (must_remove) {
 		must_remove = 0;
-		/* NOLINTNEXTLINE(bugprone-signal-handler,cert-sig30-c): see above */
-		(void)mq_unlink(queue_name);
+		(void)mq_unlink(queue_name); /* NOLINT(bugprone-signal-handler,cert-sig30-c) */
 	}
 }
 

@@ -1,15 +1,12 @@
 /*
  * 08-mq-send: send standard input through a POSIX message queue, one
- * message per read, between a HELLO message that opens the stream and an
- * END message that closes it.
+ * message per read, between an empty HELLO message and an empty END.
  *
- *   ./08-mq-recv /demo > copy &     # either side may start first
- *   ./08-mq-send /demo < file
+ *   ./08-mq-recv /demo > copy &     # NAME defaults to /ipc-08-<uid>
+ *   ./08-mq-send /demo < file       # either side may start first
  *
- * NAME defaults to /ipc-08-<uid>. Watch for: a queue has no idea who uses
- * it; each side locks a byte of it, so that the other can see it runs.
- * Tested on Linux (glibc, musl). Linux only as written: the owner check and
- * the claim use fstat and fcntl locks on the queue, which POSIX does not.
+ * Watch for: a queue has no idea who uses it; each side locks a byte of it.
+ * Tested on Linux (glibc, musl); fstat and fcntl locks on a queue are Linux only.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -26,11 +23,9 @@
 #include <unistd.h>
 
 #define PROGRAM "08-mq-send"
-/* Linux's limits for unprivileged users (/proc/sys/fs/mqueue). */
-enum { QUEUE_MESSAGES = 10, MESSAGE_SIZE = 8192 };
-/* The stream: an empty HELLO, data messages (never empty) in order, an
- * empty END that overtakes them. Each side locks its own byte of the queue. */
-enum { DATA = 0, HELLO = 1, END = 2, SENDER_BYTE = 0, RECEIVER_BYTE = 1 };
+enum { QUEUE_MESSAGES = 10, MESSAGE_SIZE = 8192 }; /* Linux's limits: /proc/sys/fs/mqueue */
+enum { DATA = 0, HELLO = 1, END = 2 };              /* the stream's priorities (step 5) */
+enum { SENDER_BYTE = 0, RECEIVER_BYTE = 1 };        /* the byte each side locks (step 3) */
 
 static void hold_standard_descriptors(void);
 static int valid_name(const char *name);
@@ -41,10 +36,9 @@ static _Noreturn void die(const char *call, const char *object,
 			  const char *reason, const char *fix);
 static void clean_up(void);
 
-/* The queue clean_up removes, until END is in it; the largest message we send. */
-static const char *queue_name;
+static const char *queue_name; /* what clean_up removes, until END is in it */
 static volatile sig_atomic_t must_remove;
-static char message[1024 * 1024];
+static char message[1024 * 1024]; /* the largest message we send */
 
 int main(int argc, char *argv[])
 {
@@ -60,8 +54,7 @@ int main(int argc, char *argv[])
 	if (atexit(clean_up) != 0)
 		die("atexit", "clean_up", "failed", NULL);
 
-	/* Step 1: O_CREAT without O_EXCL creates the queue or opens the
-	 * receiver's, in one step, so neither side must know who came first. */
+	/* Step 1: O_CREAT, no O_EXCL: create the queue or open the receiver's. */
 	struct mq_attr attr = { .mq_maxmsg = QUEUE_MESSAGES, .mq_msgsize = MESSAGE_SIZE };
 	mqd_t queue = mq_open(name, O_WRONLY | O_CREAT, 0600, &attr);
 	if (queue == (mqd_t)-1)
@@ -77,18 +70,16 @@ int main(int argc, char *argv[])
 	if (owner.st_uid != geteuid())
 		die("mq_open", name, "Queue exists and belongs to another user", "pass another NAME");
 
-	/* Step 3: claim the sender's byte; the kernel lets go however we end.
-	 * Messages in the queue already are another run's: not ours to remove. */
+	/* Step 3: claim the sender's byte; the kernel lets go however we end. */
 	pid_t other = lock_holder(queue, SENDER_BYTE, F_SETLK);
 	if (other != 0) {
-		char reason[64];
-		(void)snprintf(reason, sizeof reason, "already has a sender, process %ld",
-			       (long)other);
-		die("mq_open", name, reason, "pass another NAME");
+		char why[64];
+		(void)snprintf(why, sizeof why, "already has a sender, process %ld", (long)other);
+		die("mq_open", name, why, "pass another NAME");
 	}
 	if (mq_getattr(queue, &attr) == -1)
 		die("mq_getattr", name, strerror(errno), NULL);
-	if (attr.mq_curmsgs != 0)
+	if (attr.mq_curmsgs != 0) /* another run's: not ours to remove */
 		die("mq_open", name, "holds the messages of an earlier run",
 		    "read them with 08-mq-recv, or pass another NAME");
 	queue_name = name;
@@ -101,19 +92,15 @@ int main(int argc, char *argv[])
 	if (isatty(STDIN_FILENO))
 		fprintf(stderr, "%s: reading standard input; end it with Ctrl-D\n", PROGRAM);
 
-	/* Step 5: HELLO, then one message per read at priority 0, so that they
-	 * come out in order; END last, at a higher priority: it overtakes the
-	 * data still waiting, which tells a receiver that the rest is there. */
+	/* Step 5: HELLO, one message per read at priority 0, so that they come
+	 * out in order, then END, which overtakes them: the rest is there then. */
 	send(queue, name, message, 0, HELLO);
-	for (;;) {
-		ssize_t n = read(STDIN_FILENO, message, (size_t)attr.mq_msgsize);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1)
+	ssize_t n;
+	while ((n = read(STDIN_FILENO, message, (size_t)attr.mq_msgsize)) != 0) {
+		if (n == -1 && errno != EINTR)
 			die("read", "standard input", strerror(errno), NULL);
-		if (n == 0)
-			break;
-		send(queue, name, message, (size_t)n, DATA);
+		if (n > 0)
+			send(queue, name, message, (size_t)n, DATA);
 	}
 	send(queue, name, message, 0, END);
 
@@ -134,27 +121,23 @@ static int valid_name(const char *name)
 	       strcmp(name, "/..") != 0;
 }
 
-/* Below: what tells who else uses the queue, what keeps a gone receiver
- * from hanging us, what removes the queue when we are stopped early. */
+/* Below: what keeps a gone receiver from hanging us, and our cleanup. */
 
 /* F_SETLK claims byte BYTE of the queue, F_GETLK only looks: 0 when it is
  * ours or free, else the pid of the process that locks it. */
 static pid_t lock_holder(mqd_t queue, int byte, int command)
 {
 	struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = byte, .l_len = 1 };
-	while (fcntl(queue, command, &lock) == -1) {
-		if (command != F_SETLK || (errno != EAGAIN && errno != EACCES))
-			die("fcntl", "queue lock", strerror(errno), NULL);
-		pid_t other = lock_holder(queue, byte, F_GETLK);
-		if (other != 0)
-			return other; /* else it let go meanwhile: try again */
-	}
-	return command == F_SETLK || lock.l_type == F_UNLCK ? 0 : lock.l_pid;
+	if (fcntl(queue, command, &lock) == 0)
+		return command == F_SETLK || lock.l_type == F_UNLCK ? 0 : lock.l_pid;
+	if (command != F_SETLK || (errno != EAGAIN && errno != EACCES))
+		die("fcntl", "queue lock", strerror(errno), NULL);
+	pid_t other = lock_holder(queue, byte, F_GETLK);
+	return other != 0 ? other : lock_holder(queue, byte, F_SETLK); /* it let go: retry */
 }
 
-/* mq_send in rounds of 200 ms; between two, and before END, look: some of
- * our messages taken, then nobody on the receiver's byte, mean that the
- * receiver has gone; nor will anyone read a queue whose name was removed. */
+/* mq_send in rounds of 200 ms, looking between two and before END: a receiver
+ * that took some of ours and let go of its byte is gone; none finds a removed name. */
 static void send(mqd_t queue, const char *name, const char *buf, size_t len, unsigned priority)
 {
 	static long sent;
@@ -199,8 +182,7 @@ static void clean_up(void)
 {
 	if (must_remove) {
 		must_remove = 0;
-		/* NOLINTNEXTLINE(bugprone-signal-handler,cert-sig30-c): see above */
-		(void)mq_unlink(queue_name);
+		(void)mq_unlink(queue_name); /* NOLINT(bugprone-signal-handler,cert-sig30-c) */
 	}
 }
 
