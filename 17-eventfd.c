@@ -36,8 +36,7 @@ struct slot {
 	atomic_size_t length; /* stored last, with release: the data is there; 0: the end */
 	unsigned char data[SLOT_SIZE];
 };
-/* Only lock-free atomics work between processes (they hold no hidden lock). */
-_Static_assert(ATOMIC_LONG_LOCK_FREE == 2, "atomic size_t must be lock-free");
+_Static_assert(ATOMIC_LONG_LOCK_FREE == 2, "only lock-free atomics work between processes");
 struct ring { /* the slots, three doorbells, and what shows the peer's death */
 	struct slot *slots;
 	int count, free_slots, filled, bytes, peer;
@@ -106,8 +105,7 @@ int main(int argc, char *argv[])
 	if (sigprocmask(SIG_SETMASK, &old_mask, NULL) == -1)
 		die("sigprocmask", "SIG_SETMASK", strerror(errno), NULL);
 
-	/* Step 5, the child: alive[0] shows the parent's end; the slots to
-	 * standard output, which, closed (| head), ends us by SIGPIPE, as cat. */
+	/* Step 5, the child: alive[0] shows the parent's end; a closed output ends us by SIGPIPE. */
 	if (child == 0) {
 		ring.peer = alive[0];
 		if (alive[1] != -1 && close(alive[1]) == -1)
@@ -157,8 +155,7 @@ static uint64_t produce(const struct ring *ring)
 			continue;
 		if (n == -1)
 			die("read", "standard input", strerror(errno), NULL);
-		/* Release: the data before the length (C does not promise that
-		 * the eventfd calls order memory, though in practice they do). */
+		/* Release: C orders the data before the length (it promises nothing of eventfd) */
 		atomic_store_explicit(&slot->length, (size_t)n, memory_order_release);
 		ring_bell(ring->filled, 1, "filled slots");
 		if (n == 0)
