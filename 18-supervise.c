@@ -72,15 +72,15 @@ int main(int argc, char *argv[])
 	if (sigfd == -1)
 		die("signalfd", "SIGINT/SIGTERM/SIGHUP/SIGCHLD", strerror(errno), NULL);
 
-	/* Step 2: fork. The child asks for SIGKILL at our death, then checks
-	 * we had not died before; gives back the mask, which exec would keep;
-	 * _exit, as exit would flush stdio buffers that are ours too. */
+	/* Step 2: fork. The child asks for SIGKILL at our death, checks that we
+	 * had not died already, gives back the mask (exec keeps it), and ends
+	 * with _exit: exit would flush stdio buffers that are ours too. */
 	pid_t parent = getpid(), child = fork();
 	if (child == -1)
 		die("fork", command[0], strerror(errno), NULL);
 	if (child == 0) {
 		if (prctl(PR_SET_PDEATHSIG, (unsigned long)SIGKILL) == -1 || getppid() != parent)
-			_exit(FAILED); /* prctl cannot fail for SIGKILL; a dead parent hears nothing */
+			_exit(FAILED); /* prctl cannot fail for SIGKILL; with us dead, no one to tell */
 		(void)sigprocmask(SIG_SETMASK, &old_mask, NULL); /* a valid mask: cannot fail */
 		execvp(command[0], command);
 		int error = errno;
