@@ -1,15 +1,12 @@
 /*
- * 17-eventfd: a ring in shared memory between a parent and its child, rung
- * with eventfd doorbells instead of polling, and the peer's death as one
- * more thing to poll (Linux only; FreeBSD 13 and NetBSD 10 have eventfd).
+ * 17-eventfd: a ring shared by a parent and its child, rung with eventfd
+ * doorbells, and the peer's death polled with them (Linux only).
  *
- *   ./17-eventfd < file > copy          # copy equals file
- *   ./17-eventfd 1 < file > copy        # SLOTS: 1 to 64, default 8
+ *   ./17-eventfd [SLOTS] < file > copy    # copy equals file; SLOTS: 1 to 64
  *
- * Watch for the two eventfd modes: semaphores count the free and the filled
- * slots, one read per slot; a counter adds up the bytes, read once at the
- * end. Without pidfd_open (Linux before 5.3, valgrind, container filters)
- * a socket pair tells the death as end of file. Tested: glibc, musl, both.
+ * Watch for the two eventfd modes: semaphores count slots, a counter sums
+ * bytes. Without pidfd_open (Linux before 5.3, valgrind, container filters)
+ * a socket pair shows a death as end of file. Tested: glibc, musl, both.
  */
 /* MAP_ANONYMOUS, and syscall(2) for pidfd_open, which musl and glibc before 2.36 do not wrap */
 #define _DEFAULT_SOURCE
@@ -32,14 +29,14 @@
 #include <unistd.h>
 
 #define PROGRAM "17-eventfd"
-enum { SLOT_SIZE = 64 * 1024, DEFAULT_SLOTS = 8, MAX_SLOTS = 64 };
+#define DEFAULT_SLOTS "8"
+enum { SLOT_SIZE = 64 * 1024, MAX_SLOTS = 64 };
 
 struct slot {
 	atomic_size_t length; /* stored last, with release: the data is there; 0: the end */
 	unsigned char data[SLOT_SIZE];
 };
-/* Only lock-free atomics work between processes (they hold no hidden lock). */
-_Static_assert(ATOMIC_LONG_LOCK_FREE == 2, "atomic size_t must be lock-free");
+_Static_assert(ATOMIC_LONG_LOCK_FREE == 2, "only lock-free atomics work between processes");
 struct ring { /* the slots, three doorbells, and what shows the peer's death */
 	struct slot *slots;
 	int count, free_slots, filled, bytes, peer;
@@ -47,12 +44,9 @@ struct ring { /* the slots, three doorbells, and what shows the peer's death */
 
 static void hold_standard_descriptors(void);
 static void catch_stop_signals(void);
-static int watch(pid_t peer, const char *name, const int alive[2], int ours);
-static void close_ring(const struct ring *ring);
 static uint64_t produce(const struct ring *ring);
 static void consume(const struct ring *ring);
-static int wait_for(int fd, int peer);
-static int take(int doorbell, int peer);
+static void wait_for(int fd, int peer);
 static void ring_bell(int doorbell, uint64_t value, const char *name);
 static _Noreturn void child_ended(int status);
 static int write_all(int fd, const void *buf, size_t len);
@@ -65,11 +59,11 @@ static volatile sig_atomic_t child_pid; /* for clean_up; 0 in the child */
 int main(int argc, char *argv[])
 {
 	hold_standard_descriptors();
-	char *end = NULL;
-	long count = argc == 2 ? strtol(argv[1], &end, 10) : DEFAULT_SLOTS;
-	if (argc > 2 || (argc == 2 && (argv[1][0] < '1' || argv[1][0] > '9' || *end != '\0')) ||
-	    count > MAX_SLOTS) {
-		fprintf(stderr, "usage: %s [SLOTS]   (default SLOTS: %d, at most %d)\n", PROGRAM,
+	const char *slots = argc == 2 ? argv[1] : DEFAULT_SLOTS;
+	char *end;
+	long count = strtol(slots, &end, 10);
+	if (argc > 2 || slots[0] < '1' || slots[0] > '9' || *end != '\0' || count > MAX_SLOTS) {
+		fprintf(stderr, "usage: %s [SLOTS]   (default SLOTS: %s, at most %d)\n", PROGRAM,
 			DEFAULT_SLOTS, MAX_SLOTS);
 		return 2;
 	}
@@ -83,23 +77,20 @@ int main(int argc, char *argv[])
 	if (ring.slots == MAP_FAILED)
 		die("mmap", "ring", strerror(errno), NULL);
 
-	/* Step 2: the doorbells. Semaphore mode for "one per slot": each read
-	 * takes 1, so no ring is lost. Counter mode for a sum: a read takes all
-	 * added since. Non-blocking: a full counter is an error, not a hang. */
+	/* Step 2: semaphores count slots (a read takes 1), a counter sums bytes
+	 * (a read takes all); non-blocking, a full counter fails, not hangs. */
 	ring.free_slots = eventfd((unsigned)count, EFD_SEMAPHORE | EFD_CLOEXEC);
 	ring.filled = eventfd(0, EFD_SEMAPHORE | EFD_CLOEXEC);
 	ring.bytes = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (ring.free_slots == -1 || ring.filled == -1 || ring.bytes == -1)
 		die("eventfd", "doorbells", strerror(errno), NULL);
 
-	/* Step 3: how each side sees the other die (a dead eventfd holder just
-	 * stops ringing): a pidfd of the peer, or else a socket pair. */
-	int probe = (int)syscall(SYS_pidfd_open, getpid(), 0), alive[2] = { -1, -1 };
-	if (probe == -1 && errno != ENOSYS && errno != EPERM)
+	/* Step 3: what shows a death (a dead eventfd holder just stops ringing):
+	 * our pidfd, for the child, opened while we surely live; or a socket pair. */
+	int alive[2] = { (int)syscall(SYS_pidfd_open, getpid(), 0), -1 };
+	if (alive[0] == -1 && errno != ENOSYS && errno != EPERM)
 		die("pidfd_open", "ourselves", strerror(errno), NULL);
-	if (probe != -1 && close(probe) == -1)
-		die("close", "pidfd", strerror(errno), NULL);
-	if (probe == -1 && socketpair(AF_UNIX, SOCK_STREAM, 0, alive) == -1)
+	if (alive[0] == -1 && socketpair(AF_UNIX, SOCK_STREAM, 0, alive) == -1)
 		die("socketpair", "for the peer's death", strerror(errno), NULL);
 
 	/* Step 4: fork, the stop signals blocked so clean_up knows the child. */
@@ -107,63 +98,47 @@ int main(int argc, char *argv[])
 	sigfillset(&all);
 	if (sigprocmask(SIG_BLOCK, &all, &old_mask) == -1)
 		die("sigprocmask", "SIG_BLOCK", strerror(errno), NULL);
-	pid_t parent = getpid(), child = fork();
+	pid_t child = fork();
 	if (child == -1)
 		die("fork", "child", strerror(errno), NULL);
 	child_pid = child;
 	if (sigprocmask(SIG_SETMASK, &old_mask, NULL) == -1)
 		die("sigprocmask", "SIG_SETMASK", strerror(errno), NULL);
 
-	/* Step 5, the child: a pidfd by pid is racy here, as the parent may have
-	 * died and its pid gone to another; getppid still naming it proves the
-	 * pidfd his. Then the slots to standard output. */
+	/* Step 5, the child: alive[0] shows the parent's end; a closed output ends us by SIGPIPE. */
 	if (child == 0) {
-		ring.peer = watch(parent, "parent", alive, 1);
-		if (getppid() != parent)
-			die("getppid", "parent", "the parent died before we began", NULL);
+		ring.peer = alive[0];
+		if (alive[1] != -1 && close(alive[1]) == -1)
+			die("close", "socket pair", strerror(errno), NULL);
+		if (signal(SIGPIPE, SIG_DFL) == SIG_ERR)
+			die("signal", "SIGPIPE", strerror(errno), NULL);
 		consume(&ring);
-		close_ring(&ring);
-		return 0;
+	} else {
+		/* Step 6, the parent: a pidfd of our child, safe by pid (no one
+		 * else can reap it), or alive[1]; standard input into the slots. */
+		if (close(alive[0]) == -1)
+			die("close", "the child's end", strerror(errno), NULL);
+		ring.peer = alive[1] != -1 ? alive[1] : (int)syscall(SYS_pidfd_open, child, 0);
+		if (ring.peer == -1)
+			die("pidfd_open", "child", strerror(errno), NULL);
+		uint64_t sent = produce(&ring), counted = 0;
+
+		/* Step 7: the child's end, then one read of the counter: the sum
+		 * of every number the child added to it (EAGAIN: none, 0). */
+		int status = reap(child);
+		child_pid = 0;
+		if (status != 0)
+			child_ended(status);
+		if (read(ring.bytes, &counted, sizeof counted) == -1 && errno != EAGAIN)
+			die("read", "byte counter", strerror(errno), NULL);
+		if (counted != sent)
+			die("read", "byte counter", "the child wrote another number of bytes than we sent",
+			    NULL);
 	}
-
-	/* Step 6, the parent: our unreaped child keeps its pid, so a pidfd by
-	 * pid is safe. Then standard input into the slots. */
-	ring.peer = watch(child, "child", alive, 0);
-	uint64_t sent = produce(&ring);
-
-	/* Step 7: the child's end, then one read of the counter: the sum of
-	 * every number the child added to it (EAGAIN: none, 0). */
-	int status = reap(child);
-	child_pid = 0;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		child_ended(status);
-	uint64_t counted = 0;
-	if (read(ring.bytes, &counted, sizeof counted) == -1 && errno != EAGAIN)
-		die("read", "byte counter", strerror(errno), NULL);
-	if (counted != sent)
-		die("read", "byte counter", "the child wrote another number of bytes than we sent", NULL);
-	close_ring(&ring);
-	return 0;
-}
-
-/* Readable once the peer has ended: its pidfd (Linux 5.3), or our end of
- * the socket pair, the peer's end closed here. */
-static int watch(pid_t peer, const char *name, const int alive[2], int ours)
-{
-	if (alive[0] != -1 && close(alive[1 - ours]) == -1)
-		die("close", "socket pair", strerror(errno), NULL);
-	int fd = alive[0] != -1 ? alive[ours] : (int)syscall(SYS_pidfd_open, peer, 0);
-	if (fd == -1)
-		die("pidfd_open", name, strerror(errno), NULL);
-	return fd;
-}
-
-/* The doorbells and the peer's descriptor, closed before we exit 0. */
-static void close_ring(const struct ring *ring)
-{
-	if (close(ring->free_slots) == -1 || close(ring->filled) == -1 ||
-	    close(ring->bytes) == -1 || close(ring->peer) == -1)
+	if (close(ring.free_slots) == -1 || close(ring.filled) == -1 || close(ring.bytes) == -1 ||
+	    close(ring.peer) == -1)
 		die("close", "doorbells", strerror(errno), NULL);
+	return 0;
 }
 
 /* The parent: take a free slot, fill it from standard input, ring
@@ -173,15 +148,14 @@ static uint64_t produce(const struct ring *ring)
 	uint64_t sent = 0;
 	for (int i = 0;; i = (i + 1) % ring->count) {
 		struct slot *slot = &ring->slots[i];
-		if (take(ring->free_slots, ring->peer) == -1 || wait_for(STDIN_FILENO, ring->peer) == -1)
-			child_ended(reap((pid_t)child_pid));
 		ssize_t n;
+		wait_for(ring->free_slots, ring->peer);
+		wait_for(STDIN_FILENO, ring->peer);
 		while ((n = read(STDIN_FILENO, slot->data, SLOT_SIZE)) == -1 && errno == EINTR)
 			continue;
 		if (n == -1)
 			die("read", "standard input", strerror(errno), NULL);
-		/* Release: the data before the length (the eventfd calls order
-		 * memory too in practice, but C does not promise it). */
+		/* Release: C orders the data before the length (it promises nothing of eventfd) */
 		atomic_store_explicit(&slot->length, (size_t)n, memory_order_release);
 		ring_bell(ring->filled, 1, "filled slots");
 		if (n == 0)
@@ -195,45 +169,35 @@ static void consume(const struct ring *ring)
 {
 	for (int i = 0;; i = (i + 1) % ring->count) {
 		const struct slot *slot = &ring->slots[i];
-		if (take(ring->filled, ring->peer) == -1)
-			die("poll", "parent", "the parent died before the end (the output is cut short)", NULL);
+		wait_for(ring->filled, ring->peer);
 		size_t n = atomic_load_explicit(&slot->length, memory_order_acquire);
 		if (n > SLOT_SIZE) /* shared memory is untrusted */
 			die("read", "ring", "a length larger than the slot", NULL);
 		if (n == 0)
 			return;
-		if (write_all(STDOUT_FILENO, slot->data, n) == -1) {
-			if (errno == EPIPE) { /* end quietly, as cat does */
-				signal(SIGPIPE, SIG_DFL);
-				raise(SIGPIPE);
-			}
+		if (write_all(STDOUT_FILENO, slot->data, n) == -1)
 			die("write", "standard output", strerror(errno), NULL);
-		}
 		ring_bell(ring->bytes, n, "byte counter");
 		ring_bell(ring->free_slots, 1, "free slots");
 	}
 }
 
-/* Sleep until fd is readable: 0; or until the peer has ended: -1. */
-static int wait_for(int fd, int peer)
+/* Either side: sleep until fd is readable, then take 1 from a doorbell (8
+ * bytes, never fewer). Should the peer end first, we end too. */
+static void wait_for(int fd, int peer)
 {
 	struct pollfd fds[2] = { { .fd = fd, .events = POLLIN }, { .fd = peer, .events = POLLIN } };
+	uint64_t one;
 	while (poll(fds, 2, -1) == -1)
 		if (errno != EINTR)
 			die("poll", "doorbell", strerror(errno), NULL);
-	return fds[1].revents != 0 ? -1 : 0;
-}
-
-/* Wait for the doorbell, then take (8 bytes, never fewer): 0, or -1. */
-static int take(int doorbell, int peer)
-{
-	uint64_t value;
-	if (wait_for(doorbell, peer) == -1)
-		return -1;
-	while (read(doorbell, &value, sizeof value) == -1)
+	if (fds[1].revents != 0 && child_pid == 0)
+		die("poll", "parent", "the parent died before the end (the output is cut short)", NULL);
+	if (fds[1].revents != 0)
+		child_ended(reap((pid_t)child_pid));
+	while (fd != STDIN_FILENO && read(fd, &one, sizeof one) == -1)
 		if (errno != EINTR)
 			die("read", "doorbell", strerror(errno), NULL);
-	return 0;
 }
 
 /* Add value to the counter. EAGAIN: it would pass UINT64_MAX - 1. */
@@ -241,8 +205,7 @@ static void ring_bell(int doorbell, uint64_t value, const char *name)
 {
 	while (write(doorbell, &value, sizeof value) == -1)
 		if (errno != EINTR)
-			die("write", name, errno == EAGAIN ? "the counter is full" : strerror(errno),
-			    NULL);
+			die("write", name, errno == EAGAIN ? "the counter is full" : strerror(errno), NULL);
 }
 
 /* ======================================================================

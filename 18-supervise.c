@@ -2,13 +2,11 @@
  * 18-supervise: run a command with a time limit, like timeout(1), and never
  * signal the wrong process (Linux only: signalfd, pidfds, PR_SET_PDEATHSIG).
  *
- *   ./18-supervise 2 sleep 10          # SIGTERM after 2 s: exit status 124
- *   ./18-supervise -s INT -k 1 0.5 ./server
+ *   ./18-supervise -s INT -k 1 0.5 ./server   # SIGINT at 0.5 s, SIGKILL 1 s on
  *
- * Exit statuses as timeout(1)'s. Watch for: one poll waits for our signals
- * (a signalfd), COMMAND's end (a pidfd) and the time; if we are killed,
- * COMMAND is too. Without pidfds (Linux before 5.3, valgrind, container
- * filters) SIGCHLD and kill stand in. Tested with glibc and musl, both ways.
+ * Watch for: one poll waits for our signals (a signalfd), COMMAND's end (a
+ * pidfd) and the time; if we are killed, COMMAND is too. Without pidfds,
+ * SIGCHLD and kill stand in. Tested with glibc and musl, both ways.
  */
 /* syscall(2), for pidfd_open and pidfd_send_signal: no wrapper in musl or glibc before 2.36 */
 #define _DEFAULT_SOURCE
@@ -74,18 +72,15 @@ int main(int argc, char *argv[])
 	if (sigfd == -1)
 		die("signalfd", "SIGINT/SIGTERM/SIGHUP/SIGCHLD", strerror(errno), NULL);
 
-	/* Step 2: fork. The child asks for SIGKILL when we die; if we died
-	 * before that prctl, none comes, but getppid names another process.
-	 * (prctl cannot fail for SIGKILL; a dead parent has nobody to tell.)
-	 * A blocked signal stays blocked across exec: the mask goes back.
-	 * Then 127 "not found", 126 "not runnable", as the shell says, with
-	 * _exit: exit would flush stdio buffers that are ours too. */
+	/* Step 2: fork. The child asks for SIGKILL at our death, checks that we
+	 * had not died already, gives back the mask (exec keeps it), and ends
+	 * with _exit: exit would flush stdio buffers that are ours too. */
 	pid_t parent = getpid(), child = fork();
 	if (child == -1)
 		die("fork", command[0], strerror(errno), NULL);
 	if (child == 0) {
 		if (prctl(PR_SET_PDEATHSIG, (unsigned long)SIGKILL) == -1 || getppid() != parent)
-			_exit(FAILED);
+			_exit(FAILED); /* prctl cannot fail for SIGKILL; with us dead, no one to tell */
 		(void)sigprocmask(SIG_SETMASK, &old_mask, NULL); /* a valid mask: cannot fail */
 		execvp(command[0], command);
 		int error = errno;
@@ -99,8 +94,8 @@ int main(int argc, char *argv[])
 	if (pidfd == -1 && errno != ENOSYS && errno != EPERM)
 		die("pidfd_open", command[0], strerror(errno), NULL);
 
-	/* Step 4: wait for COMMAND to end, a signal to pass on, or the time.
-	 * Step 5: end as COMMAND ended, or say that the time ran out. */
+	/* Step 4: wait for COMMAND's end, a signal to pass on, or the time.
+	 * Step 5: end as COMMAND ended, or as the time ran out. */
 	int status = supervise(child, pidfd, sigfd, command[0]);
 	if (close(sigfd) == -1 || (pidfd != -1 && close(pidfd) == -1))
 		die("close", "signalfd or pidfd", strerror(errno), NULL);
@@ -142,16 +137,13 @@ static int supervise(pid_t child, int pidfd, int sigfd, const char *command)
 			sig = timed_out ? SIGKILL : timeout_signal;
 		/* A pidfd reaches only its process; kill is safe too, as only we reap
 		 * the child. ESRCH: it has just ended; its pidfd or SIGCHLD follows. */
-		if (sig != 0 && pidfd != -1 && syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) == -1 &&
-		    errno != ESRCH)
-			die("pidfd_send_signal", command, strerror(errno), NULL);
-		if (sig != 0 && pidfd == -1 && kill(child, sig) == -1 && errno != ESRCH)
-			die("kill", command, strerror(errno), NULL);
+		if (sig != 0 && (pidfd != -1 ? syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0)
+					     : kill(child, sig)) == -1 && errno != ESRCH)
+			die(pidfd != -1 ? "pidfd_send_signal" : "kill", command, strerror(errno), NULL);
 		if (ready == 0) {
 			char when[4096], sent[32];
-			(void)snprintf(when, sizeof when, "still running %s%s s%s",
-				       timed_out ? "" : "after ", timed_out ? grace_text : limit_text,
-				       timed_out ? " after that" : "");
+			(void)snprintf(when, sizeof when, timed_out ? "still running %s s after that"
+				       : "still running after %s s", timed_out ? grace_text : limit_text);
 			(void)snprintf(sent, sizeof sent, "sent signal %d", sig);
 			say(command, when, sent, NULL);
 			deadline = !timed_out && grace_ms >= 0 && sig != SIGKILL ? now_ms() + grace_ms : -1;
