@@ -139,7 +139,8 @@ static void replace_stale_set(key_t key)
 	if (info.sem_otime == 0) /* its creator may be at work: wait for its claim */
 		(void)semtimedop(id, claimed, 2, &grace); /* a failure shows in the next semop */
 	struct sembuf stale[] = { { PRODUCER_HERE, 0, IPC_NOWAIT },
-				  { CONSUMER_HERE, 0, IPC_NOWAIT }, { PRODUCER_HERE, +1, SEM_UNDO } };
+				  { CONSUMER_HERE, 0, IPC_NOWAIT },
+				  { PRODUCER_HERE, +1, SEM_UNDO } };
 	if (semop(id, stale, 3) == -1) {
 		if (errno == EIDRM || errno == EINVAL)
 			return; /* removed meanwhile */
