@@ -98,9 +98,8 @@ int main(int argc, char *argv[])
 	if (semop(set_id, claim, 2) == -1)
 		die("semop", keypath, strerror(errno), REMOVED(errno));
 
-	/* Step 3: take a full slot, write it out, give it back empty; the end
-	 * slot (length 0) too: with all 16 back, the producer knows all was
-	 * written out. The length is the producer's: checked before use. */
+	/* Step 3: take a full slot, write it out (its length is the producer's: checked),
+	 * give it back empty, the end slot too: all 16 back tell all was written. */
 	uint32_t length = 1;
 	for (uint32_t next = 0; length > 0; next = (next + 1) % SLOT_COUNT) {
 		take(FULL);
@@ -157,9 +156,8 @@ static void replace_stale_set(key_t key)
 		die("semctl", keypath, strerror(errno), NULL);
 }
 
-/* A new segment (all zeros) and its header. One found at the key (our set
- * is new) was left by a killed run: removed if ours, unattached and of our
- * size, refused and left alone otherwise. */
+/* A new segment (all zeros) and its header. One at the key (our set is new) was
+ * left by a killed run: removed if ours, unattached and of our size, else refused. */
 static struct ring *create_ring(key_t key)
 {
 	struct shmid_ds info;
