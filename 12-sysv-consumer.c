@@ -1,15 +1,13 @@
 /*
- * 12-sysv-consumer: 07's ring, the System V way. Create a segment and a set
- * of four semaphores under ftok(KEYPATH, 'S'), then copy to standard output
- * what 12-sysv-producer puts in the ring.
+ * 12-sysv-consumer: 07's ring, the System V way. Create a segment and a set of
+ * four semaphores under ftok(KEYPATH, 'S') (KEYPATH: an existing file, default
+ * $HOME), then copy to standard output what 12-sysv-producer puts in the ring.
  *
  *   ./12-sysv-consumer demo.key > copy &     # either side may start first
  *   ./12-sysv-producer demo.key < file
  *
- * KEYPATH is an existing file (default: $HOME). Watch for: the set exists
- * before its values are set, so our first semop is the producer's "ready"
- * mark (sem_otime); a set left by a killed run is certainly stale (no
- * presence semaphore is up), and we replace it. Tested on Linux, glibc and musl.
+ * Watch for: the set exists before its values, so our first semop marks it
+ * ready; a set nobody is in is stale, and replaced. Tested: Linux, glibc, musl.
  */
 #define _POSIX_C_SOURCE 200809L
 /* semtimedop is not in POSIX: glibc and musl declare it for _GNU_SOURCE. */
@@ -33,10 +31,9 @@
 #define REMOVED(error) ((error) == EIDRM || (error) == EINVAL \
 	? "the set was removed: ipcrm, or logind's RemoveIPC" : NULL)
 enum { SLOT_COUNT = 16, SLOT_SIZE = 64 * 1024, RING_MAGIC = 0x53595356, RING_VERSION = 1 };
-enum { POLL_MS = 50, PEER_CHECK_MS = 200, READY_POLLS = 40 };
+enum { SLICE_MS = 200, NOTICE_SLICES = 5, CREATOR_GRACE_S = 2 };
 
-/* The layout both programs share, word for word the same in the other file.
- * Unlike 07, no index is shared: each side counts its own slots. */
+/* The layout both programs share. Unlike 07, no index: each side counts its own. */
 struct slot {
 	uint32_t length; /* bytes used in data; 0 marks the end of the stream */
 	unsigned char data[SLOT_SIZE];
@@ -45,26 +42,24 @@ struct ring {
 	uint32_t magic, version; /* written by the creator; the size pins the rest */
 	struct slot slots[SLOT_COUNT];
 };
-/* The set: two counting semaphores (never SEM_UNDO) and two presence
- * semaphores (always SEM_UNDO: the kernel takes them back when we die). */
+/* Two counting semaphores (never SEM_UNDO), two presences (always SEM_UNDO). */
 enum { EMPTY, FULL, PRODUCER_HERE, CONSUMER_HERE, SEM_COUNT };
 /* semctl's fourth argument, which POSIX makes the caller declare. */
 union semun {
-	int val;
 	struct semid_ds *buf;
 	unsigned short *array;
 };
 
 static void replace_stale_set(key_t key);
 static struct ring *create_ring(key_t key);
-static void check_object(const struct ipc_perm *perm, int ours, const char *call, const char *why);
 static void take(int semaphore);
-static void give(int semaphore);
+static void check_object(const struct ipc_perm *perm, int ours, const char *call, const char *why);
 static int write_all(int fd, const void *buf, size_t len);
 static void say(const char *call, const char *object, const char *reason, const char *fix);
 static _Noreturn void die(const char *call, const char *object,
 			  const char *reason, const char *fix);
 static void catch_stop_signals(void);
+static void on_stop_signal(int sig);
 static void clean_up(void);
 
 static const char *keypath;
@@ -82,15 +77,13 @@ int main(int argc, char *argv[])
 	catch_stop_signals();
 	if (atexit(clean_up) != 0)
 		die("atexit", "clean_up", "failed", NULL);
-
-	/* One key names both objects (their namespaces are separate). */
-	key_t key = ftok(keypath, PROJECT_ID);
+	key_t key = ftok(keypath, PROJECT_ID); /* one key for both: separate namespaces */
 	if (key == -1)
 		die("ftok", keypath, strerror(errno), "KEYPATH must be an existing file");
 
-	/* Step 1: a new set (IPC_EXCL: ours to initialise), or a stale one
-	 * replaced; its values; the segment; then our first semop (SEM_UNDO),
-	 * whose sem_otime is the mark the producer waits for: SETALL leaves it 0. */
+	/* Step 1: a new set (IPC_EXCL: ours to initialise) or a stale one replaced,
+	 * its values, the segment, then our claim: the first semop sets sem_otime,
+	 * the producer's "ready" mark, and makes us PRODUCER_HERE's last user. */
 	while ((set_id = semget(key, SEM_COUNT, IPC_CREAT | IPC_EXCL | 0600)) == -1) {
 		if (errno != EEXIST)
 			die("semget", keypath, strerror(errno), errno == ENOSPC
@@ -101,82 +94,53 @@ int main(int argc, char *argv[])
 	if (semctl(set_id, 0, SETALL, (union semun){ .array = values }) == -1)
 		die("semctl", keypath, strerror(errno), NULL);
 	struct ring *ring = create_ring(key);
-	struct sembuf claim = { CONSUMER_HERE, +1, SEM_UNDO };
-	if (semop(set_id, &claim, 1) == -1)
-		die("semop", keypath, strerror(errno), NULL);
+	struct sembuf claim[] = { { CONSUMER_HERE, +1, SEM_UNDO }, { PRODUCER_HERE, 0, 0 } };
+	if (semop(set_id, claim, 2) == -1)
+		die("semop", keypath, strerror(errno), REMOVED(errno));
 
-	/* Wait for the producer: "take one and give it back" in one semop
-	 * leaves its presence as it was. EINTR: a stop and continue, during
-	 * which a producer may have come and died: its presence is 0 again,
-	 * and the last process to change it (GETPID) no longer us (SETALL). */
-	struct sembuf here[] = { { PRODUCER_HERE, -1, 0 }, { PRODUCER_HERE, +1, 0 } };
-	const struct timespec *limit = &(struct timespec){ 1, 0 };
-	while (semtimedop(set_id, here, 2, limit) == -1) {
-		int error = errno;
-		if (error != EAGAIN && error != EINTR)
-			die("semtimedop", keypath, strerror(error), REMOVED(error));
-		int last = semctl(set_id, PRODUCER_HERE, GETPID);
-		if (last > 0 && last != getpid() && semctl(set_id, PRODUCER_HERE, GETVAL) == 0)
-			die("semtimedop", keypath, PEER " is gone", "the stream was cut short");
-		if (error == EAGAIN) { /* a second gone: say so, then wait on */
-			fprintf(stderr, "%s: waiting for %s to start\n", PROGRAM, PEER);
-			limit = NULL;
-		}
-	}
-
-	/* Step 3: take a full slot, copy it out, give it back as empty. The
-	 * length comes from memory the producer writes: check it before use. */
-	for (uint32_t next = 0;; next = (next + 1) % SLOT_COUNT) {
+	/* Step 3: take a full slot, write it out (its length is the producer's: checked),
+	 * give it back empty, the end slot too: all 16 back tell all was written. */
+	uint32_t length = 1;
+	for (uint32_t next = 0; length > 0; next = (next + 1) % SLOT_COUNT) {
 		take(FULL);
-		uint32_t length = ring->slots[next].length;
+		length = ring->slots[next].length;
 		if (length > SLOT_SIZE)
 			die("shmat", keypath, "slot length out of range", "the ring is corrupt");
-		if (length == 0)
-			break;
 		if (write_all(STDOUT_FILENO, ring->slots[next].data, length) == -1) {
-			if (errno == EPIPE) { /* end quietly, as cat does */
-				clean_up();
-				signal(SIGPIPE, SIG_DFL);
-				raise(SIGPIPE);
-			}
+			if (errno == EPIPE)
+				on_stop_signal(SIGPIPE); /* clean up, end quietly as cat does */
 			die("write", "standard output", strerror(errno), NULL);
 		}
-		give(EMPTY);
+		struct sembuf give = { EMPTY, +1, 0 };
+		if (semop(set_id, &give, 1) == -1)
+			die("semop", keypath, strerror(errno), REMOVED(errno));
 	}
-
-	/* The end slot comes back too: once the producer has all 16, it knows
-	 * everything was written out, and it removes the set (step 4). */
-	give(EMPTY);
 	if (shmdt(ring) == -1)
 		die("shmdt", keypath, strerror(errno), NULL);
 	return 0;
 }
 
-/* semget said EEXIST. Ours, initialised (its creator gets 2 s to set
- * sem_otime) and with neither presence up, the set is certainly stale. One
- * semop tests that and raises the producer's presence (SEM_UNDO), so that no
- * producer joins the doomed set and no other consumer replaces it too. */
+/* semget said EEXIST. A set of ours with neither side in it is stale (its
+ * creator gets 2 s to claim it). One semop tests that and raises
+ * PRODUCER_HERE, so that no producer joins it and no consumer replaces it too. */
 static void replace_stale_set(key_t key)
 {
+	struct semid_ds info = { .sem_otime = 0 }; /* the analyser cannot see semctl fill it */
+	int id = semget(key, 0, 0);
+	if (id == -1 && errno == ENOENT)
+		return; /* removed meanwhile: create it */
+	if (id == -1 || semctl(id, 0, IPC_STAT, (union semun){ .buf = &info }) == -1)
+		die(id == -1 ? "semget" : "semctl", keypath, strerror(errno), NULL);
+	check_object(&info.sem_perm, info.sem_nsems == SEM_COUNT, "semget",
+		     "not a 12 set (wrong number of semaphores)");
+	struct sembuf claimed[] = { { CONSUMER_HERE, -1, 0 }, { CONSUMER_HERE, +1, 0 } };
+	struct timespec grace = { CREATOR_GRACE_S, 0 };
+	if (info.sem_otime == 0) /* its creator may be at work: wait for its claim */
+		(void)semtimedop(id, claimed, 2, &grace); /* a failure shows in the next semop */
 	struct sembuf stale[] = { { PRODUCER_HERE, 0, IPC_NOWAIT },
 				  { CONSUMER_HERE, 0, IPC_NOWAIT },
 				  { PRODUCER_HERE, +1, SEM_UNDO } };
-	struct semid_ds info = { .sem_otime = 0 }; /* the analyser cannot see semctl fill it */
-	struct timespec pause = { 0, POLL_MS * 1000000L };
-	int id;
-	for (int polls = 0;; polls++) {
-		if ((id = semget(key, 0, 0)) == -1 && errno == ENOENT)
-			return; /* removed meanwhile: create it */
-		if (id == -1 || semctl(id, 0, IPC_STAT, (union semun){ .buf = &info }) == -1)
-			die(id == -1 ? "semget" : "semctl", keypath, strerror(errno), NULL);
-		check_object(&info.sem_perm, info.sem_nsems == SEM_COUNT, "semget",
-			     "not a 12 set (wrong number of semaphores)");
-		if (info.sem_otime != 0 || polls == READY_POLLS)
-			break;
-		if (nanosleep(&pause, NULL) == -1 && errno != EINTR) /* its creator is at work */
-			die("nanosleep", keypath, strerror(errno), NULL);
-	}
-	if (info.sem_otime != 0 && semop(id, stale, 3) == -1) {
+	if (semop(id, stale, 3) == -1) {
 		if (errno == EIDRM || errno == EINVAL)
 			return; /* removed meanwhile */
 		if (errno != EAGAIN)
@@ -192,18 +156,17 @@ static void replace_stale_set(key_t key)
 		die("semctl", keypath, strerror(errno), NULL);
 }
 
-/* A new segment (all zeros) and its header. One already at the key, with our
- * set new, was left by a killed run: removed if ours, unattached and of our
- * size, refused and left alone otherwise. */
+/* A new segment (all zeros) and its header. One at the key (our set is new) was
+ * left by a killed run: removed if ours, unattached and of our size, else refused. */
 static struct ring *create_ring(key_t key)
 {
 	struct shmid_ds info;
-	int id;
-	while ((id = shmget(key, sizeof(struct ring), IPC_CREAT | IPC_EXCL | 0600)) == -1) {
+	while ((segment_id = shmget(key, sizeof(struct ring), IPC_CREAT | IPC_EXCL | 0600)) == -1) {
 		if (errno != EEXIST)
 			die("shmget", keypath, strerror(errno), errno == ENOSPC
 			    ? "too many segments: see /proc/sys/kernel/shmmni" : NULL);
-		if ((id = shmget(key, 0, 0)) == -1 && errno == ENOENT)
+		int id = shmget(key, 0, 0);
+		if (id == -1 && errno == ENOENT)
 			continue; /* removed meanwhile */
 		if (id == -1 || shmctl(id, IPC_STAT, &info) == -1)
 			die(id == -1 ? "shmget" : "shmctl", keypath, strerror(errno), NULL);
@@ -213,8 +176,7 @@ static struct ring *create_ring(key_t key)
 		if (shmctl(id, IPC_RMID, NULL) == -1)
 			die("shmctl", keypath, strerror(errno), NULL);
 	}
-	segment_id = id;
-	struct ring *ring = shmat(id, NULL, 0);
+	struct ring *ring = shmat(segment_id, NULL, 0);
 	if (ring == (void *)-1)
 		die("shmat", keypath, strerror(errno), NULL);
 	ring->magic = RING_MAGIC;
@@ -222,45 +184,40 @@ static struct ring *create_ring(key_t key)
 	return ring;
 }
 
-/* Take one of a counting semaphore (no SEM_UNDO: our exit would give back a
- * slot we took). A producer killed by SIGKILL never gives again: every 200 ms
- * we look at its presence; gone, it gets one last try (it may have given). */
+/* Take one (never SEM_UNDO: our exit would give back a slot we took), 200 ms
+ * at a time. Between tries: a producer that came (the last user of its
+ * presence is not us) and is gone gets one last try, for what it gave. */
 static void take(int semaphore)
 {
+	static int slices_alone; /* waited before any producer came */
 	struct sembuf op = { (unsigned short)semaphore, -1, 0 };
-	struct timespec pause = { 0, PEER_CHECK_MS * 1000000L };
-	while (semtimedop(set_id, &op, 1, &pause) == -1) {
+	struct timespec slice = { 0, SLICE_MS * 1000000L };
+	while (semtimedop(set_id, &op, 1, &slice) == -1) {
 		if (errno != EAGAIN && errno != EINTR) /* EINTR: also after kill -STOP, -CONT */
 			die("semtimedop", keypath, strerror(errno), REMOVED(errno));
 		if (op.sem_flg == IPC_NOWAIT)
 			die("semtimedop", keypath, PEER " is gone", "the stream was cut short");
+		int last = semctl(set_id, PRODUCER_HERE, GETPID); /* first: a producer may join */
 		int here = semctl(set_id, PRODUCER_HERE, GETVAL);
-		if (here == -1)
-			die("semctl", keypath, strerror(errno), NULL);
-		op.sem_flg = here == 0 ? IPC_NOWAIT : 0;
+		if (last == -1 || here == -1)
+			die("semctl", keypath, strerror(errno), REMOVED(errno));
+		if (here == 0 && last == getpid() && ++slices_alone == NOTICE_SLICES)
+			fprintf(stderr, "%s: waiting for %s to start\n", PROGRAM, PEER);
+		op.sem_flg = here == 0 && last != getpid() ? IPC_NOWAIT : 0;
 	}
-}
-
-static void give(int semaphore)
-{
-	struct sembuf op = { (unsigned short)semaphore, +1, 0 };
-	if (semop(set_id, &op, 1) == -1)
-		die("semop", keypath, strerror(errno), REMOVED(errno));
 }
 
 /* Below: what removes the objects when we are stopped early, the check of
  * what we find at the key, and the error line. */
 
-/* While the producer is here, it removes the set itself once it sees us
- * gone. Not on POSIX's async-signal-safe list, but on Linux semctl and
- * shmctl are single system calls, with no lock and no allocation.
- * NOLINTBEGIN(bugprone-signal-handler,cert-sig30-c) */
+/* Not on POSIX's async-signal-safe list, semctl and shmctl are single system
+ * calls on Linux. NOLINTBEGIN(bugprone-signal-handler,cert-sig30-c) */
 static void clean_up(void)
 {
+	/* A producer here removes the set itself once it sees us gone. */
 	if (set_id != -1 && semctl(set_id, PRODUCER_HERE, GETVAL) != 1) {
 		(void)semctl(set_id, 0, IPC_RMID); /* best effort: nobody is left to tell */
-		if (segment_id != -1)
-			(void)shmctl(segment_id, IPC_RMID, NULL); /* destroyed at the last shmdt */
+		(void)shmctl(segment_id, IPC_RMID, NULL); /* destroyed at the last shmdt */
 	}
 	set_id = segment_id = -1;
 }

@@ -1,14 +1,12 @@
 /*
- * 12-sysv-producer: stream standard input into the System V ring (a segment
- * and a set of four semaphores) that 12-sysv-consumer creates under
- * ftok(KEYPATH, 'S'). KEYPATH is an existing file (default: $HOME).
+ * 12-sysv-producer: stream standard input into the System V ring (a segment and
+ * a set of four semaphores) that 12-sysv-consumer makes under ftok(KEYPATH, 'S').
  *
  *   ./12-sysv-consumer demo.key > copy &     # either side may start first
  *   ./12-sysv-producer demo.key < file
  *
- * This side only attaches, and checks all it finds. Watch for: no signal
- * handler. Our presence semaphore has SEM_UNDO: however we die, the kernel
- * takes it back, and the consumer sees us gone. Tested on Linux, glibc, musl.
+ * We only attach, and check all we find. Watch for: no signal handler; our
+ * presence has SEM_UNDO, so the kernel tells of our death. Linux, glibc, musl.
  */
 #define _POSIX_C_SOURCE 200809L
 /* semtimedop is not in POSIX: glibc and musl declare it for _GNU_SOURCE. */
@@ -33,10 +31,9 @@
 #define REMOVED(error) ((error) == EIDRM || (error) == EINVAL \
 	? "the set was removed: ipcrm, or logind's RemoveIPC" : NULL)
 enum { SLOT_COUNT = 16, SLOT_SIZE = 64 * 1024, RING_MAGIC = 0x53595356, RING_VERSION = 1 };
-enum { POLL_MS = 50, PEER_CHECK_MS = 200, QUIET_POLLS = 20 };
+enum { POLL_MS = 50, SLICE_MS = 200, QUIET_POLLS = 20 };
 
-/* The layout both programs share, word for word the same in the other file.
- * Unlike 07, no index is shared: each side counts its own slots. */
+/* The layout both programs share. Unlike 07, no index: each side counts its own. */
 struct slot {
 	uint32_t length; /* bytes used in data; 0 marks the end of the stream */
 	unsigned char data[SLOT_SIZE];
@@ -45,12 +42,10 @@ struct ring {
 	uint32_t magic, version; /* written by the creator; the size pins the rest */
 	struct slot slots[SLOT_COUNT];
 };
-/* The set: two counting semaphores (never SEM_UNDO) and two presence
- * semaphores (always SEM_UNDO: the kernel takes them back when we die). */
+/* Two counting semaphores (never SEM_UNDO), two presences (always SEM_UNDO). */
 enum { EMPTY, FULL, PRODUCER_HERE, CONSUMER_HERE, SEM_COUNT };
 /* semctl's fourth argument, which POSIX makes the caller declare. */
 union semun {
-	int val;
 	struct semid_ds *buf;
 	unsigned short *array;
 };
@@ -58,7 +53,6 @@ union semun {
 static int find_set(key_t key);
 static struct ring *attach_ring(key_t key, int *segment);
 static void take(int semaphore);
-static void give(int semaphore);
 static void check_object(const struct ipc_perm *perm, int ours, const char *call, const char *why);
 static _Noreturn void die(const char *call, const char *object,
 			  const char *reason, const char *fix);
@@ -109,7 +103,9 @@ int main(int argc, char *argv[])
 			if (errno != EINTR)
 				die("read", "standard input", strerror(errno), NULL);
 		ring->slots[next].length = (uint32_t)n; /* 0: the end of the stream */
-		give(FULL);
+		struct sembuf give = { FULL, +1, 0 };
+		if (semop(set_id, &give, 1) == -1)
+			die("semop", keypath, strerror(errno), REMOVED(errno));
 		next = (next + 1) % SLOT_COUNT;
 	} while (n > 0);
 
@@ -163,14 +159,14 @@ static struct ring *attach_ring(key_t key, int *segment)
 	return ring;
 }
 
-/* Take one of a counting semaphore (no SEM_UNDO: our exit would take back
- * slots we gave). A consumer killed by SIGKILL never gives again: every 200 ms
- * we look at its presence; gone, it gets one last try, then we remove the set. */
+/* Take one (never SEM_UNDO: our exit would take back slots we gave), 200 ms
+ * at a time. Between tries: a consumer gone gets one last try, for what it
+ * gave; then we remove the set, which it left to us. */
 static void take(int semaphore)
 {
 	struct sembuf op = { (unsigned short)semaphore, -1, 0 };
-	struct timespec pause = { 0, PEER_CHECK_MS * 1000000L };
-	while (semtimedop(set_id, &op, 1, &pause) == -1) {
+	struct timespec slice = { 0, SLICE_MS * 1000000L };
+	while (semtimedop(set_id, &op, 1, &slice) == -1) {
 		if (errno != EAGAIN && errno != EINTR) /* EINTR: also after kill -STOP, -CONT */
 			die("semtimedop", keypath, strerror(errno), REMOVED(errno));
 		if (op.sem_flg == IPC_NOWAIT && semctl(set_id, 0, IPC_RMID) == -1)
@@ -182,13 +178,6 @@ static void take(int semaphore)
 			die("semctl", keypath, strerror(errno), NULL);
 		op.sem_flg = here == 0 ? IPC_NOWAIT : 0;
 	}
-}
-
-static void give(int semaphore)
-{
-	struct sembuf op = { (unsigned short)semaphore, +1, 0 };
-	if (semop(set_id, &op, 1) == -1)
-		die("semop", keypath, strerror(errno), REMOVED(errno));
 }
 
 /* Below: the check of what we find at the key, and the error line. */

@@ -1,15 +1,13 @@
 /*
- * 14-robust-mutex: a lock whose holder dies. Workers forked over one
- * anonymous shared mapping move money between two accounts under one
- * process-shared robust mutex, saving the books in a journal first. When a
- * worker dies holding the lock, the next one to lock it gets EOWNERDEAD,
- * restores the books and calls pthread_mutex_consistent.
+ * 14-robust-mutex: a lock whose holder dies. Forked workers move money between
+ * two accounts in anonymous shared memory under one robust, process-shared
+ * mutex, journalling each transfer; after a holder's death the next locker gets
+ * EOWNERDEAD, rolls the books back and calls pthread_mutex_consistent.
  *
  *   ./14-robust-mutex -k 5       # worker 1 dies inside its 5th transfer
  *   ./14-robust-mutex -s -k 5    # a default mutex: the others are stuck
  *
- * Watch for: the last line's count and sum are exact however the workers
- * die. Not on macOS (no robust mutexes). Tested on Linux, glibc and musl.
+ * Watch for: count and sum stay exact. Not macOS. Tested: Linux, glibc, musl.
  */
 #define _POSIX_C_SOURCE 200809L
 #define _DEFAULT_SOURCE /* MAP_ANONYMOUS: in POSIX only since 2024 */
@@ -31,11 +29,11 @@
 	"   (default: 4 workers, 10000 transfers each)"
 enum { MAX_WORKERS = 64, MAX_TRANSFERS = 1000000, TOTAL = 1000000 };
 
-struct books {
-	long account[2];        /* their sum is TOTAL, except inside a transfer */
-	long done[MAX_WORKERS]; /* transfers each worker completed */
-};
 /* All the workers share this, and the parent reads it at the end. */
+struct books {
+	long account[2]; /* their sum is TOTAL, except inside a transfer */
+	long done;       /* transfers completed */
+};
 struct bank {
 	pthread_mutex_t lock;
 	struct books books, journal;   /* journal: the books before this transfer */
@@ -59,21 +57,19 @@ static pid_t pids[MAX_WORKERS];
 int main(int argc, char *argv[])
 {
 	long transfers = 10000;
-	int option;
-	while ((option = getopt(argc, argv, ":w:n:k:rsu")) != -1) {
-		if (option == 'w' && (workers = parse(optarg, MAX_WORKERS)) == 0)
-			option = '?';
-		if (option == 'n' && (transfers = parse(optarg, MAX_TRANSFERS)) == 0)
-			option = '?';
-		if (option == 'k' && (kill_at = parse(optarg, MAX_TRANSFERS)) == 0)
-			option = '?';
+	int option, value = 1; /* 0 once an option is bad */
+	while (value != 0 && (option = getopt(argc, argv, ":w:n:k:rsu")) != -1) {
+		if (strchr("wnk", option) != NULL)
+			value = parse(optarg, option == 'w' ? MAX_WORKERS : MAX_TRANSFERS);
+		workers = option == 'w' ? value : workers;
+		transfers = option == 'n' ? value : transfers;
+		kill_at = option == 'k' ? value : kill_at;
 		kill_recoverer |= option == 'r';
 		stalled |= option == 's';
 		skip_consistent |= option == 'u';
-		if (option == '?' || option == ':')
-			break;
+		value = option == '?' || option == ':' ? 0 : value;
 	}
-	if (option != -1 || optind != argc || kill_at > transfers) {
+	if (value == 0 || optind != argc || kill_at > transfers) {
 		fprintf(stderr, "%s\n", USAGE);
 		return 2;
 	}
@@ -84,7 +80,7 @@ int main(int argc, char *argv[])
 
 	/* Step 1: memory that fork shares, with no name that could leak. */
 	int flags = MAP_SHARED | MAP_ANONYMOUS;
-	/* cppcheck-suppress invalidFunctionArg ; no file: fd -1, which some systems require (mmap(2)) */
+	/* cppcheck-suppress invalidFunctionArg ; no file: fd -1, as some systems require */
 	struct bank *bank = mmap(NULL, sizeof *bank, PROT_READ | PROT_WRITE, flags, -1, 0);
 	if (bank == MAP_FAILED)
 		die("mmap", "MAP_SHARED | MAP_ANONYMOUS", strerror(errno), NULL);
@@ -141,11 +137,10 @@ int main(int argc, char *argv[])
 	 * it, with nobody left to repair): each counted transfer moved 1. */
 	kill_recoverer = 0; /* -r kills a worker, never the parent */
 	lock(bank);
-	long count = 0, *account = bank->books.account;
-	for (int w = 0; w < workers; w++)
-		count += bank->books.done[w];
+	long count = bank->books.done, *account = bank->books.account;
 	if (account[0] != TOTAL / 2 + count || account[0] + account[1] != TOTAL)
-		die("check", "accounts", "they do not match the transfers counted", "a transfer was lost");
+		die("check", "accounts", "they do not match the transfers counted",
+		    "a transfer was lost");
 	printf("%d worker%s", workers, workers == 1 ? "" : "s");
 	if (killed)
 		printf(" (%d killed)", killed);
@@ -158,9 +153,8 @@ int main(int argc, char *argv[])
 	return 0;
 }
 
-/* Each transfer moves 1 from account 1 to account 0, entirely under the
- * lock; the books saved before the first change, the journal closed after
- * the last. */
+/* Each transfer moves 1 from account 1 to account 0, entirely under the lock;
+ * the books saved before the first change, the journal closed after the last. */
 static void work(struct bank *bank, int worker, long transfers)
 {
 	for (long i = 1; i <= transfers; i++) {
@@ -171,7 +165,7 @@ static void work(struct bank *bank, int worker, long transfers)
 		if (worker == 0 && i == kill_at)
 			raise(SIGKILL); /* -k: die between debit and credit */
 		bank->books.account[0]++;
-		bank->books.done[worker]++;
+		bank->books.done++;
 		atomic_store(&bank->active, 0);
 		int error = pthread_mutex_unlock(&bank->lock);
 		if (error != 0)
@@ -179,18 +173,12 @@ static void work(struct bank *bank, int worker, long transfers)
 	}
 }
 
-/* Lock; on EOWNERDEAD the lock is ours but the books may be half-updated:
- * restore them (twice is harmless, so a recoverer that dies leaves the job
- * to the next), then call pthread_mutex_consistent, which repairs nothing:
- * it says we did. Unlocking without it makes the mutex ENOTRECOVERABLE. */
+/* Lock, in 1 s slices (a holder's death may leave a waiter asleep: README).
+ * EOWNERDEAD: the lock is ours, the books maybe half-updated. Restore them
+ * (twice is harmless: a recoverer that dies leaves the job to the next), then
+ * say so: pthread_mutex_consistent repairs nothing. Without it, unrecoverable. */
 static void lock(struct bank *bank)
 {
-	/* glibc 2.36 and musl 1.2.3 may leave a waiter asleep for ever after a
-	 * holder's death (seen with workers killed at random; with -u -w 8, 12
-	 * and 8 runs in 30 hung), so wait in 1 s slices: a retry finds the lock
-	 * free, EOWNERDEAD or ENOTRECOVERABLE. -s: a default mutex whose holder
-	 * died stays locked for ever: one slice, then give up. */
-	const char *call = "pthread_mutex_timedlock";
 	struct timespec deadline;
 	int error;
 	do {
@@ -198,13 +186,14 @@ static void lock(struct bank *bank)
 			die("clock_gettime", "CLOCK_REALTIME", strerror(errno), NULL);
 		deadline.tv_sec += 1;
 		error = pthread_mutex_timedlock(&bank->lock, &deadline);
-	} while (error == ETIMEDOUT && !stalled);
+	} while (error == ETIMEDOUT && !stalled); /* -s: a dead holder's lock stays locked */
 	if (error == ETIMEDOUT)
-		die(call, "the accounts' lock", "still held after 1 s",
+		die("pthread_mutex_timedlock", "the accounts' lock", "still held after 1 s",
 		    "its holder died: a default mutex never recovers");
 	if (error != 0 && error != EOWNERDEAD)
-		die(call, "the accounts' lock", strerror(error), error != ENOTRECOVERABLE ? NULL :
-		    "an owner died and nobody called pthread_mutex_consistent");
+		die("pthread_mutex_timedlock", "the accounts' lock", strerror(error),
+		    error != ENOTRECOVERABLE ? NULL
+		    : "an owner died and nobody called pthread_mutex_consistent");
 	int dead = atomic_exchange(&bank->holder, (int)getpid());
 	if (error == 0)
 		return;
@@ -214,17 +203,16 @@ static void lock(struct bank *bank)
 	if (kill_recoverer && atomic_fetch_add(&bank->recoveries, 1) == 0)
 		raise(SIGKILL); /* -r: the first recoverer dies before it is done */
 	atomic_store(&bank->active, 0);
-	fprintf(stderr, "%s: worker %d died holding the lock %s\n", PROGRAM, dead,
-		active ? "in mid-transfer; rolled it back" : "between transfers; nothing to repair");
-	if (skip_consistent) {
-		error = pthread_mutex_unlock(&bank->lock);
-		if (error != 0)
-			die("pthread_mutex_unlock", "the accounts' lock", strerror(error), NULL);
-		lock(bank); /* -u: ENOTRECOVERABLE, now and for everyone */
-	}
-	error = pthread_mutex_consistent(&bank->lock);
+	fprintf(stderr, "%s: worker %d died holding the lock %s\n", PROGRAM, dead, active
+		? "in mid-transfer; rolled it back" : "between transfers; nothing to repair");
+	/* -u: unlock without it instead; from then on every lock is ENOTRECOVERABLE. */
+	const char *call = skip_consistent ? "pthread_mutex_unlock" : "pthread_mutex_consistent";
+	error = skip_consistent ? pthread_mutex_unlock(&bank->lock)
+				: pthread_mutex_consistent(&bank->lock);
 	if (error != 0)
-		die("pthread_mutex_consistent", "the accounts' lock", strerror(error), NULL);
+		die(call, "the accounts' lock", strerror(error), NULL);
+	if (skip_consistent)
+		lock(bank);
 }
 
 /* Below: the options, the error line, and what stops the workers when the
