@@ -135,8 +135,11 @@ static void replace_stale_set(key_t key)
 		     "not a 12 set (wrong number of semaphores)");
 	struct sembuf claimed[] = { { CONSUMER_HERE, -1, 0 }, { CONSUMER_HERE, +1, 0 } };
 	struct timespec grace = { CREATOR_GRACE_S, 0 };
-	if (info.sem_otime == 0) /* its creator may be at work: wait for its claim */
-		(void)semtimedop(id, claimed, 2, &grace); /* a failure shows in the next semop */
+	/* Its creator may be at work: wait for its claim. A set removed meanwhile
+	 * (EIDRM) is found by the next semop. */
+	if (info.sem_otime == 0 && semtimedop(id, claimed, 2, &grace) == -1 &&
+	    errno != EAGAIN && errno != EINTR && errno != EIDRM)
+		die("semtimedop", keypath, strerror(errno), NULL);
 	struct sembuf stale[] = { { PRODUCER_HERE, 0, IPC_NOWAIT },
 				  { CONSUMER_HERE, 0, IPC_NOWAIT },
 				  { PRODUCER_HERE, +1, SEM_UNDO } };

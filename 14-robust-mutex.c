@@ -90,12 +90,15 @@ int main(int argc, char *argv[])
 	 * PTHREAD_MUTEX_ROBUST: glibc's is an enum, so #ifdef would drop it. */
 	pthread_mutexattr_t attributes;
 	int error = pthread_mutexattr_init(&attributes);
-	if (error == 0)
-		error = pthread_mutexattr_setpshared(&attributes, PTHREAD_PROCESS_SHARED);
-	if (error == 0 && !stalled)
-		error = pthread_mutexattr_setrobust(&attributes, PTHREAD_MUTEX_ROBUST);
-	if (error == 0)
-		error = pthread_mutex_init(&bank->lock, &attributes);
+	if (error != 0)
+		die("pthread_mutexattr_init", "the accounts' lock", strerror(error), NULL);
+	error = pthread_mutexattr_setpshared(&attributes, PTHREAD_PROCESS_SHARED);
+	if (error != 0)
+		die("pthread_mutexattr_setpshared", "the accounts' lock", strerror(error), NULL);
+	error = stalled ? 0 : pthread_mutexattr_setrobust(&attributes, PTHREAD_MUTEX_ROBUST);
+	if (error != 0)
+		die("pthread_mutexattr_setrobust", "the accounts' lock", strerror(error), NULL);
+	error = pthread_mutex_init(&bank->lock, &attributes);
 	if (error != 0)
 		die("pthread_mutex_init", "the accounts' lock", strerror(error), NULL);
 	(void)pthread_mutexattr_destroy(&attributes); /* the mutex keeps what it needs */
