@@ -35,7 +35,7 @@ union control {
 };
 
 static void pass_file(const char *path, int sock);
-static int receive_descriptor(int sock);
+static void copy_what_arrives(int sock);
 static void hold_standard_descriptors(void);
 static int reap(pid_t child);
 static int child_result(int status);
@@ -50,8 +50,7 @@ int main(int argc, char *argv[])
 		return 2;
 	}
 	hold_standard_descriptors();
-	/* Past ulimit -f: EFBIG to report. SIGPIPE keeps its default, as in cat:
-	 * the socket is written with MSG_NOSIGNAL. */
+	/* EFBIG past ulimit -f, not SIGXFSZ. No handler: no EINTR; SIGPIPE acts as in cat. */
 	if (signal(SIGXFSZ, SIG_IGN) == SIG_ERR)
 		die("signal", "SIGXFSZ", strerror(errno), NULL);
 
@@ -73,26 +72,10 @@ int main(int argc, char *argv[])
 		return 0;
 	}
 
-	/* Step 4, in the parent: wait for the child to end (one that failed said
-	 * why itself), then take the descriptor it left in the socket. */
-	int status = reap(pid);
-	if (status != 0)
-		return child_result(status);
-	int fd = receive_descriptor(sv[1]);
-
-	/* Step 5: read the file through the descriptor we were given. */
-	static char buf[CHUNK];
-	ssize_t n;
-	while ((n = read(fd, buf, sizeof buf)) != 0) {
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1)
-			die("read", "passed descriptor", strerror(errno), NULL);
-		if (write_all(STDOUT_FILENO, buf, (size_t)n) == -1)
-			die("write", "standard output", strerror(errno), NULL);
-	}
-	if (close(fd) == -1)
-		die("close", "passed descriptor", strerror(errno), NULL);
+	/* Steps 4 and 5, in the parent: reap the child (a failed one said why), copy what came. */
+	if (child_result(reap(pid)) != 0)
+		return 1;
+	copy_what_arrives(sv[1]);
 	return 0;
 }
 
@@ -100,9 +83,7 @@ int main(int argc, char *argv[])
  * instead of waiting for a writer, and fstat refuses it. */
 static void pass_file(const char *path, int sock)
 {
-	int fd;
-	while ((fd = open(path, O_RDONLY | O_NONBLOCK)) == -1 && errno == EINTR)
-		continue;
+	int fd = open(path, O_RDONLY | O_NONBLOCK);
 	if (fd == -1)
 		die("open", path, strerror(errno), NULL);
 	struct stat st;
@@ -112,8 +93,7 @@ static void pass_file(const char *path, int sock)
 		die("open", path, S_ISDIR(st.st_mode) ? strerror(EISDIR) : "not a regular file",
 		    "pass a file");
 
-	/* The descriptor rides beside one ordinary byte: a stream socket sends
-	 * no ancillary data alone. The message holds the open file. */
+	/* The descriptor rides beside one byte: a stream socket sends no ancillary data alone. */
 	char byte = 'F';
 	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
 	union control control = { .buf = { 0 } };
@@ -123,10 +103,7 @@ static void pass_file(const char *path, int sock)
 	*cmsg = (struct cmsghdr){ .cmsg_level = SOL_SOCKET, .cmsg_type = SCM_RIGHTS,
 				  .cmsg_len = CMSG_LEN(sizeof(int)) };
 	memcpy(CMSG_DATA(cmsg), &fd, sizeof fd);
-	ssize_t n;
-	while ((n = sendmsg(sock, &msg, MSG_NOSIGNAL)) == -1 && errno == EINTR)
-		continue;
-	if (n == -1)
+	if (sendmsg(sock, &msg, MSG_NOSIGNAL) == -1)
 		die("sendmsg", "socket", strerror(errno),
 		    errno == EPIPE ? "the parent went away" : NULL);
 	if (close(fd) == -1)
@@ -135,18 +112,15 @@ static void pass_file(const char *path, int sock)
 		die("close", "socket", strerror(errno), NULL);
 }
 
-/* The peer is untrusted: accept exactly one SCM_RIGHTS message carrying
- * one descriptor. (Dying here closes anything else that came.) */
-static int receive_descriptor(int sock)
+/* Untrusted peer: exactly one SCM_RIGHTS message with one descriptor (dying closes the rest). */
+static void copy_what_arrives(int sock)
 {
 	char byte;
 	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
 	union control control;
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
 			      .msg_control = control.buf, .msg_controllen = sizeof control.buf };
-	ssize_t n;
-	while ((n = recvmsg(sock, &msg, 0)) == -1 && errno == EINTR)
-		continue;
+	ssize_t n = recvmsg(sock, &msg, 0);
 	if (n == -1)
 		die("recvmsg", "socket", strerror(errno), NULL);
 	if (n == 0)
@@ -162,11 +136,20 @@ static int receive_descriptor(int sock)
 	memcpy(&fd, CMSG_DATA(cmsg), sizeof fd); /* CMSG_DATA may be unaligned */
 	if (close(sock) == -1)
 		die("close", "socket", strerror(errno), NULL);
-	return fd;
+
+	static char buf[CHUNK];
+	while ((n = read(fd, buf, sizeof buf)) != 0) {
+		if (n == -1)
+			die("read", "passed descriptor", strerror(errno), NULL);
+		if (write_all(STDOUT_FILENO, buf, (size_t)n) == -1)
+			die("write", "standard output", strerror(errno), NULL);
+	}
+	if (close(fd) == -1)
+		die("close", "passed descriptor", strerror(errno), NULL);
 }
 
-/* Below: the error line and the waits. Nothing here stops the child: it
- * never waits for anything but its one sendmsg, so it cannot outlive us. */
+/* Below: the error line and the waits. The child never blocks, so nothing has to stop it. */
+
 /* A descriptor 0, 1 or 2 that was closed when we started is filled with
  * /dev/null opened the other way round: reading or writing it still fails
  * with EBADF as before, and no queue, FIFO or socket of ours can take its
