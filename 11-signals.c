@@ -129,9 +129,8 @@ static void receive(int count, pid_t parent)
 		PROGRAM, count, arrived);
 }
 
-/* sigqueue() fails with EAGAIN while the user's pending signals are at the
- * limit (ulimit -i): the child is draining them, so pause and retry, until
- * a second without room says that nobody is. */
+/* EAGAIN: the user's pending signals are at the limit (ulimit -i). The child
+ * drains them: pause and retry, until a second without room says it does not. */
 static void send_signal(pid_t child, int sig, int payload, const sigset_t *stop_set)
 {
 	const union sigval value = { .sival_int = payload };
@@ -178,9 +177,8 @@ static void block_stop_signals(sigset_t *stop_set)
 		die("signal", "SIGXFSZ", strerror(errno), NULL);
 }
 
-/* A call of ours failed: stop the child, which would wait for ever. The
- * child has nothing to clean up, so SIGKILL: unlike SIGTERM it also ends a
- * stopped child, so the wait that reaps it always returns. */
+/* A call of ours failed: stop the child, which would wait for ever. SIGKILL:
+ * unlike SIGTERM it also ends a stopped child, so reap always returns. */
 static _Noreturn void stop_child_and_die(pid_t child, const char *call,
 					 const char *object, int error, const char *fix)
 {
@@ -189,9 +187,8 @@ static _Noreturn void stop_child_and_die(pid_t child, const char *call,
 	die(call, object, strerror(error), fix);
 }
 
-/* Wait up to TIMEOUT for a stop signal or SIGCHLD. A stop signal stops the
- * child, then kills us as it would have: raised while blocked, it comes once
- * unblocked. */
+/* Wait up to TIMEOUT for a stop signal or SIGCHLD. A stop signal stops the child,
+ * then kills us as it would have: raised while blocked, it comes once unblocked. */
 static void take_signal(pid_t child, const sigset_t *stop_set, const struct timespec *timeout)
 {
 	int sig = sigtimedwait(stop_set, NULL, timeout);
