@@ -5,10 +5,8 @@
  *
  *   ./11-signals [COUNT]      (default 5, at most 1000)
  *
- * Watch for: the parent first sends the standard signal SIGUSR1 COUNT times
- * too, and the child reports that one arrived. No handler runs anywhere: the
- * parent takes its own stop signals the same way, blocked before fork and
- * taken with sigtimedwait(). Tested: Linux, with glibc and musl.
+ * Watch for: of COUNT SIGUSR1s, sent first, one arrives. No handler runs: the
+ * parent takes its stop signals synchronously too. Tested: Linux, glibc, musl.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -27,7 +25,7 @@ enum { DEFAULT_COUNT = 5, MAX_COUNT = 1000 }; /* far below ulimit -i */
 static void block_stop_signals(sigset_t *stop_set);
 static void receive(int count, pid_t parent);
 static void send_signal(pid_t child, int sig, int payload, const sigset_t *stop_set);
-static int take_signal(pid_t child, const sigset_t *stop_set, const struct timespec *timeout);
+static void take_signal(pid_t child, const sigset_t *stop_set, const struct timespec *timeout);
 static _Noreturn void stop_child_and_die(pid_t child, const char *call,
 					 const char *object, int error, const char *fix);
 static int reap(pid_t child);
@@ -64,22 +62,23 @@ int main(int argc, char *argv[])
 		return 0;
 	}
 
-	/* Step 3, in the parent: queue them all, SIGUSR1s first. */
-	for (int i = 1; i <= count; i++)
-		send_signal(pid, SIGUSR1, i * i, &stop_set);
-	for (int i = 1; i <= count; i++)
-		send_signal(pid, SIGRTMIN, i * i, &stop_set);
+	/* Step 3, in the parent: queue them all, the COUNT SIGUSR1s first. */
+	for (int i = 0; i < 2 * count; i++) {
+		int n = i % (int)count + 1;
+		send_signal(pid, i < count ? SIGUSR1 : SIGRTMIN, n * n, &stop_set);
+	}
 
 	/* Step 4: wait for the child's end, looking at each SIGCHLD and every
 	 * second (where a blocked SIGCHLD is discarded, as POSIX allows). */
 	const struct timespec second = { .tv_sec = 1 };
-	while (!take_signal(pid, &stop_set, &second))
-		continue;
-	int status = reap(pid);
-	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGPIPE) {
-		signal(SIGPIPE, SIG_DFL); /* end as the child did: quietly, as cat does */
-		raise(SIGPIPE);
-	}
+	int status;
+	pid_t ended;
+	while ((ended = waitpid(pid, &status, WNOHANG)) == 0)
+		take_signal(pid, &stop_set, &second);
+	if (ended == -1)
+		die("waitpid", "child", strerror(errno), NULL);
+	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGPIPE)
+		raise(SIGPIPE); /* end as the child did: quietly, as cat does */
 	return child_result(status);
 }
 
@@ -117,13 +116,8 @@ static void receive(int count, pid_t parent)
 			continue;
 		char line[16];
 		int len = snprintf(line, sizeof line, "%d\n", payload);
-		if (write_all(STDOUT_FILENO, line, (size_t)len) == -1) {
-			if (errno == EPIPE) { /* end quietly, as cat does */
-				signal(SIGPIPE, SIG_DFL);
-				raise(SIGPIPE);
-			}
+		if (write_all(STDOUT_FILENO, line, (size_t)len) == -1)
 			die("write", "standard output", strerror(errno), NULL);
-		}
 	}
 	/* Every SIGUSR1 was sent before the first SIGRTMIN, so all that will
 	 * ever be pending are pending now: a single bit, whatever was sent. */
@@ -135,9 +129,8 @@ static void receive(int count, pid_t parent)
 		PROGRAM, count, arrived);
 }
 
-/* sigqueue() fails with EAGAIN while the user's pending signals are at the
- * limit (ulimit -i): the child is draining them, so pause and retry, until
- * a second without room says that nobody is. */
+/* EAGAIN: the user's pending signals are at the limit (ulimit -i). The child
+ * drains them: pause and retry, until a second without room says it does not. */
 static void send_signal(pid_t child, int sig, int payload, const sigset_t *stop_set)
 {
 	const union sigval value = { .sival_int = payload };
@@ -147,7 +140,7 @@ static void send_signal(pid_t child, int sig, int payload, const sigset_t *stop_
 		if (errno != EAGAIN || tries == 1000)
 			stop_child_and_die(child, "sigqueue", name, errno, errno != EAGAIN ? NULL :
 					   "too many signals pending; see ulimit -i");
-		(void)take_signal(child, stop_set, &pause);
+		take_signal(child, stop_set, &pause);
 	}
 }
 
@@ -168,8 +161,8 @@ static const int stop_signals[] = {
 #endif
 };
 
-/* Block the stop signals, the real-time ones too, and SIGCHLD (STOP_SET);
- * ignore SIGPIPE and SIGXFSZ, so that a write fails with EPIPE or EFBIG. */
+/* Block the stop signals, the real-time ones too, and SIGCHLD (STOP_SET).
+ * SIGXFSZ ignored: EFBIG to report. SIGPIPE stays: it ends the child as cat. */
 static void block_stop_signals(sigset_t *stop_set)
 {
 	sigemptyset(stop_set);
@@ -180,13 +173,12 @@ static void block_stop_signals(sigset_t *stop_set)
 	sigaddset(stop_set, SIGCHLD);
 	if (sigprocmask(SIG_BLOCK, stop_set, NULL) == -1)
 		die("sigprocmask", "stop signals", strerror(errno), NULL);
-	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR || signal(SIGXFSZ, SIG_IGN) == SIG_ERR)
-		die("signal", "SIGPIPE/SIGXFSZ", strerror(errno), NULL);
+	if (signal(SIGXFSZ, SIG_IGN) == SIG_ERR)
+		die("signal", "SIGXFSZ", strerror(errno), NULL);
 }
 
-/* A call of ours failed: stop the child, which would wait for ever. The
- * child has nothing to clean up, so SIGKILL: unlike SIGTERM it also ends a
- * stopped child, so the wait that reaps it always returns. */
+/* A call of ours failed: stop the child, which would wait for ever. SIGKILL:
+ * unlike SIGTERM it also ends a stopped child, so reap always returns. */
 static _Noreturn void stop_child_and_die(pid_t child, const char *call,
 					 const char *object, int error, const char *fix)
 {
@@ -195,17 +187,10 @@ static _Noreturn void stop_child_and_die(pid_t child, const char *call,
 	die(call, object, strerror(error), fix);
 }
 
-/* 1 once the child has ended (WNOWAIT leaves it to reap); else 0, after a
- * stop signal or SIGCHLD or TIMEOUT. A stop signal stops the child, then
- * kills us as it would have: raised while blocked, it comes once unblocked. */
-static int take_signal(pid_t child, const sigset_t *stop_set, const struct timespec *timeout)
+/* Wait up to TIMEOUT for a stop signal or SIGCHLD. A stop signal stops the child,
+ * then kills us as it would have: raised while blocked, it comes once unblocked. */
+static void take_signal(pid_t child, const sigset_t *stop_set, const struct timespec *timeout)
 {
-	siginfo_t info;
-	memset(&info, 0, sizeof info); /* si_pid stays 0 while the child runs */
-	if (waitid(P_PID, (id_t)child, &info, WEXITED | WNOHANG | WNOWAIT) == -1 && errno != EINTR)
-		stop_child_and_die(child, "waitid", "child", errno, NULL);
-	if (info.si_pid == child)
-		return 1;
 	int sig = sigtimedwait(stop_set, NULL, timeout);
 	if (sig == -1 && errno != EAGAIN && errno != EINTR)
 		stop_child_and_die(child, "sigtimedwait", "stop signals", errno, NULL);
@@ -217,7 +202,6 @@ static int take_signal(pid_t child, const sigset_t *stop_set, const struct times
 		(void)sigprocmask(SIG_UNBLOCK, stop_set, NULL);
 		exit(1); /* not reached: every stop signal ends a process */
 	}
-	return 0;
 }
 
 /* Wait for the child, retrying after a signal; its status as waitpid
