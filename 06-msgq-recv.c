@@ -5,10 +5,8 @@
  *   ./06-msgq-recv demo.key > copy &     # either side may start first
  *   ./06-msgq-send demo.key < file
  *
- * The queue is ftok(KEYPATH, 'q'), KEYPATH a file both sides can read
- * (default: your home). Watch for: a queue outlives both programs; one a
- * killed run left is found again, old messages and all, and refused.
- * Tested on Linux, glibc and musl.
+ * Watch for: a queue outlives both programs; one a killed run left is
+ * found again, old messages and all, and refused. Tested on Linux, glibc and musl.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -25,8 +23,7 @@
 #define PROGRAM "06-msgq-recv"
 #define PROJECT_ID 'q'
 
-/* The protocol (see 06-msgq-send.c): DATA messages in order, one empty
- * END; each side read-locks its own byte of KEYPATH while it runs. */
+/* The protocol: DATA messages in order, then one empty END (06-msgq-send.c). */
 enum { DATA = 1, END = 2, SENDER_BYTE = 0, RECEIVER_BYTE = 1, MESSAGE_BYTES = 4096 };
 struct message {
 	long type;
@@ -68,8 +65,8 @@ int main(int argc, char *argv[])
 	char queue[32], reason[64];
 	(void)snprintf(queue, sizeof queue, "queue 0x%08lx", (unsigned long)key);
 
-	/* Step 2: claim our byte of KEYPATH, then create the queue or find the
-	 * sender's, which must be ours: anyone can compute the key first. */
+	/* Step 2: claim our byte of KEYPATH; create the queue or find the
+	 * sender's, which must be ours (anyone can compute the key). */
 	pid_t other = claim(keypath, RECEIVER_BYTE);
 	(void)snprintf(reason, sizeof reason, "already has a receiver, process %ld", (long)other);
 	if (other != 0)
@@ -93,8 +90,8 @@ int main(int argc, char *argv[])
 		die("msgget", queue, "another 06-msgq-recv has read from it",
 		    "now removed: run the pair again");
 
-	/* Step 4: take the messages in order (type -END: DATA, then END) and
-	 * write their bytes out; E2BIG guards our buffer. */
+	/* Step 4: take messages in order (type -END: DATA, then END) and write
+	 * their bytes out; E2BIG guards our buffer. */
 	static struct message message;
 	tick_every_200_ms();
 	for (;;) {
@@ -126,8 +123,7 @@ int main(int argc, char *argv[])
 	return 0;
 }
 
-/* Below: the locks and the tick that tell who runs, and what they let us
- * refuse; what removes the queue. */
+/* Below: the locks and the tick that tell who runs; what removes the queue. */
 
 /* Read-lock BYTE of KEYPATH (a directory will do) until we end, however we
  * end. Read locks do not exclude each other: return holder(BYTE). */
@@ -152,9 +148,8 @@ static pid_t holder(int byte)
 	return lock.l_type == F_UNLCK ? 0 : lock.l_pid;
 }
 
-/* A sender that has sent (msg_stime) and holds its lock no more sent all
- * it will: the stream is whole only if its END is queued. msgrcv can look
- * for END alone; it goes back at once (DATA still comes first). */
+/* A sender that has sent (msg_stime) and lost its lock sent all it will:
+ * is its END queued? msgrcv can look for END alone; it goes back at once. */
 static void refuse_a_stream_cut_short(int id, const char *queue)
 {
 	struct msqid_ds info;
