@@ -1,14 +1,12 @@
 /*
- * 06-msgq-send: send standard input as System V messages, then an
- * end-of-stream message.
+ * 06-msgq-send: send standard input as System V messages, then an END.
  *
  *   ./06-msgq-recv demo.key > copy &     # either side may start first
  *   ./06-msgq-send demo.key < file
  *
- * The queue is ftok(KEYPATH, 'q'), KEYPATH a file both sides can read
- * (default: your home). Watch for: a full queue makes msgsnd wait, which
- * lets any amount through. Messages are up to 4096 bytes (2048 on the BSDs
- * and macOS: we say so). Tested on Linux, glibc and musl.
+ * Watch for: msgsnd waits while the queue is full, so any amount gets
+ * through. Messages are up to 4096 bytes; where msgmax is lower (2048 on
+ * the BSDs and macOS) we say so. Tested on Linux, glibc and musl.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -107,7 +105,7 @@ int main(int argc, char *argv[])
 	do {
 		n = read(STDIN_FILENO, message.bytes, sizeof message.bytes);
 		if (n == -1 && errno == EINTR)
-			continue;
+			continue; /* n is -1: read again */
 		if (n == -1)
 			die("read", "standard input", strerror(errno), NULL);
 		message.type = n == 0 ? END : DATA;
