@@ -5,10 +5,8 @@
  *   ./06-msgq-recv demo.key > copy &     # either side may start first
  *   ./06-msgq-send demo.key < file
  *
- * The queue is ftok(KEYPATH, 'q'), KEYPATH a file both sides can read
- * (default: your home). Watch for: a queue outlives both programs; one left
- * by a killed run is found again, old messages and all, and refused (see
- * README). Tested on Linux, glibc and musl.
+ * Watch for: a queue outlives both programs; one a killed run left is
+ * found again, old messages and all, and refused. Tested on Linux, glibc and musl.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -25,25 +23,26 @@
 #define PROGRAM "06-msgq-recv"
 #define PROJECT_ID 'q'
 
-/* The protocol (see 06-msgq-send.c): DATA messages in order, one empty
- * END; each side read-locks its own byte of KEYPATH while it runs. */
+/* The protocol: DATA messages in order, then one empty END (06-msgq-send.c). */
 enum { DATA = 1, END = 2, SENDER_BYTE = 0, RECEIVER_BYTE = 1, MESSAGE_BYTES = 4096 };
 struct message {
 	long type;
 	char bytes[MESSAGE_BYTES];
 };
 
-static void catch_stop_signals(void);
 static void hold_standard_descriptors(void);
+static void catch_stop_signals(void);
 static pid_t claim(const char *keypath, int byte);
 static pid_t holder(int byte);
+static void refuse_a_stream_cut_short(int id, const char *queue);
 static void tick_every_200_ms(void);
 static int write_all(int fd, const void *buf, size_t len);
+static void on_stop_signal(int sig);
 static _Noreturn void die(const char *call, const char *object,
 			  const char *reason, const char *fix);
 static void clean_up(void);
 
-/* The queue clean_up removes: set once it is ours. */
+/* The queue clean_up removes once it is ours: every way out removes it. */
 static volatile sig_atomic_t queue_to_remove = -1;
 static int lock_fd = -1; /* KEYPATH, open while we run: it holds our lock */
 
@@ -59,15 +58,15 @@ int main(int argc, char *argv[])
 		die("getenv", "HOME", "not set", "pass a KEYPATH");
 	catch_stop_signals();
 
-	/* Step 1: turn KEYPATH into a key. Same file, same key. */
+	/* Step 1: same file, same key: that is how unrelated programs meet. */
 	key_t key = ftok(keypath, PROJECT_ID);
 	if (key == -1)
 		die("ftok", keypath, strerror(errno), "KEYPATH must be an existing file");
 	char queue[32], reason[64];
 	(void)snprintf(queue, sizeof queue, "queue 0x%08lx", (unsigned long)key);
 
-	/* Step 2: claim our byte of KEYPATH, then create the queue or find the
-	 * sender's, which must be ours: anyone can compute the key first. */
+	/* Step 2: claim our byte of KEYPATH; create the queue or find the
+	 * sender's, which must be ours (anyone can compute the key). */
 	pid_t other = claim(keypath, RECEIVER_BYTE);
 	(void)snprintf(reason, sizeof reason, "already has a receiver, process %ld", (long)other);
 	if (other != 0)
@@ -86,34 +85,20 @@ int main(int argc, char *argv[])
 	if (atexit(clean_up) != 0)
 		die("atexit", "clean_up", "failed", NULL);
 
-	/* Step 3: the stream must be whole: no receiver took from it before us
-	 * (msg_rtime), and a sender that is gone must have sent END. */
+	/* Step 3: the stream must be whole: no receiver read from it before. */
 	if (info.msg_rtime != 0)
 		die("msgget", queue, "another 06-msgq-recv has read from it",
 		    "now removed: run the pair again");
 
 	/* Step 4: take messages in order (type -END: DATA, then END) and write
-	 * their bytes out; E2BIG guards our buffer. First, and at each tick
-	 * (EINTR), once messages came, look for the sender's lock: with it
-	 * gone, all it sent is here, END too (msgrcv can look for END alone). */
+	 * their bytes out; E2BIG guards our buffer. */
 	static struct message message;
 	tick_every_200_ms();
-	int sent = info.msg_qnum != 0, look = 1;
 	for (;;) {
-		if (look && sent && holder(SENDER_BYTE) == 0) {
-			ssize_t end = msgrcv(id, &message, 0, END, IPC_NOWAIT);
-			if (end == -1 && errno == ENOMSG)
-				die("msgrcv", queue, "holds part of a stream whose sender is gone",
-				    "now removed: run the pair again");
-			if (end == -1)
-				die("msgrcv", queue, strerror(errno), NULL);
-			if (msgsnd(id, &message, 0, 0) == -1) /* put END back */
-				die("msgsnd", queue, strerror(errno), NULL);
-		}
+		refuse_a_stream_cut_short(id, queue);
 		ssize_t n = msgrcv(id, &message, sizeof message.bytes, -END, 0);
-		look = n == -1 && errno == EINTR;
-		if (look)
-			continue;
+		if (n == -1 && errno == EINTR)
+			continue; /* a tick: look again */
 		/* Removed while we waited: EIDRM; between two calls: EINVAL. */
 		if (n == -1 && (errno == EIDRM || errno == EINVAL))
 			die("msgrcv", queue, strerror(EIDRM),
@@ -122,13 +107,9 @@ int main(int argc, char *argv[])
 			die("msgrcv", queue, strerror(errno), NULL);
 		if (message.type == END)
 			break;
-		sent = 1;
 		if (write_all(STDOUT_FILENO, message.bytes, (size_t)n) == -1) {
-			if (errno == EPIPE) { /* end quietly, as cat does */
-				clean_up();
-				signal(SIGPIPE, SIG_DFL);
-				raise(SIGPIPE);
-			}
+			if (errno == EPIPE)
+				on_stop_signal(SIGPIPE); /* clean up, end quietly as cat does */
 			die("write", "standard output", strerror(errno), NULL);
 		}
 	}
@@ -142,11 +123,10 @@ int main(int argc, char *argv[])
 	return 0;
 }
 
-/* Below: who else uses the queue, the tick, what removes the queue. */
+/* Below: the locks and the tick that tell who runs; what removes the queue. */
 
-/* Hold a read lock on BYTE of KEYPATH (which may be a directory) until we
- * end, however we end; read locks do not exclude one another, so ask who
- * else holds one there: 0 if nobody, else the pid of one who does. */
+/* Read-lock BYTE of KEYPATH (a directory will do) until we end, however we
+ * end. Read locks do not exclude each other: return holder(BYTE). */
 static pid_t claim(const char *keypath, int byte)
 {
 	struct flock mine = { .l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = byte, .l_len = 1 };
@@ -158,14 +138,32 @@ static pid_t claim(const char *keypath, int byte)
 	return holder(byte);
 }
 
-/* The pid of one who locks BYTE of KEYPATH, 0 if none but us (a lock ends
- * with its holder: no reused or forged pid holds one). */
+/* The pid of another who locks BYTE of KEYPATH, else 0: a lock ends with
+ * its holder, so no reused or forged pid passes for one. */
 static pid_t holder(int byte)
 {
 	struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = byte, .l_len = 1 };
 	if (fcntl(lock_fd, F_GETLK, &lock) == -1)
 		die("fcntl", "KEYPATH lock", strerror(errno), NULL);
 	return lock.l_type == F_UNLCK ? 0 : lock.l_pid;
+}
+
+/* A sender that has sent (msg_stime) and lost its lock sent all it will:
+ * is its END queued? msgrcv can look for END alone; it goes back at once. */
+static void refuse_a_stream_cut_short(int id, const char *queue)
+{
+	struct msqid_ds info;
+	struct { long type; } end;
+	if (msgctl(id, IPC_STAT, &info) == -1 || info.msg_stime == 0 || holder(SENDER_BYTE) != 0)
+		return; /* removed (msgrcv says so), not sent to yet, or its sender runs */
+	ssize_t found = msgrcv(id, &end, 0, END, IPC_NOWAIT);
+	if (found == -1 && errno == ENOMSG)
+		die("msgrcv", queue, "holds part of a stream whose sender is gone",
+		    "now removed: run the pair again");
+	if (found == -1)
+		die("msgrcv", queue, strerror(errno), NULL);
+	if (msgsnd(id, &end, 0, 0) == -1)
+		die("msgsnd", queue, strerror(errno), NULL);
 }
 
 static void on_tick(int sig)

@@ -1,15 +1,12 @@
 /*
- * 06-msgq-send: send standard input as System V messages, then an
- * end-of-stream message.
+ * 06-msgq-send: send standard input as System V messages, then an END.
  *
  *   ./06-msgq-recv demo.key > copy &     # either side may start first
  *   ./06-msgq-send demo.key < file
  *
- * The queue is ftok(KEYPATH, 'q'), KEYPATH a file both sides can read
- * (default: your home). Watch for: a full queue makes msgsnd wait, which
- * lets any amount of data through. Messages are up to 4096 bytes; where
- * msgmax is lower (2048 on the BSDs and macOS) we say so. Tested on Linux,
- * glibc and musl.
+ * Watch for: msgsnd waits while the queue is full, so any amount gets
+ * through. Messages are up to 4096 bytes; where msgmax is lower (2048 on
+ * the BSDs and macOS) we say so. Tested on Linux, glibc and musl.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -26,10 +23,8 @@
 #define PROGRAM "06-msgq-send"
 #define PROJECT_ID 'q'
 
-/* The protocol both programs agree on: DATA messages carry the bytes in
- * order; one empty END says the stream is complete, so the receiver can
- * tell a finished sender from one that died. While it runs, each side
- * holds a read lock on its own byte of KEYPATH. */
+/* The protocol: DATA messages carry the bytes in order; one empty END says
+ * the stream is complete. Each side read-locks its own byte of KEYPATH. */
 enum { DATA = 1, END = 2, SENDER_BYTE = 0, RECEIVER_BYTE = 1, MESSAGE_BYTES = 4096 };
 struct message {
 	long type;
@@ -41,13 +36,11 @@ static void catch_stop_signals(void);
 static pid_t claim(const char *keypath, int byte);
 static pid_t holder(int byte);
 static void tick_every_200_ms(void);
-static void refuse_old_messages(int id, const char *queue, int claimed);
 static _Noreturn void die(const char *call, const char *object,
 			  const char *reason, const char *fix);
 static void clean_up(void);
 
-/* The queue clean_up removes: set once it is ours. Removing it is what
- * tells a waiting receiver (EIDRM) that the stream was cut short. */
+/* The queue clean_up removes once it is ours (a waiting receiver: EIDRM). */
 static volatile sig_atomic_t queue_to_remove = -1;
 static int lock_fd = -1; /* KEYPATH, open while we run: it holds our lock */
 
@@ -63,16 +56,14 @@ int main(int argc, char *argv[])
 		die("getenv", "HOME", "not set", "pass a KEYPATH");
 	catch_stop_signals();
 
-	/* Step 1: turn KEYPATH into a key. Same file, same key: that is how
-	 * two unrelated programs find the same queue. */
+	/* Step 1: same file, same key: that is how unrelated programs meet. */
 	key_t key = ftok(keypath, PROJECT_ID);
 	if (key == -1)
 		die("ftok", keypath, strerror(errno), "KEYPATH must be an existing file");
 	char queue[32], reason[64];
 	(void)snprintf(queue, sizeof queue, "queue 0x%08lx", (unsigned long)key);
 
-	/* Step 2: create the queue, or find the one the receiver made.
-	 * IPC_EXCL first tells us which; an existing queue must be ours. */
+	/* Step 2: create the queue or find the receiver's, which must be ours. */
 	int id = msgget(key, IPC_CREAT | IPC_EXCL | 0600);
 	if (id == -1 && errno == EEXIST)
 		id = msgget(key, 0);
@@ -84,68 +75,67 @@ int main(int argc, char *argv[])
 	if (info.msg_perm.uid != geteuid() || info.msg_perm.cuid != geteuid())
 		die("msgget", queue, "belongs to another user", "pass another KEYPATH");
 
-	/* Step 3: claim the sender's byte of KEYPATH. Messages already queued
-	 * are another run's: look before the claim (a receiver must not take
-	 * us for their sender) and after it (their sender may just have gone). */
-	refuse_old_messages(id, queue, 0);
-	pid_t other = claim(keypath, SENDER_BYTE);
-	(void)snprintf(reason, sizeof reason, "already has a sender, process %ld", (long)other);
-	if (other != 0)
-		die("msgget", queue, reason, "pass another KEYPATH");
-	refuse_old_messages(id, queue, 1);
+	/* Step 3: claim the sender's byte of KEYPATH. A queue another sender
+	 * used is another stream's: look before the claim and after it. */
+	if (info.msg_qnum == 0) {
+		pid_t other = claim(keypath, SENDER_BYTE);
+		(void)snprintf(reason, sizeof reason, "already has a sender, process %ld", (long)other);
+		if (other != 0)
+			die("msgget", queue, reason, "pass another KEYPATH");
+		if (msgctl(id, IPC_STAT, &info) == -1)
+			die("msgctl IPC_STAT", queue, strerror(errno), NULL);
+	}
+	if (info.msg_qnum != 0)
+		die("msgget", queue, "holds the messages of an earlier run",
+		    "read them with 06-msgq-recv, or pass another KEYPATH");
+	if (info.msg_stime != 0)
+		die("msgget", queue, "another 06-msgq-send has sent to it",
+		    "its receiver removes it once it sees that sender gone: run the pair again");
 	queue_to_remove = id; /* until END is sent */
 	if (atexit(clean_up) != 0)
 		die("atexit", "clean_up", "failed", NULL);
-
 	if (isatty(STDIN_FILENO))
 		fprintf(stderr, "%s: reading standard input; end it with Ctrl-D\n", PROGRAM);
 
 	/* Step 4: one DATA message per read, then END. msgsnd waits while the
-	 * queue is full, until the receiver makes room; every 200 ms (EINTR)
-	 * we look whether a receiver that has read from it still holds its
-	 * lock: without it, it was killed and nobody will make room. */
+	 * queue is full; at a tick (EINTR): is the receiver that read gone? */
 	static struct message message;
 	tick_every_200_ms();
-	for (;;) {
-		ssize_t n = read(STDIN_FILENO, message.bytes, sizeof message.bytes);
+	ssize_t n;
+	do {
+		n = read(STDIN_FILENO, message.bytes, sizeof message.bytes);
 		if (n == -1 && errno == EINTR)
-			continue;
+			continue; /* n is -1: read again */
 		if (n == -1)
 			die("read", "standard input", strerror(errno), NULL);
 		message.type = n == 0 ? END : DATA;
 		while (msgsnd(id, &message, (size_t)n, 0) == -1) {
-			int error = errno;
-			if (error == EINTR && msgctl(id, IPC_STAT, &info) == 0 &&
-			    info.msg_rtime != 0 && holder(RECEIVER_BYTE) == 0)
+			int error = errno, removed = msgctl(id, IPC_STAT, &info) == -1;
+			if (error == EINTR && !removed && info.msg_rtime != 0 && holder(RECEIVER_BYTE) == 0)
 				die("msgsnd", queue, "06-msgq-recv is gone before the end of the stream",
 				    "it was killed: run the pair again");
-			if (error == EINTR)
-				continue;
-			/* Removed while we waited: EIDRM; between two calls: EINVAL,
-			 * which a queue still there gives for a message over msgmax. */
-			if (error == EIDRM || (error == EINVAL && msgctl(id, IPC_STAT, &info) == -1))
+			/* EINVAL: removed between two calls, or (still there) over msgmax. */
+			if (error == EIDRM || (error == EINVAL && removed))
 				die("msgsnd", queue, strerror(EIDRM), "06-msgq-recv removed it before the end");
 			if (error == EINVAL)
 				die("msgsnd", queue, "message larger than msgmax",
 				    "on Linux: /proc/sys/kernel/msgmax");
-			die("msgsnd", queue, strerror(error), NULL);
+			if (error != EINTR)
+				die("msgsnd", queue, strerror(error), NULL);
 		}
-		if (n == 0)
-			break;
-	}
+	} while (n != 0);
 
-	/* Step 5: END is in the queue; the receiver removes it. Our lock goes. */
+	/* Step 5: END is queued; the receiver removes the queue. Our lock goes. */
 	queue_to_remove = -1;
 	if (close(lock_fd) == -1)
 		die("close", keypath, strerror(errno), NULL);
 	return 0;
 }
 
-/* Below: who else uses the queue; what removes it if we stop early. */
+/* Below: the locks and the tick that tell who runs; what removes the queue. */
 
-/* Hold a read lock on BYTE of KEYPATH (which may be a directory) until we
- * end, however we end; read locks do not exclude one another, so ask who
- * else holds one there: 0 if nobody, else the pid of one who does. */
+/* Read-lock BYTE of KEYPATH (a directory will do) until we end, however we
+ * end. Read locks do not exclude each other: return holder(BYTE). */
 static pid_t claim(const char *keypath, int byte)
 {
 	struct flock mine = { .l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = byte, .l_len = 1 };
@@ -157,8 +147,8 @@ static pid_t claim(const char *keypath, int byte)
 	return holder(byte);
 }
 
-/* The pid of one who locks BYTE of KEYPATH, 0 if none but us (a lock ends
- * with its holder: no reused or forged pid holds one). */
+/* The pid of another who locks BYTE of KEYPATH, else 0: a lock ends with
+ * its holder, so no reused or forged pid passes for one. */
 static pid_t holder(int byte)
 {
 	struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = byte, .l_len = 1 };
@@ -187,22 +177,6 @@ static void tick_every_200_ms(void)
 		die("timer_create", "CLOCK_MONOTONIC", strerror(errno), NULL);
 	if (timer_settime(timer, 0, &every, NULL) == -1)
 		die("timer_settime", "every 200 ms", strerror(errno), NULL);
-}
-
-/* Messages before ours: a whole stream, or what a killed sender left. Once
- * the sender's byte is ours, a queue another sender wrote to, even one its
- * receiver emptied, is another stream's: ours would be taken for its rest. */
-static void refuse_old_messages(int id, const char *queue, int claimed)
-{
-	struct msqid_ds info;
-	if (msgctl(id, IPC_STAT, &info) == -1)
-		die("msgctl IPC_STAT", queue, strerror(errno), NULL);
-	if (info.msg_qnum != 0)
-		die("msgget", queue, "holds the messages of an earlier run",
-		    "read them with 06-msgq-recv, or pass another KEYPATH");
-	if (claimed && info.msg_stime != 0)
-		die("msgget", queue, "another 06-msgq-send has sent to it",
-		    "its receiver removes it once it sees that sender gone: run the pair again");
 }
 
 /* Remove the queue if it is ours and not yet removed. msgctl is not on
