@@ -54,16 +54,17 @@ int main(int argc, char *argv[])
 		if (option == 'm')
 			kind = strcmp(optarg, "posix") == 0   ? POSIX
 			       : strcmp(optarg, "flock") == 0 ? FLOCK : OFD;
+		if (option == 'm' && kind == OFD)
+			bad |= strcmp(optarg, "ofd") != 0;
 		if (option == 'w')
-			seconds = strtol(optarg, &end, 10);
+			bad |= (seconds = strtol(optarg, &end, 10)) > MAX_WAIT || optarg[0] < '1' ||
+			       optarg[0] > '9' || *end != '\0';
 		if (option == 'f')
 			path = optarg;
-		bad |= (option == 'm' && kind == OFD && strcmp(optarg, "ofd") != 0) ||
-		       (option == 'w' && (seconds > MAX_WAIT || optarg[0] < '1' ||
-					  optarg[0] > '9' || *end != '\0')) || option == '?';
 		shared |= option == 's';
 		no_wait |= option == 'n';
 		reopen |= option == 'r';
+		bad |= option == '?';
 	}
 	if (bad || optind == argc || path[0] == '\0' || (no_wait && seconds > 0)) {
 		fprintf(stderr, "usage: %s [-m ofd|posix|flock] [-s] [-n | -w SECONDS] [-f FILE] "
@@ -196,7 +197,7 @@ static int run(char *command[])
 	}
 	for (;;) {
 		siginfo_t info;
-		int status, sig = sigwaitinfo(&taken, &info);
+		int status = 0, sig = sigwaitinfo(&taken, &info);
 		if (sig == -1 && errno != EINTR) /* EINTR: Linux, after a stop and a continue */
 			die("sigwaitinfo", "SIGCHLD", strerror(errno), NULL);
 		/* Not one from the terminal (neither SI_USER nor SI_QUEUE): that
