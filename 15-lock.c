@@ -207,7 +207,7 @@ static int run(char *command[])
 			(void)kill(pid, sig); /* cannot fail: COMMAND is not reaped yet */
 		pid_t ended = sig == SIGCHLD ? waitpid(pid, &status, WNOHANG) : 0;
 		if (ended == -1)
-			die("waitpid", command[0], strerror(errno), NULL);
+			die("waitpid", "child", strerror(errno), NULL);
 		if (ended == pid) /* not merely stopped */
 			return status;
 	}
