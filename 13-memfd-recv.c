@@ -3,13 +3,11 @@
  * (SCM_RIGHTS), check its seals and size, map it read-only and write it to
  * standard output: memory shared safely with a less trusted peer.
  *
- *   ./13-memfd-recv demo.sock > copy &
+ *   ./13-memfd-recv demo.sock > copy &     # PATH: /tmp/ipc-13-<uid>.sock
  *   ./13-memfd-send demo.sock < file
  *
- * PATH defaults to /tmp/ipc-13-<uid>.sock. Watch for: no SIGBUS handler, on
- * purpose. Seals cannot be removed, so once F_SEAL_SHRINK and F_SEAL_WRITE
- * are checked nobody can shrink or change the object under our mapping.
- * Linux only (memfd_create and seals: 3.17); tested with glibc and musl.
+ * Watch for: no SIGBUS handler, on purpose: sealed, it cannot shrink under
+ * us. Linux only (memfd_create and seals: 3.17); tested with glibc and musl.
  */
 #define _POSIX_C_SOURCE 200809L
 /* F_GET_SEALS and the F_SEAL_ flags are Linux's: declared for _GNU_SOURCE. */
@@ -31,9 +29,8 @@
 #define PROGRAM "13-memfd-recv"
 #define NEEDED_SEALS (F_SEAL_SHRINK | F_SEAL_WRITE)
 
-static int listen_at(const struct sockaddr_un *address);
+static int listen_at(void);
 static int receive_memfd(int sock, uint64_t *size);
-static void check_memfd(int memfd, uint64_t size);
 static int write_all(int fd, const void *buf, size_t len);
 static void hold_standard_descriptors(void);
 static void catch_stop_signals(void);
@@ -57,14 +54,10 @@ int main(int argc, char *argv[])
 	catch_stop_signals();
 	if (atexit(clean_up) != 0)
 		die("atexit", "clean_up", "failed", NULL);
-	struct sockaddr_un address = { .sun_family = AF_UNIX };
-	if (strlen(socket_path) >= sizeof address.sun_path)
-		die("bind", socket_path, strerror(ENAMETOOLONG), "a socket path must be shorter");
-	memcpy(address.sun_path, socket_path, strlen(socket_path) + 1);
 
-	/* Step 1: listen, accept one sender, and remove the name at once:
-	 * nobody else is to come. */
-	int listener = listen_at(&address);
+	/* Step 1: listen, accept one sender, and remove the name: nobody else
+	 * is to come. */
+	int listener = listen_at();
 	while ((peer = accept(listener, NULL, NULL)) == -1)
 		if (errno != EINTR && errno != ECONNABORTED)
 			die("accept", socket_path, strerror(errno), NULL);
@@ -78,11 +71,27 @@ int main(int argc, char *argv[])
 	uint64_t size;
 	int memfd = receive_memfd(peer, &size);
 
-	/* Step 3: trust nothing before the seals and the size are checked. */
-	check_memfd(memfd, size);
+	/* Step 3: trust nothing before the seals and the size are checked.
+	 * EINVAL: that file system has no seals at all. */
+	int seals = fcntl(memfd, F_GET_SEALS);
+	if (seals == -1 && errno == EINVAL)
+		die("fcntl", "the passed descriptor", "F_GET_SEALS: not a memfd",
+		    "refusing to map it");
+	if (seals == -1)
+		die("fcntl", "the passed descriptor", strerror(errno), NULL);
+	if ((seals & NEEDED_SEALS) != NEEDED_SEALS)
+		die("fcntl", "the passed descriptor",
+		    "F_GET_SEALS: not sealed against shrinking and writing", "refusing to map it");
+	struct stat st;
+	if (fstat(memfd, &st) == -1)
+		die("fstat", "the passed descriptor", strerror(errno), NULL);
+	if (!S_ISREG(st.st_mode) || st.st_size < 0 || (uint64_t)st.st_size != size ||
+	    size > SIZE_MAX)
+		die("fstat", "the passed descriptor", "not of the announced size",
+		    "refusing to map it");
 
-	/* Step 4: map it read-only and write it out. An empty object has
-	 * nothing to map (a mapping of length 0 is EINVAL). */
+	/* Step 4: map it read-only and write it out; an empty one has nothing
+	 * to map (mmap of length 0 is EINVAL). */
 	if (size > 0) {
 		void *data = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, memfd, 0);
 		if (data == MAP_FAILED)
@@ -110,11 +119,14 @@ int main(int argc, char *argv[])
 	return 0;
 }
 
-/* A socket file left by a dead receiver is replaced; a live one, someone
- * else's or anything that is not a socket is refused (as in 09). bind
- * under umask 0177 makes the socket 0600: only we may connect. */
-static int listen_at(const struct sockaddr_un *address)
+/* As in 09: a socket file left by a dead receiver is replaced; a live
+ * one, someone else's or anything that is not a socket is refused. */
+static int listen_at(void)
 {
+	struct sockaddr_un address = { .sun_family = AF_UNIX };
+	if (strlen(socket_path) >= sizeof address.sun_path)
+		die("bind", socket_path, strerror(ENAMETOOLONG), "a socket path must be shorter");
+	memcpy(address.sun_path, socket_path, strlen(socket_path) + 1);
 	struct stat existing;
 	if (lstat(socket_path, &existing) == 0) {
 		if (S_ISDIR(existing.st_mode))
@@ -129,7 +141,7 @@ static int listen_at(const struct sockaddr_un *address)
 		int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
 		if (probe == -1)
 			die("socket", "AF_UNIX", strerror(errno), NULL);
-		if (connect(probe, (const struct sockaddr *)address, sizeof *address) == 0 ||
+		if (connect(probe, (struct sockaddr *)&address, sizeof address) == 0 ||
 		    errno == EAGAIN)
 			die("bind", socket_path, "another receiver is listening on it",
 			    "stop it or pass another PATH");
@@ -145,8 +157,8 @@ static int listen_at(const struct sockaddr_un *address)
 	int sock = socket(AF_UNIX, SOCK_STREAM, 0);
 	if (sock == -1)
 		die("socket", "AF_UNIX", strerror(errno), NULL);
-	mode_t old_umask = umask(0177);
-	if (bind(sock, (const struct sockaddr *)address, sizeof *address) == -1)
+	mode_t old_umask = umask(0177); /* a 0600 socket: only we may connect */
+	if (bind(sock, (struct sockaddr *)&address, sizeof address) == -1)
 		die("bind", socket_path, strerror(errno), NULL);
 	umask(old_umask);
 	must_remove = 1;
@@ -185,29 +197,6 @@ static int receive_memfd(int sock, uint64_t *size)
 	int fd;
 	memcpy(&fd, CMSG_DATA(cmsg), sizeof fd); /* CMSG_DATA may be unaligned */
 	return fd;
-}
-
-/* The sender could pass anything: a file it may still truncate, an
- * unsealed memfd, a shm_open object (which cannot be sealed). EINVAL:
- * the descriptor's file system has no seals at all. */
-static void check_memfd(int memfd, uint64_t size)
-{
-	int seals = fcntl(memfd, F_GET_SEALS);
-	if (seals == -1 && errno == EINVAL)
-		die("fcntl", "the passed descriptor", "F_GET_SEALS: not a memfd",
-		    "refusing to map it");
-	if (seals == -1)
-		die("fcntl", "the passed descriptor", strerror(errno), NULL);
-	if ((seals & NEEDED_SEALS) != NEEDED_SEALS)
-		die("fcntl", "the passed descriptor",
-		    "F_GET_SEALS: not sealed against shrinking and writing", "refusing to map it");
-	struct stat st;
-	if (fstat(memfd, &st) == -1)
-		die("fstat", "the passed descriptor", strerror(errno), NULL);
-	if (!S_ISREG(st.st_mode) || st.st_size < 0 || (uint64_t)st.st_size != size ||
-	    size > SIZE_MAX)
-		die("fstat", "the passed descriptor", "not of the announced size",
-		    "refusing to map it");
 }
 
 /* Below: what removes the socket and answers the sender when we are

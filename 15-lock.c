@@ -29,108 +29,57 @@ enum kind { OFD, POSIX, FLOCK };
 enum { MAX_WAIT = 86400 };
 
 static void hold_standard_descriptors(void);
-static _Noreturn void usage(void);
-static int open_lock_file(const char *path);
-static int lock(int fd, enum kind kind, int shared, int wait);
-static _Noreturn void already_locked(int fd, enum kind kind, int shared, const char *path);
 static void on_alarm(int sig);
-static pid_t start(char *command[]);
-static int reap(pid_t child);
-static _Noreturn void end_like(int status);
+static int run(char *command[]);
 static void say(const char *call, const char *object, const char *reason, const char *fix);
 static _Noreturn void die(const char *call, const char *object,
 			  const char *reason, const char *fix);
 
-static char default_path[64]; /* holds the longest uid: no truncation */
 static volatile sig_atomic_t timed_out;
 
 int main(int argc, char *argv[])
 {
 	hold_standard_descriptors();
+	char default_path[64]; /* holds the longest uid: no truncation */
 	(void)snprintf(default_path, sizeof default_path, "/tmp/ipc-15-%ld.lock", (long)getuid());
 	const char *path = default_path;
 	enum kind kind = OFD;
-	int shared = 0, no_wait = 0, reopen = 0, option;
+	int shared = 0, no_wait = 0, reopen = 0, bad = 0, option;
 	long seconds = 0; /* 0: wait as long as it takes */
 	char *end;
 
-	/* "+": COMMAND's own options are not ours (glibc's getopt would
-	 * reorder argv and take them; POSIX's stops there). */
+	/* "+": COMMAND's options are its own (glibc's getopt would take them). */
 	opterr = 0;
 	while ((option = getopt(argc, argv, "+m:snw:f:r")) != -1) {
-		if (option == 'm' && strcmp(optarg, "posix") == 0)
-			kind = POSIX;
-		else if (option == 'm' && strcmp(optarg, "flock") == 0)
-			kind = FLOCK;
-		else if (option == 'm' && strcmp(optarg, "ofd") != 0)
-			usage();
-		if (option == 'w' && ((seconds = strtol(optarg, &end, 10)) > MAX_WAIT ||
-				      optarg[0] < '1' || optarg[0] > '9' || *end != '\0'))
-			usage();
+		if (option == 'm')
+			kind = strcmp(optarg, "posix") == 0   ? POSIX
+			       : strcmp(optarg, "flock") == 0 ? FLOCK : OFD;
+		if (option == 'm' && kind == OFD)
+			bad |= strcmp(optarg, "ofd") != 0;
+		if (option == 'w')
+			bad |= (seconds = strtol(optarg, &end, 10)) > MAX_WAIT || optarg[0] < '1' ||
+			       optarg[0] > '9' || *end != '\0';
 		if (option == 'f')
 			path = optarg;
 		shared |= option == 's';
 		no_wait |= option == 'n';
 		reopen |= option == 'r';
-		if (option == '?')
-			usage();
+		bad |= option == '?';
 	}
-	if (optind == argc || path[0] == '\0' || (no_wait && seconds > 0))
-		usage();
+	if (bad || optind == argc || path[0] == '\0' || (no_wait && seconds > 0)) {
+		fprintf(stderr, "usage: %s [-m ofd|posix|flock] [-s] [-n | -w SECONDS] [-f FILE] "
+			"[-r] COMMAND [ARG...]   (default FILE: %s, SECONDS: 1 to %d)\n",
+			PROGRAM, default_path, MAX_WAIT);
+		return 2;
+	}
 	const char *call = kind == FLOCK ? "flock" : "fcntl";
 
-	/* Step 1: open the lock file, or create it, and check it is ours. */
-	int fd = open_lock_file(path);
-
-	/* Step 2: take the lock; with -w, SIGALRM (no SA_RESTART) cuts the
-	 * wait short with EINTR. */
-	struct sigaction on_time = { .sa_handler = on_alarm };
-	sigemptyset(&on_time.sa_mask);
-	if (seconds > 0 && sigaction(SIGALRM, &on_time, NULL) == -1)
-		die("sigaction", "SIGALRM", strerror(errno), NULL);
-	(void)alarm((unsigned)seconds);
-	while (lock(fd, kind, shared, !no_wait) == -1) {
-		if (errno == EINTR && timed_out)
-			die(call, path, "still locked when the -w time was up", NULL);
-		if (errno == EAGAIN || errno == EACCES || errno == EWOULDBLOCK)
-			already_locked(fd, kind, shared, path);
-		if (errno != EINTR)
-			die(call, path, strerror(errno), NULL);
-	}
-	(void)alarm(0);
-	if (signal(SIGALRM, SIG_DFL) == SIG_ERR)
-		die("signal", "SIGALRM", strerror(errno), NULL);
-
-	/* Step 3 (-r), the trap: a library opens and closes FILE. Closing ANY
-	 * descriptor of a file drops every POSIX lock the process holds on it;
-	 * OFD and flock locks belong to our open file description, and stay. */
-	if (reopen) {
-		int other = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-		if (other == -1)
-			die("open", path, strerror(errno), NULL);
-		if (close(other) == -1)
-			die("close", path, strerror(errno), NULL);
-	}
-
-	/* Step 4: run COMMAND and wait; we hold the lock meanwhile. */
-	int status = reap(start(argv + optind));
-
-	/* Step 5: unlock by closing, and end as COMMAND ended. The file
-	 * stays: removing it would let two processes in (see the README). */
-	if (close(fd) == -1)
-		die("close", path, strerror(errno), NULL);
-	end_like(status);
-}
-
-/* O_NOFOLLOW refuses a symlink (ELOOP); O_NONBLOCK opens a planted FIFO
- * without waiting; O_CLOEXEC keeps the lock from COMMAND. Mode 0600 and
- * the checks: whoever can open the file can hold its lock for ever. */
-static int open_lock_file(const char *path)
-{
+	/* Step 1: open or create FILE; no symlink (O_NOFOLLOW), no wait for a
+	 * FIFO's writer (O_NONBLOCK), nothing for COMMAND (O_CLOEXEC). */
 	int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0600);
 	if (fd == -1)
-		die("open", path, strerror(errno),
-		    errno == ELOOP ? "a symbolic link is not followed; pass the file itself" : NULL);
+		die("open", path, strerror(errno), errno == ELOOP ?
+		    "a symbolic link is not followed; pass the file itself" : NULL);
 	struct stat st;
 	if (fstat(fd, &st) == -1)
 		die("fstat", path, strerror(errno), NULL);
@@ -141,31 +90,67 @@ static int open_lock_file(const char *path)
 		    "pass a file of yours");
 	if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0)
 		die("open", path, "others may open it, and hold its lock for ever", "chmod 600 it");
-	return fd;
-}
 
-/* The whole file (l_len 0: to any length; an OFD lock needs l_pid 0),
- * waiting or failing at once. Returns 0, or -1 with errno set. */
-static int lock(int fd, enum kind kind, int shared, int wait)
-{
-	if (kind == FLOCK)
-		return flock(fd, (shared ? LOCK_SH : LOCK_EX) | (wait ? 0 : LOCK_NB));
-	struct flock whole = { .l_type = (short)(shared ? F_RDLCK : F_WRLCK), .l_whence = SEEK_SET };
-	if (kind == OFD)
-		return fcntl(fd, wait ? F_OFD_SETLKW : F_OFD_SETLK, &whole);
-	return fcntl(fd, wait ? F_SETLKW : F_SETLK, &whole);
-}
+	/* Step 2: lock the whole file (l_len 0); an OFD lock needs l_pid 0.
+	 * With -w, SIGALRM (no SA_RESTART) ends the wait with EINTR. */
+	struct flock whole = { .l_type = (short)(shared ? F_RDLCK : F_WRLCK),
+			       .l_whence = SEEK_SET };
+	int set = kind == OFD ? (no_wait ? F_OFD_SETLK : F_OFD_SETLKW)
+			      : (no_wait ? F_SETLK : F_SETLKW);
+	int how = (shared ? LOCK_SH : LOCK_EX) | (no_wait ? LOCK_NB : 0);
+	struct sigaction on_time = { .sa_handler = on_alarm };
+	sigemptyset(&on_time.sa_mask);
+	if (seconds > 0 && sigaction(SIGALRM, &on_time, NULL) == -1)
+		die("sigaction", "SIGALRM", strerror(errno), NULL);
+	(void)alarm((unsigned)seconds);
+	int got;
+	while ((got = kind == FLOCK ? flock(fd, how) : fcntl(fd, set, &whole)) == -1 &&
+	       errno == EINTR)
+		if (timed_out)
+			die(call, path, "still locked when the -w time was up", NULL);
+	if (got == -1 && errno != EAGAIN && errno != EACCES && errno != EWOULDBLOCK)
+		die(call, path, strerror(errno), NULL);
+	if (got == -1) { /* -n: F_GETLK names a POSIX lock's holder, never an OFD one's */
+		char reason[64] = "already locked (this kind of lock does not name its holder)";
+		if (kind != FLOCK && fcntl(fd, kind == OFD ? F_OFD_GETLK : F_GETLK, &whole) == 0 &&
+		    whole.l_type != F_UNLCK && whole.l_pid > 0)
+			(void)snprintf(reason, sizeof reason, "already locked by pid %ld",
+				       (long)whole.l_pid);
+		die(call, path, reason, NULL);
+	}
+	(void)alarm(0);
+	if (signal(SIGALRM, SIG_DFL) == SIG_ERR)
+		die("signal", "SIGALRM", strerror(errno), NULL);
 
-/* -n found the lock taken. F_GETLK names a POSIX lock's process; an OFD
- * lock has none (l_pid -1), and flock records no owner at all. */
-static _Noreturn void already_locked(int fd, enum kind kind, int shared, const char *path)
-{
-	char reason[64] = "already locked (this kind of lock does not name its holder)";
-	struct flock whole = { .l_type = (short)(shared ? F_RDLCK : F_WRLCK), .l_whence = SEEK_SET };
-	if (kind != FLOCK && fcntl(fd, kind == OFD ? F_OFD_GETLK : F_GETLK, &whole) == 0 &&
-	    whole.l_type != F_UNLCK && whole.l_pid > 0)
-		(void)snprintf(reason, sizeof reason, "already locked by pid %ld", (long)whole.l_pid);
-	die(kind == FLOCK ? "flock" : "fcntl", path, reason, NULL);
+	/* Step 3 (-r), the trap: as a library might, open FILE and close it,
+	 * which drops our POSIX lock (an OFD or flock one stays). */
+	if (reopen) {
+		int other = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+		if (other == -1)
+			die("open", path, strerror(errno), NULL);
+		if (close(other) == -1)
+			die("close", path, strerror(errno), NULL);
+	}
+
+	/* Step 4: run COMMAND and wait; we hold the lock meanwhile. */
+	int status = run(argv + optind);
+
+	/* Step 5: unlock by closing; the file stays (see the README). End as
+	 * COMMAND ended, by its signal too, with no core file of ours. */
+	if (close(fd) == -1)
+		die("close", path, strerror(errno), NULL);
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	int sig = WTERMSIG(status);
+	const struct rlimit no_core = { 0, 0 };
+	sigset_t only;
+	sigemptyset(&only);
+	sigaddset(&only, sig);
+	(void)setrlimit(RLIMIT_CORE, &no_core);
+	signal(sig, SIG_DFL);
+	(void)sigprocmask(SIG_UNBLOCK, &only, NULL);
+	raise(sig);
+	return 128 + sig; /* not reached: the signal's default action ends us */
 }
 
 /* An alarm just before the lock call enters the kernel interrupts
@@ -180,36 +165,26 @@ static void on_alarm(int sig)
 /* Below: running COMMAND so that it ends as it would alone, and the
  * error line. */
 
-static volatile sig_atomic_t command_pid;
-
-/* Pass a signal on to COMMAND, whose end is then ours; not one from the
- * terminal (si_code neither SI_USER nor SI_QUEUE): that reaches COMMAND's
- * group already. kill is async-signal-safe. */
-static void forward(int sig, siginfo_t *info, void *context)
-{
-	(void)context;
-	pid_t pid = (pid_t)command_pid;
-	/* NOLINTNEXTLINE(clang-analyzer-core.NullDereference): SA_SIGINFO gives info */
-	if (pid > 0 && (info->si_code == SI_USER || info->si_code == SI_QUEUE))
-		(void)kill(pid, sig);
-}
-
-/* fork and exec COMMAND, every signal blocked around fork so that forward
- * knows the pid. One ignored when we started stays ignored (nohup); exec
- * resets the caught ones to their default. */
-static pid_t start(char *command[])
+/* fork and exec COMMAND, passing on what we are sent until it ends. The
+ * signals are blocked before fork and taken with sigwaitinfo: no handler
+ * races fork, and nothing is sent to a pid already reaped. */
+static int run(char *command[])
 {
 	static const int forwarded[] = { SIGTERM, SIGHUP, SIGINT, SIGQUIT };
-	struct sigaction sa = { .sa_sigaction = forward, .sa_flags = SA_SIGINFO }, old;
-	sigset_t all, old_mask;
-	sigfillset(&all);
-	sigfillset(&sa.sa_mask);
-	if (sigprocmask(SIG_BLOCK, &all, &old_mask) == -1)
-		die("sigprocmask", "SIG_BLOCK", strerror(errno), NULL);
+	struct sigaction old;
+	sigset_t taken, old_mask;
+	sigemptyset(&taken);
+	sigaddset(&taken, SIGCHLD);
 	for (int i = 0; i < 4; i++)
-		if (sigaction(forwarded[i], NULL, &old) == -1 ||
-		    (old.sa_handler != SIG_IGN && sigaction(forwarded[i], &sa, NULL) == -1))
+		if (sigaction(forwarded[i], NULL, &old) == -1)
 			die("sigaction", "SIGTERM/SIGHUP/SIGINT/SIGQUIT", strerror(errno), NULL);
+		else if (old.sa_handler != SIG_IGN) /* one ignored (nohup) stays ignored */
+			sigaddset(&taken, forwarded[i]);
+	/* An ignored SIGCHLD would reap COMMAND for us, and never come. */
+	if (signal(SIGCHLD, SIG_DFL) == SIG_ERR)
+		die("signal", "SIGCHLD", strerror(errno), NULL);
+	if (sigprocmask(SIG_BLOCK, &taken, &old_mask) == -1)
+		die("sigprocmask", "SIG_BLOCK", strerror(errno), NULL);
 	pid_t pid = fork();
 	if (pid == -1)
 		die("fork", command[0], strerror(errno), NULL);
@@ -220,47 +195,22 @@ static pid_t start(char *command[])
 		say("exec", command[0], strerror(error), NULL);
 		_exit(error == ENOENT || error == ENOTDIR ? 127 : 126); /* as the shell does */
 	}
-	command_pid = pid;
-	if (sigprocmask(SIG_SETMASK, &old_mask, NULL) == -1)
-		die("sigprocmask", "SIG_SETMASK", strerror(errno), NULL);
-	return pid;
-}
-
-/* Wait for the child, retrying after a signal; its status as waitpid
- * gives it. */
-static int reap(pid_t child)
-{
-	int status;
-	while (waitpid(child, &status, 0) == -1)
-		if (errno != EINTR)
+	for (;;) {
+		siginfo_t info;
+		int status = 0, sig = sigwaitinfo(&taken, &info);
+		if (sig == -1 && errno != EINTR) /* EINTR: Linux, after a stop and a continue */
+			die("sigwaitinfo", "SIGCHLD", strerror(errno), NULL);
+		/* Not one from the terminal (neither SI_USER nor SI_QUEUE): that
+		 * reaches COMMAND's group already. */
+		if (sig > 0 && sig != SIGCHLD &&
+		    (info.si_code == SI_USER || info.si_code == SI_QUEUE))
+			(void)kill(pid, sig); /* cannot fail: COMMAND is not reaped yet */
+		pid_t ended = sig == SIGCHLD ? waitpid(pid, &status, WNOHANG) : 0;
+		if (ended == -1)
 			die("waitpid", "child", strerror(errno), NULL);
-	return status;
-}
-
-/* COMMAND's exit status, or death by its signal, so that the shell sees
- * the same end (without a core file of ours: COMMAND's is the one). */
-static _Noreturn void end_like(int status)
-{
-	if (WIFEXITED(status))
-		exit(WEXITSTATUS(status));
-	int sig = WTERMSIG(status);
-	const struct rlimit no_core = { 0, 0 };
-	sigset_t only;
-	sigemptyset(&only);
-	sigaddset(&only, sig);
-	(void)setrlimit(RLIMIT_CORE, &no_core);
-	signal(sig, SIG_DFL);
-	(void)sigprocmask(SIG_UNBLOCK, &only, NULL);
-	raise(sig);
-	exit(128 + sig); /* not reached: the signal's default action ends us */
-}
-
-static _Noreturn void usage(void)
-{
-	fprintf(stderr, "usage: %s [-m ofd|posix|flock] [-s] [-n | -w SECONDS] [-f FILE] [-r] "
-		"COMMAND [ARG...]   (default FILE: %s, SECONDS: 1 to %d)\n",
-		PROGRAM, default_path, MAX_WAIT);
-	exit(2);
+		if (ended == pid) /* not merely stopped */
+			return status;
+	}
 }
 
 /* A descriptor 0, 1 or 2 that was closed when we started is filled with
