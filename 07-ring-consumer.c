@@ -1,8 +1,8 @@
 /*
  * 07-ring-consumer: attach to the ring of slots that 07-ring-producer makes
- * in POSIX shared memory, in step with it through the two process-shared
- * semaphores inside, and copy the stream to standard output. Either starts
- * first:  ./07-ring-consumer /demo > copy &  ./07-ring-producer /demo < file
+ * in POSIX shared memory, keep in step with it through the two semaphores
+ * inside, and copy the stream to standard output. Either may start first:
+ *   ./07-ring-consumer /demo > copy &   ./07-ring-producer /demo < file
  * NAME defaults to /ipc-07-<uid>. Watch for: every value read from the region
  * is checked before use, and the stream ends only at an explicit empty slot,
  * so a producer that dies is never taken for the end. We own nothing: a
@@ -156,7 +156,7 @@ static struct region *attach_region(const char *name)
 		die("mmap", name, "not a 07 ring (wrong magic number)", fix);
 
 	/* Our place: the consumer's lock, then RING_JOINED in place of
-	 * RING_READY, after which the producer removes the name. */
+	 * RING_READY; then the empty slots, on which the producer removes the name. */
 	struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET,
 			      .l_start = CONSUMER_BYTE, .l_len = 1 };
 	if (fcntl(region_fd, F_SETLK, &lock) == -1) {

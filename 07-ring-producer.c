@@ -1,8 +1,8 @@
 /*
  * 07-ring-producer: make a ring of slots in POSIX shared memory, with two
  * process-shared semaphores inside that count its empty and full slots, and
- * stream standard input through it to 07-ring-consumer. Either starts first:
- *   ./07-ring-consumer /demo > copy &  ./07-ring-producer /demo < file
+ * stream standard input through it to 07-ring-consumer. Either may start first:
+ *   ./07-ring-consumer /demo > copy &   ./07-ring-producer /demo < file
  * NAME defaults to /ipc-07-<uid>. Watch for: the end of the stream is an
  * explicit empty slot, and we exit 0 only once the consumer has handed every
  * slot back. Tested on Linux, glibc and musl (record locks on shared memory
@@ -121,7 +121,8 @@ int main(int argc, char *argv[])
 
 /* O_EXCL: the region is new and ours. We lock our byte, reserve the pages,
  * make both semaphores (no slot is empty until a consumer joins), and only
- * then store RING_READY with release ordering: its acquire load sees all. */
+ * then store RING_READY, with release ordering: a consumer whose acquire
+ * load sees it sees the rest. */
 static struct region *create_region(const char *name)
 {
 	while ((region_fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600)) == -1) {
