@@ -1,17 +1,12 @@
 /*
- * 07-ring-producer: stream standard input into the ring of slots that
- * 07-ring-consumer creates in POSIX shared memory, in step with it through
- * the two process-shared semaphores inside the region.
- *
- *   ./07-ring-consumer /demo > copy &     # either side may start first
- *   ./07-ring-producer /demo < file
- *
- * NAME defaults to /ipc-07-<uid>. Watch for: with every slot full we wait,
- * and we exit 0 only once the consumer has handed every slot back. We own
- * nothing (the consumer removes the name once we have joined), so a signal
- * simply ends us. Limit: a process of yours that scribbles on the
- * semaphores can hang or abort both sides (see the README). Tested on
- * Linux, glibc and musl.
+ * 07-ring-producer: make a ring of slots in POSIX shared memory, with two
+ * process-shared semaphores inside that count its empty and full slots, and
+ * stream standard input through it to 07-ring-consumer. Either may start first:
+ *   ./07-ring-consumer /demo > copy &   ./07-ring-producer /demo < file
+ * NAME defaults to /ipc-07-<uid>. Watch for: the end of the stream is an
+ * explicit empty slot, and we exit 0 only once the consumer has handed every
+ * slot back. Tested on Linux, glibc and musl (record locks on shared memory
+ * are Linux's, macOS lacks sem_init; see the README).
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -22,6 +17,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <semaphore.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -52,21 +48,27 @@ struct region {
 /* Only lock-free atomics work between processes (they hold no hidden lock). */
 _Static_assert(ATOMIC_INT_LOCK_FREE == 2, "atomic int must be lock-free");
 
-static struct region *attach_region(const char *name);
+static struct region *create_region(const char *name);
+static void replace_stale_region(const char *name);
 static void wait_for_empty_slot(struct region *region);
-static void pause_briefly(void);
+static int lock_byte(int fd, int command, off_t byte);
 static void hold_standard_descriptors(void);
 static int valid_name(const char *name);
+static void catch_stop_signals(void);
+static void on_stop_signal(int sig);
+static void clean_up(void);
+static void say(const char *call, const char *object, const char *reason, const char *fix);
 static _Noreturn void die(const char *call, const char *object,
 			  const char *reason, const char *fix);
 
-static const char *region_name;
+static const char *region_name;           /* what clean_up removes, */
+static volatile sig_atomic_t must_remove; /* while the name is ours to remove */
 static int region_fd = -1; /* open while we run: closing it drops our lock */
 
 int main(int argc, char *argv[])
 {
 	hold_standard_descriptors();
-	char default_name[64]; /* holds the longest uid */
+	static char default_name[64]; /* static: clean_up may use it after main */
 	(void)snprintf(default_name, sizeof default_name, "/ipc-07-%ld", (long)getuid());
 	const char *name = argc == 2 ? argv[1] : default_name;
 	if (argc > 2 || !valid_name(name)) {
@@ -74,18 +76,25 @@ int main(int argc, char *argv[])
 		return 2;
 	}
 	region_name = name;
+	catch_stop_signals();
+	if (atexit(clean_up) != 0)
+		die("atexit", "clean_up", "failed", NULL);
 
-	/* Step 1: attach to the consumer's region and claim our place in it. */
-	struct region *region = attach_region(name);
+	/* Step 1: create the region; the consumer joins and posts every slot
+	 * as empty. Then remove the name: the two mappings keep the region. */
+	struct region *region = create_region(name);
+	wait_for_empty_slot(region);
+	must_remove = 0;
+	if (shm_unlink(name) == -1 && errno != ENOENT)
+		die("shm_unlink", name, strerror(errno), NULL);
 	if (isatty(STDIN_FILENO))
 		fprintf(stderr, "%s: reading standard input; end it with Ctrl-D\n", PROGRAM);
 
-	/* Step 2: take an empty slot, read into it, hand it over as full: all
-	 * we wrote before sem_post is visible to the consumer once its wait
-	 * returns. A read of 0 bytes fills the last slot: the end of the stream. */
+	/* Step 2: read into an empty slot, hand it over as full: all we wrote
+	 * before sem_post is visible to the consumer once its wait returns. A
+	 * read of 0 bytes fills the last slot: the end of the stream. */
 	uint32_t filled = 0;
 	for (unsigned in = 0;; in = (in + 1) % SLOT_COUNT) {
-		wait_for_empty_slot(region);
 		ssize_t n;
 		while ((n = read(STDIN_FILENO, region->slots[in].data, SLOT_SIZE)) == -1)
 			if (errno != EINTR)
@@ -96,11 +105,11 @@ int main(int argc, char *argv[])
 			die("sem_post", name, strerror(errno), NULL);
 		if (n == 0)
 			break;
+		wait_for_empty_slot(region);
 	}
 
 	/* Step 3: wait until the consumer has emptied every slot, the last one
-	 * included: only then has the whole stream reached it. No sem_destroy:
-	 * it may still be inside sem_post. */
+	 * included: only then has the whole stream reached it. */
 	for (int i = 0; i < SLOT_COUNT; i++)
 		wait_for_empty_slot(region);
 	if (munmap(region, sizeof *region) == -1)
@@ -110,76 +119,82 @@ int main(int argc, char *argv[])
 	return 0;
 }
 
-/* Wait for the name as long as it takes, then trust nothing in it: ours,
- * of the region's size (no access falls off its end), and ready. Size 0 or
- * state 0 is a consumer at work: wait 2 s at most, in case it was killed.
- * Our acquire load that sees RING_READY sees all the consumer wrote first. */
-static struct region *attach_region(const char *name)
+/* O_EXCL: the region is new and ours. We lock our byte, reserve the pages,
+ * make both semaphores (no slot is empty until a consumer joins), and only
+ * then store RING_READY, with release ordering: a consumer whose acquire
+ * load sees it sees the rest. */
+static struct region *create_region(const char *name)
 {
-	for (int polls = 1; (region_fd = shm_open(name, O_RDWR, 0)) == -1; polls++) {
-		if (errno != ENOENT)
+	while ((region_fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600)) == -1) {
+		if (errno != EEXIST)
 			die("shm_open", name, strerror(errno), NULL);
-		if (polls == 20) /* a second: say why nothing happens */
-			fprintf(stderr, "%s: waiting for %s to start\n", PROGRAM, PEER);
-		pause_briefly();
+		replace_stale_region(name);
 	}
-	const char *fix = "remove it or pass another NAME";
-	struct stat st;
-	for (int polls = 0;; polls++) {
-		if (fstat(region_fd, &st) == -1)
-			die("fstat", name, strerror(errno), NULL);
-		if (st.st_uid != geteuid())
-			die("shm_open", name, "belongs to another user", "pass another NAME");
-		if (st.st_size == (off_t)sizeof(struct region))
-			break;
-		if (st.st_size != 0)
-			die("fstat", name, "wrong size for a 07 ring", fix);
-		if (polls == 40) /* 2 s */
-			die("fstat", name, "still empty after 2 s", fix);
-		pause_briefly();
-	}
+	must_remove = 1;
+	/* F_SETLKW: another producer may hold it while it refuses our region. */
+	lock_byte(region_fd, F_SETLKW, PRODUCER_BYTE);
+	/* ftruncate would reserve no page on tmpfs: a store could raise SIGBUS. */
+	int error = posix_fallocate(region_fd, 0, (off_t)sizeof(struct region));
+	if (error != 0)
+		die("posix_fallocate", name, strerror(error), NULL);
 	struct region *region = mmap(NULL, sizeof *region, PROT_READ | PROT_WRITE, MAP_SHARED,
 				     region_fd, 0);
 	if (region == MAP_FAILED)
 		die("mmap", name, strerror(errno), NULL);
-	unsigned state;
-	for (int polls = 0;; polls++) {
-		state = atomic_load_explicit(&region->state, memory_order_acquire);
-		if (state != 0)
-			break;
-		if (polls == 40) /* 2 s */
-			die("mmap", name, "never initialized", fix);
-		pause_briefly();
-	}
-	if (state != RING_READY && state != RING_JOINED)
-		die("mmap", name, "not a 07 ring (wrong magic number)", fix);
-
-	/* Our place: the producer's lock, then RING_JOINED in place of
-	 * RING_READY, after which the consumer removes the name. */
-	struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET,
-			      .l_start = PRODUCER_BYTE, .l_len = 1 };
-	if (fcntl(region_fd, F_SETLK, &lock) == -1) {
-		if (errno == EAGAIN || errno == EACCES)
-			die("fcntl", name, "already has a " PROGRAM,
-			    "wait for it to end or pass another NAME");
-		die("fcntl", name, strerror(errno), NULL);
-	}
-	unsigned ready = RING_READY;
-	if (!atomic_compare_exchange_strong(&region->state, &ready, RING_JOINED))
-		die("mmap", name, "already has a " PROGRAM,
-		    "left by a killed run: a new " PEER " replaces it");
+	if (sem_init(&region->empty, 1, 0) == -1 || sem_init(&region->full, 1, 0) == -1)
+		die("sem_init", name, strerror(errno), NULL);
+	atomic_store_explicit(&region->state, RING_READY, memory_order_release);
 	return region;
 }
 
-/* Below: what keeps a dead or late partner from hanging us. */
+/* The name is taken: replace it only if it is a ring a killed run left,
+ * ours, of its size and state word, nobody's lock on it. Holding the
+ * producer's lock, we alone may remove it; if another did first (no link
+ * left), we only retry. Anything else is refused and left alone. */
+static void replace_stale_region(const char *name)
+{
+	struct stat st;
+	unsigned state = 0; /* the state word comes first in the region */
+	int fd = shm_open(name, O_RDWR, 0); /* not O_RDONLY: a FIFO there would block it */
+	if (fd == -1 && errno == ENOENT)
+		return;
+	if (fd == -1)
+		die("shm_open", name, strerror(errno), "pass another NAME");
+	if (fstat(fd, &st) == -1)
+		die("fstat", name, strerror(errno), NULL);
+	if (st.st_uid != geteuid())
+		die("shm_open", name, "belongs to another user", "pass another NAME");
+	const char *fix = "wait for it to end or pass another NAME";
+	if (!lock_byte(fd, F_SETLK, PRODUCER_BYTE)) /* a producer still making it holds it */
+		die("shm_open", name, "already has a " PROGRAM, fix);
+	if (st.st_size == (off_t)sizeof(struct region) && pread(fd, &state, sizeof state, 0) == -1)
+		die("pread", name, strerror(errno), NULL);
+	if (state != RING_READY && state != RING_JOINED)
+		die("shm_open", name, strerror(EEXIST),
+		    "not a 07 ring: remove it or pass another NAME");
+	if (!lock_byte(fd, F_GETLK, CONSUMER_BYTE))
+		die("shm_open", name, "already has a " PEER, fix);
+	if (fstat(fd, &st) == -1)
+		die("fstat", name, strerror(errno), NULL);
+	if (st.st_nlink > 0) {
+		say("replacing the region at", name, "left by a killed run", NULL);
+		if (shm_unlink(name) == -1 && errno != ENOENT)
+			die("shm_unlink", name, strerror(errno), NULL);
+	}
+	if (close(fd) == -1)
+		die("close", name, strerror(errno), NULL);
+}
 
-/* sem_wait that cannot hang: a consumer killed by SIGKILL never posts
- * again. So wait 200 ms at a time, then ask whether it still holds its
- * lock, which the kernel drops when it ends, however it ends.
+/* Below: what removes the region when we are stopped early, and what
+ * keeps a dead or late partner from hanging us. */
+
+/* sem_wait that cannot hang: wait 200 ms at a time. Until the consumer has
+ * joined it is only late (after a second, say so); then it holds its lock,
+ * which the kernel drops when it ends, however it ends (SIGKILL included).
  * CLOCK_REALTIME: a clock step only makes one wait shorter or longer. */
 static void wait_for_empty_slot(struct region *region)
 {
-	for (;;) {
+	for (int slices = 1;; slices++) {
 		struct timespec deadline;
 		if (clock_gettime(CLOCK_REALTIME, &deadline) == -1)
 			die("clock_gettime", "CLOCK_REALTIME", strerror(errno), NULL);
@@ -189,24 +204,30 @@ static void wait_for_empty_slot(struct region *region)
 			return;
 		if (errno != ETIMEDOUT && errno != EINTR)
 			die("sem_timedwait", region_name, strerror(errno), NULL);
-		struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET,
-				      .l_start = CONSUMER_BYTE, .l_len = 1 };
-		if (fcntl(region_fd, F_GETLK, &lock) == -1)
-			die("fcntl", region_name, strerror(errno), NULL);
-		if (lock.l_type != F_UNLCK)
-			continue; /* still there */
+		if (atomic_load(&region->state) != RING_JOINED) {
+			if (slices == 5)
+				fprintf(stderr, "%s: waiting for %s to start\n", PROGRAM, PEER);
+			continue;
+		}
+		if (!lock_byte(region_fd, F_GETLK, CONSUMER_BYTE))
+			continue;
 		if (sem_trywait(&region->empty) == 0) /* posted just before it ended */
 			return;
 		die("sem_timedwait", region_name, PEER " is gone", "the stream was cut short");
 	}
 }
 
-/* A short sleep between two looks at the region; a signal cuts it short. */
-static void pause_briefly(void)
+/* Take our lock on one byte of the region (F_SETLK, F_SETLKW), or ask
+ * whether nobody else holds one there (F_GETLK): 1 if so, 0 if another does. */
+static int lock_byte(int fd, int command, off_t byte)
 {
-	struct timespec pause = { 0, 50 * 1000000L };
-	if (nanosleep(&pause, NULL) == -1 && errno != EINTR)
-		die("nanosleep", region_name, strerror(errno), NULL);
+	struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = byte,
+			      .l_len = 1 };
+	if (fcntl(fd, command, &lock) == 0)
+		return command != F_GETLK || lock.l_type == F_UNLCK;
+	if (errno != EAGAIN && errno != EACCES)
+		die("fcntl", region_name, strerror(errno), NULL);
+	return 0;
 }
 
 /* A descriptor 0, 1 or 2 that was closed when we started is filled with
@@ -231,11 +252,63 @@ static int valid_name(const char *name)
 	       strcmp(name, "/..") != 0;
 }
 
-/* One line on stderr, "program: call object: reason (fix)", then exit 1.
- * The object may come from the command line: a control byte in the line
- * is shown as \ooo, so that no name can forge a second line. */
-static _Noreturn void die(const char *call, const char *object,
-			  const char *reason, const char *fix)
+/* Every signal whose default action ends the process and that can be
+ * caught: each runs clean_up, then kills us as it would have. */
+static const int stop_signals[] = {
+	SIGHUP, SIGINT, SIGQUIT, SIGILL, SIGTRAP, SIGABRT, SIGBUS, SIGFPE,
+	SIGUSR1, SIGSEGV, SIGUSR2, SIGALRM, SIGTERM, SIGXCPU, SIGVTALRM,
+	SIGPROF, SIGSYS, SIGPOLL,
+#ifdef SIGSTKFLT
+	SIGSTKFLT, /* Linux */
+#endif
+#ifdef SIGPWR
+	SIGPWR, /* Linux */
+#endif
+};
+
+/* A stop signal: clean up, then die of the same signal, so that the shell
+ * sees how we ended. signal and raise are async-signal-safe. */
+static void on_stop_signal(int sig)
+{
+	clean_up();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/* Catch every stop signal, the real-time ones included (their default
+ * action ends the process too); ignore SIGPIPE and SIGXFSZ. */
+static void catch_stop_signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_stop_signal };
+	sigfillset(&sa.sa_mask); /* no second signal interrupts clean_up */
+	for (size_t i = 0; i < sizeof stop_signals / sizeof stop_signals[0]; i++)
+		if (sigaction(stop_signals[i], &sa, NULL) == -1)
+			die("sigaction", "stop signals", strerror(errno), NULL);
+	/* EINVAL: a signal that a tool keeps for itself (valgrind: SIGRTMAX). */
+	for (int sig = SIGRTMIN; sig <= SIGRTMAX; sig++)
+		if (sigaction(sig, &sa, NULL) == -1 && errno != EINVAL)
+			die("sigaction", "real-time signals", strerror(errno), NULL);
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR || signal(SIGXFSZ, SIG_IGN) == SIG_ERR)
+		die("signal", "SIGPIPE/SIGXFSZ", strerror(errno), NULL);
+}
+
+/* What a stop signal or any exit runs: remove the name while it is ours,
+ * before the consumer has joined. */
+static void clean_up(void)
+{
+	if (must_remove) {
+		must_remove = 0;
+		/* Not on POSIX's async-signal-safe list, but on Linux shm_unlink is
+		 * a single unlink of /dev/shm/NAME: no locks, no allocation.
+		 * NOLINTNEXTLINE(bugprone-signal-handler,cert-sig30-c) */
+		(void)shm_unlink(region_name); /* best effort: nobody is left to tell */
+	}
+}
+
+/* One line on stderr, "program: call object: reason (fix)". The object may
+ * come from the command line: a control byte in the line is shown as \ooo,
+ * so that no name can forge a second line. */
+static void say(const char *call, const char *object, const char *reason, const char *fix)
 {
 	char line[4096];
 	(void)snprintf(line, sizeof line, "%s: %s %s: %s%s%s%s", PROGRAM, call,
@@ -247,5 +320,12 @@ static _Noreturn void die(const char *call, const char *object,
 			(void)putc(*c, stderr);
 	}
 	(void)putc('\n', stderr);
+}
+
+/* say's line, then exit 1. */
+static _Noreturn void die(const char *call, const char *object,
+			  const char *reason, const char *fix)
+{
+	say(call, object, reason, fix);
 	exit(1);
 }
