@@ -31,6 +31,7 @@ enum { MAX_WAIT = 86400 };
 static void hold_standard_descriptors(void);
 static void on_alarm(int sig);
 static int run(char *command[]);
+static _Noreturn void end_like(int status);
 static void say(const char *call, const char *object, const char *reason, const char *fix);
 static _Noreturn void die(const char *call, const char *object,
 			  const char *reason, const char *fix);
@@ -139,18 +140,7 @@ int main(int argc, char *argv[])
 	 * COMMAND ended, by its signal too, with no core file of ours. */
 	if (close(fd) == -1)
 		die("close", path, strerror(errno), NULL);
-	if (WIFEXITED(status))
-		return WEXITSTATUS(status);
-	int sig = WTERMSIG(status);
-	const struct rlimit no_core = { 0, 0 };
-	sigset_t only;
-	sigemptyset(&only);
-	sigaddset(&only, sig);
-	(void)setrlimit(RLIMIT_CORE, &no_core);
-	signal(sig, SIG_DFL);
-	(void)sigprocmask(SIG_UNBLOCK, &only, NULL);
-	raise(sig);
-	return 128 + sig; /* not reached: the signal's default action ends us */
+	end_like(status);
 }
 
 /* An alarm just before the lock call enters the kernel interrupts
@@ -223,6 +213,24 @@ static void hold_standard_descriptors(void)
 		if (fcntl(fd, F_GETFD) == -1 &&
 		    open("/dev/null", fd == 0 ? O_WRONLY : O_RDONLY) == -1)
 			exit(1); /* nowhere to say why: stderr may be closed */
+}
+
+/* COMMAND's exit status, or death by its signal, so that the shell sees
+ * the same end (without a core file of ours: COMMAND's is the one). */
+static _Noreturn void end_like(int status)
+{
+	if (WIFEXITED(status))
+		exit(WEXITSTATUS(status));
+	int sig = WTERMSIG(status);
+	const struct rlimit no_core = { 0, 0 };
+	sigset_t only;
+	sigemptyset(&only);
+	sigaddset(&only, sig);
+	(void)setrlimit(RLIMIT_CORE, &no_core);
+	signal(sig, SIG_DFL);
+	(void)sigprocmask(SIG_UNBLOCK, &only, NULL);
+	raise(sig);
+	exit(128 + sig); /* not reached: the signal's default action ends us */
 }
 
 /* One line on stderr, "program: call object: reason (fix)". The object may
