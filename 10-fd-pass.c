@@ -50,9 +50,10 @@ int main(int argc, char *argv[])
 		return 2;
 	}
 	hold_standard_descriptors();
-	/* EFBIG past ulimit -f, not SIGXFSZ. No handler: no EINTR; SIGPIPE acts as in cat. */
-	if (signal(SIGXFSZ, SIG_IGN) == SIG_ERR)
-		die("signal", "SIGXFSZ", strerror(errno), NULL);
+	/* EFBIG past ulimit -f, not SIGXFSZ. SIGPIPE at its default, even if we
+	 * inherited it ignored: | head ends us quietly, as cat. No handler: no EINTR. */
+	if (signal(SIGXFSZ, SIG_IGN) == SIG_ERR || signal(SIGPIPE, SIG_DFL) == SIG_ERR)
+		die("signal", "SIGXFSZ/SIGPIPE", strerror(errno), NULL);
 
 	/* Step 1: a connected pair of Unix sockets, one end for each process. */
 	int sv[2];

@@ -162,7 +162,8 @@ static const int stop_signals[] = {
 };
 
 /* Block the stop signals, the real-time ones too, and SIGCHLD (STOP_SET).
- * SIGXFSZ ignored: EFBIG to report. SIGPIPE stays: it ends the child as cat. */
+ * SIGXFSZ ignored: EFBIG to report. SIGPIPE at its default (even if we
+ * inherited it ignored): it ends the child quietly, as cat. */
 static void block_stop_signals(sigset_t *stop_set)
 {
 	sigemptyset(stop_set);
@@ -173,8 +174,8 @@ static void block_stop_signals(sigset_t *stop_set)
 	sigaddset(stop_set, SIGCHLD);
 	if (sigprocmask(SIG_BLOCK, stop_set, NULL) == -1)
 		die("sigprocmask", "stop signals", strerror(errno), NULL);
-	if (signal(SIGXFSZ, SIG_IGN) == SIG_ERR)
-		die("signal", "SIGXFSZ", strerror(errno), NULL);
+	if (signal(SIGXFSZ, SIG_IGN) == SIG_ERR || signal(SIGPIPE, SIG_DFL) == SIG_ERR)
+		die("signal", "SIGXFSZ/SIGPIPE", strerror(errno), NULL);
 }
 
 /* A call of ours failed: stop the child, which would wait for ever. SIGKILL:

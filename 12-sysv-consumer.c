@@ -94,8 +94,14 @@ int main(int argc, char *argv[])
 	if (semctl(set_id, 0, SETALL, (union semun){ .array = values }) == -1)
 		die("semctl", keypath, strerror(errno), NULL);
 	struct ring *ring = create_ring(key);
-	struct sembuf claim[] = { { CONSUMER_HERE, +1, SEM_UNDO }, { PRODUCER_HERE, 0, 0 } };
-	if (semop(set_id, claim, 2) == -1)
+	/* IPC_NOWAIT: no producer joins before our claim, so PRODUCER_HERE can be
+	 * 1 only if another consumer took our new set for a stale one. */
+	struct sembuf claim[] = { { CONSUMER_HERE, +1, SEM_UNDO },
+				  { PRODUCER_HERE, 0, IPC_NOWAIT } };
+	int claimed = semop(set_id, claim, 2);
+	if (claimed == -1 && errno == EAGAIN)
+		die("semop", keypath, "another " PROGRAM " took it for a stale set", "try again");
+	if (claimed == -1)
 		die("semop", keypath, strerror(errno), REMOVED(errno));
 
 	/* Step 3: take a full slot, write it out (its length is the producer's: checked),
@@ -135,10 +141,13 @@ static void replace_stale_set(key_t key)
 		     "not a 12 set (wrong number of semaphores)");
 	struct sembuf claimed[] = { { CONSUMER_HERE, -1, 0 }, { CONSUMER_HERE, +1, 0 } };
 	struct timespec grace = { CREATOR_GRACE_S, 0 };
-	/* Its creator may be at work: wait for its claim. A set removed meanwhile
-	 * (EIDRM) is found by the next semop. */
-	if (info.sem_otime == 0 && semtimedop(id, claimed, 2, &grace) == -1 &&
-	    errno != EAGAIN && errno != EINTR && errno != EIDRM)
+	/* Its creator may be at work: wait for its claim, again after a stop and
+	 * a continue (EINTR). A set removed meanwhile is found by the next semop. */
+	int waited = 0;
+	while (info.sem_otime == 0 && (waited = semtimedop(id, claimed, 2, &grace)) == -1 &&
+	       errno == EINTR)
+		continue;
+	if (waited == -1 && errno != EAGAIN && errno != EIDRM && errno != EINVAL)
 		die("semtimedop", keypath, strerror(errno), NULL);
 	struct sembuf stale[] = { { PRODUCER_HERE, 0, IPC_NOWAIT },
 				  { CONSUMER_HERE, 0, IPC_NOWAIT },

@@ -170,16 +170,19 @@ static int run(char *command[])
 			die("sigaction", "SIGTERM/SIGHUP/SIGINT/SIGQUIT", strerror(errno), NULL);
 		else if (old.sa_handler != SIG_IGN) /* one ignored (nohup) stays ignored */
 			sigaddset(&taken, forwarded[i]);
-	/* An ignored SIGCHLD would reap COMMAND for us, and never come. */
-	if (signal(SIGCHLD, SIG_DFL) == SIG_ERR)
-		die("signal", "SIGCHLD", strerror(errno), NULL);
+	/* An ignored SIGCHLD would reap COMMAND for us, and never come; COMMAND
+	 * gets back what we inherited. */
+	struct sigaction default_action = { .sa_handler = SIG_DFL }, old_chld;
+	if (sigaction(SIGCHLD, &default_action, &old_chld) == -1)
+		die("sigaction", "SIGCHLD", strerror(errno), NULL);
 	if (sigprocmask(SIG_BLOCK, &taken, &old_mask) == -1)
 		die("sigprocmask", "SIG_BLOCK", strerror(errno), NULL);
 	pid_t pid = fork();
 	if (pid == -1)
 		die("fork", command[0], strerror(errno), NULL);
 	if (pid == 0) {
-		(void)sigprocmask(SIG_SETMASK, &old_mask, NULL); /* valid: cannot fail */
+		(void)sigaction(SIGCHLD, &old_chld, NULL); /* valid: cannot fail */
+		(void)sigprocmask(SIG_SETMASK, &old_mask, NULL);
 		execvp(command[0], command);
 		int error = errno;
 		say("exec", command[0], strerror(error), NULL);
@@ -194,7 +197,7 @@ static int run(char *command[])
 		 * reaches COMMAND's group already. */
 		if (sig > 0 && sig != SIGCHLD &&
 		    (info.si_code == SI_USER || info.si_code == SI_QUEUE))
-			(void)kill(pid, sig); /* cannot fail: COMMAND is not reaped yet */
+			(void)kill(pid, sig); /* not reaped yet: the pid is COMMAND's */
 		pid_t ended = sig == SIGCHLD ? waitpid(pid, &status, WNOHANG) : 0;
 		if (ended == -1)
 			die("waitpid", "child", strerror(errno), NULL);

@@ -44,6 +44,7 @@ struct ring { /* the slots, three doorbells, and what shows the peer's death */
 
 static void hold_standard_descriptors(void);
 static void catch_stop_signals(void);
+static void clean_up(void);
 static uint64_t produce(const struct ring *ring);
 static void consume(const struct ring *ring);
 static void wait_for(int fd, int peer);
@@ -68,6 +69,8 @@ int main(int argc, char *argv[])
 		return 2;
 	}
 	catch_stop_signals();
+	if (atexit(clean_up) != 0) /* a parent that fails stops its child too */
+		die("atexit", "clean_up", "failed", NULL);
 	struct ring ring = { .count = (int)count };
 
 	/* Step 1: the ring, shared over fork; with no name, nothing is left behind. */
@@ -209,11 +212,12 @@ static void ring_bell(int doorbell, uint64_t value, const char *name)
 }
 
 /* ======================================================================
- * Below: what stops the child when we are stopped early, how a child's
+ * Below: what stops the child when we are stopped or fail, how a child's
  * end is told, and the error line. */
 
-/* The child has nothing to clean up: SIGKILL, and reap it (both calls are
- * async-signal-safe). */
+/* What a stop signal or the parent's exit runs (the child's child_pid is 0):
+ * SIGKILL the child, which has nothing to clean up, and reap it (both
+ * calls are async-signal-safe). */
 static void clean_up(void)
 {
 	pid_t pid = (pid_t)child_pid;

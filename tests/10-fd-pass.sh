@@ -89,6 +89,13 @@ test_a_closed_standard_output_ends_both_processes_quietly() {
 	head -c 10 "$big" | cmp - "$T/head.out" || fail "head got the wrong bytes"
 }
 
+test_sigpipe_inherited_ignored_still_ends_it_quietly() {
+	local big
+	big=$(input big 100000000)
+	trap '' PIPE # what the program inherits
+	quiet_under_head 10 10-fd-pass "$big"
+}
+
 test_a_fifo_is_refused_at_once_not_waited_for() {
 	# Opening a FIFO that no one writes would block: it must not.
 	mkfifo "$T/fifo"

@@ -78,6 +78,19 @@ test_a_closed_standard_output_ends_both_processes_quietly() {
 	[ ! -s "$T/err" ] || fail "not quiet"
 }
 
+test_sigpipe_inherited_ignored_still_ends_both_quietly() {
+	mkfifo "$T/p"
+	# shellcheck disable=SC2094 # both ends of one FIFO, on purpose
+	exec 3<> "$T/p" 4> "$T/p" 3<&-
+	trap '' PIPE # what the program inherits
+	set +e
+	run 11-signals 5 >&4 2> "$T/err"
+	local status=$?
+	set -e
+	[ "$status" = $((128 + $(signum SIGPIPE))) ] || fail "exited $status, expected death by SIGPIPE"
+	[ ! -s "$T/err" ] || fail "not quiet"
+}
+
 test_a_signal_from_another_process_is_ignored_and_reported() {
 	needs user-switch
 	# Room for 4 pending signals (one is SIGUSR1's) and a full pipe as

@@ -246,3 +246,11 @@ test_the_readme_table_of_lock_deaths_is_what_the_helper_finds() {
 	diff -u "$T/readme" "$T/found" >&2 || fail "README.md's table is not what the locks do"
 	[ -z "$(ls -A "$T/files")" ] || fail "the helper left files behind"
 }
+
+test_command_inherits_an_ignored_sigchld_as_we_did() {
+	# Not through run: timeout(1) would set SIGCHLD back to its default
+	# (the runner's time limit bounds this case). grep ends at once.
+	(trap '' CHLD && grep '^SigIgn' /proc/self/status) > "$T/want"
+	(trap '' CHLD && exec "$BIN/15-lock" -f "$T/lock" grep '^SigIgn' /proc/self/status) > "$T/got"
+	same "$T/want" "$T/got"
+}

@@ -168,3 +168,16 @@ test_bad_slots_are_usage_errors() {
 	done
 	expect_status 2 run 17-eventfd 1 2 < /dev/null 2> /dev/null
 }
+
+test_a_parent_that_fails_stops_its_child_and_says_one_line() {
+	# A directory as standard input: the parent's read fails.
+	spawn 17-eventfd < "$T" > "$T/out" 2> "$T/err"
+	local parent=$! child
+	child=$(pgrep -P $parent | head -n 1 || true)
+	finished $parent 1
+	stderr_is "$T/err" "17-eventfd: read standard input: $(errtext EISDIR)"
+	# The parent reaped its child before it exited.
+	[ -z "$child" ] || exited "$child" || fail "child $child is left"
+	! pgrep -f "$BIN/17-eventfd" > /dev/null || fail "a 17-eventfd is left"
+	[ ! -s "$T/out" ] || fail "output from a failed run"
+}
