@@ -132,7 +132,7 @@ static void copy_what_arrives(int sock)
 	struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
 	if (cmsg == NULL || cmsg->cmsg_level != SOL_SOCKET ||
 	    cmsg->cmsg_type != SCM_RIGHTS || cmsg->cmsg_len != CMSG_LEN(sizeof(int)))
-		die("recvmsg", "socket", "no descriptor in the message", NULL);
+		die("recvmsg", "socket", "not exactly one descriptor in the message", NULL);
 	int fd;
 	memcpy(&fd, CMSG_DATA(cmsg), sizeof fd); /* CMSG_DATA may be unaligned */
 	if (close(sock) == -1)
