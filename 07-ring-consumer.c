@@ -182,7 +182,7 @@ static struct region *attach_region(const char *name)
  * lock, which the kernel drops when it ends, however it ends. */
 static void wait_for_full_slot(struct region *region)
 {
-	struct flock lock = { .l_whence = SEEK_SET, .l_start = PRODUCER_BYTE, .l_len = 1 };
+	struct flock lock;
 	do {
 		struct timespec deadline; /* CLOCK_REALTIME: a step only makes one wait odd */
 		if (clock_gettime(CLOCK_REALTIME, &deadline) == -1)
@@ -193,7 +193,9 @@ static void wait_for_full_slot(struct region *region)
 			return;
 		if (errno != ETIMEDOUT && errno != EINTR)
 			die("sem_timedwait", region_name, strerror(errno), NULL);
-		lock.l_type = F_WRLCK; /* F_GETLK turns it into F_UNLCK if nobody holds one */
+		/* Asked anew each time: F_GETLK writes a holder's range over it, or F_UNLCK. */
+		lock = (struct flock){ .l_type = F_WRLCK, .l_whence = SEEK_SET,
+				       .l_start = PRODUCER_BYTE, .l_len = 1 };
 		if (fcntl(region_fd, F_GETLK, &lock) == -1)
 			die("fcntl", region_name, strerror(errno), NULL);
 	} while (lock.l_type != F_UNLCK);

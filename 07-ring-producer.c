@@ -84,9 +84,9 @@ int main(int argc, char *argv[])
 	 * as empty. Then remove the name: the two mappings keep the region. */
 	struct region *region = create_region(name);
 	wait_for_empty_slot(region);
-	must_remove = 0;
 	if (shm_unlink(name) == -1 && errno != ENOENT)
 		die("shm_unlink", name, strerror(errno), NULL);
+	must_remove = 0; /* only now: a signal before this still removes the name */
 	if (isatty(STDIN_FILENO))
 		fprintf(stderr, "%s: reading standard input; end it with Ctrl-D\n", PROGRAM);
 
