@@ -33,10 +33,10 @@
 enum { SLOT_SIZE = 64 * 1024, MAX_SLOTS = 64 };
 
 struct slot {
-	atomic_size_t length; /* stored last, with release: the data is there; 0: the end */
+	atomic_uint length; /* stored last, with release: the data is there; 0: the end */
 	unsigned char data[SLOT_SIZE];
 };
-_Static_assert(ATOMIC_LONG_LOCK_FREE == 2, "only lock-free atomics work between processes");
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "only lock-free atomics work between processes");
 struct ring { /* the slots, three doorbells, and what shows the peer's death */
 	struct slot *slots;
 	int count, free_slots, filled, bytes, peer;
@@ -153,13 +153,13 @@ static uint64_t produce(const struct ring *ring)
 		struct slot *slot = &ring->slots[i];
 		ssize_t n;
 		wait_for(ring->free_slots, ring->peer);
-		wait_for(STDIN_FILENO, ring->peer);
+		wait_for(STDIN_FILENO, ring->peer); /* a child dying meanwhile is seen */
 		while ((n = read(STDIN_FILENO, slot->data, SLOT_SIZE)) == -1 && errno == EINTR)
 			continue;
 		if (n == -1)
 			die("read", "standard input", strerror(errno), NULL);
 		/* Release: C orders the data before the length (it promises nothing of eventfd) */
-		atomic_store_explicit(&slot->length, (size_t)n, memory_order_release);
+		atomic_store_explicit(&slot->length, (unsigned)n, memory_order_release);
 		ring_bell(ring->filled, 1, "filled slots");
 		if (n == 0)
 			return sent;
@@ -186,7 +186,8 @@ static void consume(const struct ring *ring)
 }
 
 /* Either side: sleep until fd is readable, then take 1 from a doorbell (8
- * bytes, never fewer). Should the peer end first, we end too. */
+ * bytes, never fewer); standard input is left for the caller to read.
+ * Should the peer end first, we end too. */
 static void wait_for(int fd, int peer)
 {
 	struct pollfd fds[2] = { { .fd = fd, .events = POLLIN }, { .fd = peer, .events = POLLIN } };
