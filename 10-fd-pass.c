@@ -50,8 +50,7 @@ int main(int argc, char *argv[])
 		return 2;
 	}
 	hold_standard_descriptors();
-	/* EFBIG past ulimit -f, not SIGXFSZ. SIGPIPE at its default, even if we
-	 * inherited it ignored: | head ends us quietly, as cat. No handler: no EINTR. */
+	/* EFBIG past ulimit -f; SIGPIPE at its default even if inherited ignored (| head). */
 	if (signal(SIGXFSZ, SIG_IGN) == SIG_ERR || signal(SIGPIPE, SIG_DFL) == SIG_ERR)
 		die("signal", "SIGXFSZ/SIGPIPE", strerror(errno), NULL);
 
