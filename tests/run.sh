@@ -182,12 +182,17 @@ mkdir "$RESULTS"
 run_file() {
 	local index=$1 file=$2 case started status
 	for case in $(grep -o '^test_[A-Za-z0-9_]*' "$file"); do
+		[ ! -e "$RESULTS/.stop" ] || return 0
 		status=0 started=$EPOCHREALTIME
 		# Into a file, not $(...): a program the case failed to stop would
-		# hold a pipe open, and the suite would wait for it forever.
+		# hold a pipe open, and the suite would wait for it forever. Its pid
+		# in INDEX.running, for stop_suite.
 		timeout -k 5 "$CASE_LIMIT" bash -c \
 			'. tests/lib.sh && . "$1" && run_case "$2"' _ "$file" "$case" \
-			> "$RESULTS/$index.$case.log" 2>&1 < /dev/null || status=$?
+			> "$RESULTS/$index.$case.log" 2>&1 < /dev/null &
+		echo $! > "$RESULTS/$index.running"
+		wait $! || status=$?
+		rm -f "$RESULTS/$index.running"
 		# SUITE_TIMES=FILE: each case's seconds and name, to find the slow ones.
 		[ -z "${SUITE_TIMES:-}" ] ||
 			echo "$(bc <<< "$EPOCHREALTIME - $started") ${file#tests/} $case" >> "$SUITE_TIMES"
@@ -195,6 +200,44 @@ run_file() {
 		mv "$RESULTS/$index.$case.tmp" "$RESULTS/$index.$case.status"
 	done
 }
+# The suite stopped (Ctrl-C, SIGTERM, SIGHUP): no case starts any more, the
+# running ones get SIGTERM, which their cleanup handles (timeout passes it
+# on), and once they have ended the suite dies of the same signal.
+descendants() {
+	local child
+	for child in $(pgrep -P "$1"); do
+		echo "$child"
+		descendants "$child"
+	done
+}
+stop_suite() {
+	local sig=$1 running tries=0 cases=()
+	: > "$RESULTS/.stop"
+	# The lanes first (each runs one file's cases), so that none starts another.
+	[ -z "${lanes:-}" ] || { pkill -TERM -P "$lanes"; kill -TERM "$lanes"; } 2> /dev/null
+	for running in "$RESULTS"/*.running; do
+		[ -f "$running" ] && cases+=("$(cat "$running")")
+	done
+	# Every process of each case: a program that `run` started sits in a
+	# process group of its own timeout's, where a signal to the case alone
+	# would not reach it, and the case's shell would wait for it.
+	for running in "${cases[@]}"; do
+		mapfile -t -O "${#cases[@]}" cases < <(descendants "$running")
+	done
+	kill -TERM "${cases[@]}" 2> /dev/null
+	# Bounded: timeout kills a case 5 s after passing the signal on.
+	while [ "$tries" -lt 200 ] && kill -0 "${cases[@]}" 2> /dev/null; do
+		sleep 0.05
+		tries=$((tries + 1))
+	done
+	[ -z "${mq_holder:-}" ] || kill "$mq_holder" 2> /dev/null
+	rm -rf "$SHARED"
+	trap - EXIT "$sig"
+	kill -s "$sig" $$
+}
+trap 'stop_suite TERM' TERM
+trap 'stop_suite INT' INT
+trap 'stop_suite HUP' HUP
 (
 	for index in "${!files[@]}"; do
 		while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n; done
