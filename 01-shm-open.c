@@ -25,8 +25,7 @@
 static int valid_name(const char *name);
 static void hold_standard_descriptors(void);
 static void clean_up(void);
-static _Noreturn void die(const char *call, const char *object,
-			  const char *reason, const char *fix);
+static _Noreturn void die(const char *call, const char *object, const char *reason, const char *fix);
 
 /* The object we made, until the message that announces it is written:
  * if that fails, clean_up removes the object again. */
@@ -92,10 +91,9 @@ static int valid_name(const char *name)
 	       strcmp(name, "/..") != 0;
 }
 
-/* A descriptor 0, 1 or 2 that was closed when we started is filled with
- * /dev/null opened the other way round: reading or writing it still fails
- * with EBADF as before, and no queue, FIFO or socket of ours can take its
- * number and receive our data or our error lines. */
+/* A descriptor 0, 1 or 2 closed at our start is filled with /dev/null, opened
+ * the other way round (using it still fails with EBADF): no queue, FIFO or
+ * socket of ours can take its number and get our data or error lines. */
 static void hold_standard_descriptors(void)
 {
 	for (int fd = 0; fd <= 2; fd++)
@@ -112,20 +110,17 @@ static void clean_up(void)
 }
 
 /* One line on stderr, "program: call object: reason (fix)", then exit 1.
- * The object may come from the command line: a control byte in the line
- * is shown as \ooo, so that no name can forge a second line. */
-static _Noreturn void die(const char *call, const char *object,
-			  const char *reason, const char *fix)
+ * A control byte (a name may hold one) is shown as \ooo: no forged line. */
+static _Noreturn void die(const char *call, const char *object, const char *reason, const char *fix)
 {
 	char line[4096];
-	(void)snprintf(line, sizeof line, "%s: %s %s: %s%s%s%s", PROGRAM, call,
-		       object, reason, fix ? " (" : "", fix ? fix : "", fix ? ")" : "");
-	for (const char *c = line; *c != '\0'; c++) {
+	(void)snprintf(line, sizeof line, "%s: %s %s: %s%s%s%s", PROGRAM, call, object, reason,
+		       fix ? " (" : "", fix ? fix : "", fix ? ")" : "");
+	for (const char *c = line; *c != '\0'; c++)
 		if ((unsigned char)*c < ' ' || *c == '\177')
 			(void)fprintf(stderr, "\\%03o", (unsigned)(unsigned char)*c);
 		else
 			(void)putc(*c, stderr);
-	}
 	(void)putc('\n', stderr);
 	exit(1);
 }

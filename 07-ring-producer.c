@@ -58,8 +58,7 @@ static void catch_stop_signals(void);
 static void on_stop_signal(int sig);
 static void clean_up(void);
 static void say(const char *call, const char *object, const char *reason, const char *fix);
-static _Noreturn void die(const char *call, const char *object,
-			  const char *reason, const char *fix);
+static _Noreturn void die(const char *call, const char *object, const char *reason, const char *fix);
 
 static const char *region_name;           /* what clean_up removes, */
 static volatile sig_atomic_t must_remove; /* while the name is ours to remove */
@@ -230,10 +229,9 @@ static int lock_byte(int fd, int command, off_t byte)
 	return 0;
 }
 
-/* A descriptor 0, 1 or 2 that was closed when we started is filled with
- * /dev/null opened the other way round: reading or writing it still fails
- * with EBADF as before, and no queue, FIFO or socket of ours can take its
- * number and receive our data or our error lines. */
+/* A descriptor 0, 1 or 2 closed at our start is filled with /dev/null, opened
+ * the other way round (using it still fails with EBADF): no queue, FIFO or
+ * socket of ours can take its number and get our data or error lines. */
 static void hold_standard_descriptors(void)
 {
 	for (int fd = 0; fd <= 2; fd++)
@@ -259,10 +257,7 @@ static const int stop_signals[] = {
 	SIGUSR1, SIGSEGV, SIGUSR2, SIGALRM, SIGTERM, SIGXCPU, SIGVTALRM,
 	SIGPROF, SIGSYS, SIGPOLL,
 #ifdef SIGSTKFLT
-	SIGSTKFLT, /* Linux */
-#endif
-#ifdef SIGPWR
-	SIGPWR, /* Linux */
+	SIGSTKFLT, SIGPWR, /* Linux */
 #endif
 };
 
@@ -305,26 +300,23 @@ static void clean_up(void)
 	}
 }
 
-/* One line on stderr, "program: call object: reason (fix)". The object may
- * come from the command line: a control byte in the line is shown as \ooo,
- * so that no name can forge a second line. */
+/* One line on stderr, "program: call object: reason (fix)". A control
+ * byte (a name may hold one) is shown as \ooo: no forged line. */
 static void say(const char *call, const char *object, const char *reason, const char *fix)
 {
 	char line[4096];
-	(void)snprintf(line, sizeof line, "%s: %s %s: %s%s%s%s", PROGRAM, call,
-		       object, reason, fix ? " (" : "", fix ? fix : "", fix ? ")" : "");
-	for (const char *c = line; *c != '\0'; c++) {
+	(void)snprintf(line, sizeof line, "%s: %s %s: %s%s%s%s", PROGRAM, call, object, reason,
+		       fix ? " (" : "", fix ? fix : "", fix ? ")" : "");
+	for (const char *c = line; *c != '\0'; c++)
 		if ((unsigned char)*c < ' ' || *c == '\177')
 			(void)fprintf(stderr, "\\%03o", (unsigned)(unsigned char)*c);
 		else
 			(void)putc(*c, stderr);
-	}
 	(void)putc('\n', stderr);
 }
 
 /* say's line, then exit 1. */
-static _Noreturn void die(const char *call, const char *object,
-			  const char *reason, const char *fix)
+static _Noreturn void die(const char *call, const char *object, const char *reason, const char *fix)
 {
 	say(call, object, reason, fix);
 	exit(1);

@@ -40,8 +40,7 @@ static void hold_standard_descriptors(void);
 static int reap(pid_t child);
 static int child_result(int status);
 static int write_all(int fd, const void *buf, size_t len);
-static _Noreturn void die(const char *call, const char *object,
-			  const char *reason, const char *fix);
+static _Noreturn void die(const char *call, const char *object, const char *reason, const char *fix);
 
 int main(int argc, char *argv[])
 {
@@ -150,10 +149,9 @@ static void copy_what_arrives(int sock)
 
 /* Below: the error line and the waits. The child never blocks, so nothing has to stop it. */
 
-/* A descriptor 0, 1 or 2 that was closed when we started is filled with
- * /dev/null opened the other way round: reading or writing it still fails
- * with EBADF as before, and no queue, FIFO or socket of ours can take its
- * number and receive our data or our error lines. */
+/* A descriptor 0, 1 or 2 closed at our start is filled with /dev/null, opened
+ * the other way round (using it still fails with EBADF): no queue, FIFO or
+ * socket of ours can take its number and get our data or error lines. */
 static void hold_standard_descriptors(void)
 {
 	for (int fd = 0; fd <= 2; fd++)
@@ -201,20 +199,17 @@ static int write_all(int fd, const void *buf, size_t len)
 }
 
 /* One line on stderr, "program: call object: reason (fix)", then exit 1.
- * The object may come from the command line: a control byte in the line
- * is shown as \ooo, so that no name can forge a second line. */
-static _Noreturn void die(const char *call, const char *object,
-			  const char *reason, const char *fix)
+ * A control byte (a name may hold one) is shown as \ooo: no forged line. */
+static _Noreturn void die(const char *call, const char *object, const char *reason, const char *fix)
 {
 	char line[4096];
-	(void)snprintf(line, sizeof line, "%s: %s %s: %s%s%s%s", PROGRAM, call,
-		       object, reason, fix ? " (" : "", fix ? fix : "", fix ? ")" : "");
-	for (const char *c = line; *c != '\0'; c++) {
+	(void)snprintf(line, sizeof line, "%s: %s %s: %s%s%s%s", PROGRAM, call, object, reason,
+		       fix ? " (" : "", fix ? fix : "", fix ? ")" : "");
+	for (const char *c = line; *c != '\0'; c++)
 		if ((unsigned char)*c < ' ' || *c == '\177')
 			(void)fprintf(stderr, "\\%03o", (unsigned)(unsigned char)*c);
 		else
 			(void)putc(*c, stderr);
-	}
 	(void)putc('\n', stderr);
 	exit(1);
 }

@@ -56,8 +56,7 @@ static void take(int semaphore);
 static void check_object(const struct ipc_perm *perm, int ours, const char *call, const char *why);
 static int write_all(int fd, const void *buf, size_t len);
 static void say(const char *call, const char *object, const char *reason, const char *fix);
-static _Noreturn void die(const char *call, const char *object,
-			  const char *reason, const char *fix);
+static _Noreturn void die(const char *call, const char *object, const char *reason, const char *fix);
 static void catch_stop_signals(void);
 static void on_stop_signal(int sig);
 static void clean_up(void);
@@ -246,26 +245,23 @@ static void check_object(const struct ipc_perm *perm, int ours, const char *call
 		die(call, keypath, why, "ipcrm it or pass another KEYPATH");
 }
 
-/* One line on stderr, "program: call object: reason (fix)". The object may
- * come from the command line: a control byte in the line is shown as \ooo,
- * so that no name can forge a second line. */
+/* One line on stderr, "program: call object: reason (fix)". A control
+ * byte (a name may hold one) is shown as \ooo: no forged line. */
 static void say(const char *call, const char *object, const char *reason, const char *fix)
 {
 	char line[4096];
-	(void)snprintf(line, sizeof line, "%s: %s %s: %s%s%s%s", PROGRAM, call,
-		       object, reason, fix ? " (" : "", fix ? fix : "", fix ? ")" : "");
-	for (const char *c = line; *c != '\0'; c++) {
+	(void)snprintf(line, sizeof line, "%s: %s %s: %s%s%s%s", PROGRAM, call, object, reason,
+		       fix ? " (" : "", fix ? fix : "", fix ? ")" : "");
+	for (const char *c = line; *c != '\0'; c++)
 		if ((unsigned char)*c < ' ' || *c == '\177')
 			(void)fprintf(stderr, "\\%03o", (unsigned)(unsigned char)*c);
 		else
 			(void)putc(*c, stderr);
-	}
 	(void)putc('\n', stderr);
 }
 
 /* say's line, then exit 1. */
-static _Noreturn void die(const char *call, const char *object,
-			  const char *reason, const char *fix)
+static _Noreturn void die(const char *call, const char *object, const char *reason, const char *fix)
 {
 	say(call, object, reason, fix);
 	exit(1);
@@ -295,10 +291,7 @@ static const int stop_signals[] = {
 	SIGUSR1, SIGSEGV, SIGUSR2, SIGALRM, SIGTERM, SIGXCPU, SIGVTALRM,
 	SIGPROF, SIGSYS, SIGPOLL,
 #ifdef SIGSTKFLT
-	SIGSTKFLT, /* Linux */
-#endif
-#ifdef SIGPWR
-	SIGPWR, /* Linux */
+	SIGSTKFLT, SIGPWR, /* Linux */
 #endif
 };
 

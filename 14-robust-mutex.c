@@ -45,8 +45,7 @@ _Static_assert(ATOMIC_INT_LOCK_FREE == 2, "atomic int must be lock-free");
 static int parse(const char *text, long high);
 static void work(struct bank *bank, int worker, long transfers);
 static void lock(struct bank *bank);
-static _Noreturn void die(const char *call, const char *object,
-			  const char *reason, const char *fix);
+static _Noreturn void die(const char *call, const char *object, const char *reason, const char *fix);
 static int reap(pid_t child);
 static void catch_stop_signals(void);
 
@@ -233,20 +232,17 @@ static int parse(const char *text, long high)
 }
 
 /* One line on stderr, "program: call object: reason (fix)", then exit 1.
- * The object may come from the command line: a control byte in the line
- * is shown as \ooo, so that no name can forge a second line. */
-static _Noreturn void die(const char *call, const char *object,
-			  const char *reason, const char *fix)
+ * A control byte (a name may hold one) is shown as \ooo: no forged line. */
+static _Noreturn void die(const char *call, const char *object, const char *reason, const char *fix)
 {
 	char line[4096];
-	(void)snprintf(line, sizeof line, "%s: %s %s: %s%s%s%s", PROGRAM, call,
-		       object, reason, fix ? " (" : "", fix ? fix : "", fix ? ")" : "");
-	for (const char *c = line; *c != '\0'; c++) {
+	(void)snprintf(line, sizeof line, "%s: %s %s: %s%s%s%s", PROGRAM, call, object, reason,
+		       fix ? " (" : "", fix ? fix : "", fix ? ")" : "");
+	for (const char *c = line; *c != '\0'; c++)
 		if ((unsigned char)*c < ' ' || *c == '\177')
 			(void)fprintf(stderr, "\\%03o", (unsigned)(unsigned char)*c);
 		else
 			(void)putc(*c, stderr);
-	}
 	(void)putc('\n', stderr);
 	exit(1);
 }
@@ -280,10 +276,7 @@ static const int stop_signals[] = {
 	SIGUSR1, SIGSEGV, SIGUSR2, SIGALRM, SIGTERM, SIGXCPU, SIGVTALRM,
 	SIGPROF, SIGSYS, SIGPOLL,
 #ifdef SIGSTKFLT
-	SIGSTKFLT, /* Linux */
-#endif
-#ifdef SIGPWR
-	SIGPWR, /* Linux */
+	SIGSTKFLT, SIGPWR, /* Linux */
 #endif
 };
 

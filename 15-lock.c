@@ -33,8 +33,7 @@ static void on_alarm(int sig);
 static int run(char *command[]);
 static _Noreturn void end_like(int status);
 static void say(const char *call, const char *object, const char *reason, const char *fix);
-static _Noreturn void die(const char *call, const char *object,
-			  const char *reason, const char *fix);
+static _Noreturn void die(const char *call, const char *object, const char *reason, const char *fix);
 
 static volatile sig_atomic_t timed_out;
 
@@ -206,10 +205,9 @@ static int run(char *command[])
 	}
 }
 
-/* A descriptor 0, 1 or 2 that was closed when we started is filled with
- * /dev/null opened the other way round: reading or writing it still fails
- * with EBADF as before, and no queue, FIFO or socket of ours can take its
- * number and receive our data or our error lines. */
+/* A descriptor 0, 1 or 2 closed at our start is filled with /dev/null, opened
+ * the other way round (using it still fails with EBADF): no queue, FIFO or
+ * socket of ours can take its number and get our data or error lines. */
 static void hold_standard_descriptors(void)
 {
 	for (int fd = 0; fd <= 2; fd++)
@@ -236,26 +234,23 @@ static _Noreturn void end_like(int status)
 	exit(128 + sig); /* not reached: the signal's default action ends us */
 }
 
-/* One line on stderr, "program: call object: reason (fix)". The object may
- * come from the command line: a control byte in the line is shown as \ooo,
- * so that no name can forge a second line. */
+/* One line on stderr, "program: call object: reason (fix)". A control
+ * byte (a name may hold one) is shown as \ooo: no forged line. */
 static void say(const char *call, const char *object, const char *reason, const char *fix)
 {
 	char line[4096];
-	(void)snprintf(line, sizeof line, "%s: %s %s: %s%s%s%s", PROGRAM, call,
-		       object, reason, fix ? " (" : "", fix ? fix : "", fix ? ")" : "");
-	for (const char *c = line; *c != '\0'; c++) {
+	(void)snprintf(line, sizeof line, "%s: %s %s: %s%s%s%s", PROGRAM, call, object, reason,
+		       fix ? " (" : "", fix ? fix : "", fix ? ")" : "");
+	for (const char *c = line; *c != '\0'; c++)
 		if ((unsigned char)*c < ' ' || *c == '\177')
 			(void)fprintf(stderr, "\\%03o", (unsigned)(unsigned char)*c);
 		else
 			(void)putc(*c, stderr);
-	}
 	(void)putc('\n', stderr);
 }
 
 /* say's line, then exit 1. */
-static _Noreturn void die(const char *call, const char *object,
-			  const char *reason, const char *fix)
+static _Noreturn void die(const char *call, const char *object, const char *reason, const char *fix)
 {
 	say(call, object, reason, fix);
 	exit(1);

@@ -34,8 +34,7 @@ static void remove_stale_socket(const struct sockaddr_un *address, int type);
 static void survive_accept_error(int error);
 static void serve(int client, struct ucred peer);
 static void say(const char *call, const char *object, const char *reason, const char *fix);
-static _Noreturn void die(const char *call, const char *object,
-			  const char *reason, const char *fix);
+static _Noreturn void die(const char *call, const char *object, const char *reason, const char *fix);
 
 static char socket_name[128]; /* in our lines (@name when abstract); clean_up removes it */
 static volatile sig_atomic_t must_remove;
@@ -217,10 +216,7 @@ static const int stop_signals[] = {
 	SIGUSR1, SIGSEGV, SIGUSR2, SIGALRM, SIGTERM, SIGXCPU, SIGVTALRM,
 	SIGPROF, SIGSYS, SIGPOLL,
 #ifdef SIGSTKFLT
-	SIGSTKFLT, /* Linux */
-#endif
-#ifdef SIGPWR
-	SIGPWR, /* Linux */
+	SIGSTKFLT, SIGPWR, /* Linux */
 #endif
 };
 
@@ -250,10 +246,9 @@ static void catch_stop_signals(void)
 		die("signal", "SIGPIPE/SIGXFSZ", strerror(errno), NULL);
 }
 
-/* A descriptor 0, 1 or 2 that was closed when we started is filled with
- * /dev/null opened the other way round: reading or writing it still fails
- * with EBADF as before, and no queue, FIFO or socket of ours can take its
- * number and receive our data or our error lines. */
+/* A descriptor 0, 1 or 2 closed at our start is filled with /dev/null, opened
+ * the other way round (using it still fails with EBADF): no queue, FIFO or
+ * socket of ours can take its number and get our data or error lines. */
 static void hold_standard_descriptors(void)
 {
 	for (int fd = 0; fd <= 2; fd++)
@@ -262,26 +257,23 @@ static void hold_standard_descriptors(void)
 			exit(1); /* nowhere to say why: stderr may be closed */
 }
 
-/* One line on stderr, "program: call object: reason (fix)". The object may
- * come from the command line: a control byte in the line is shown as \ooo,
- * so that no name can forge a second line. */
+/* One line on stderr, "program: call object: reason (fix)". A control
+ * byte (a name may hold one) is shown as \ooo: no forged line. */
 static void say(const char *call, const char *object, const char *reason, const char *fix)
 {
 	char line[4096];
-	(void)snprintf(line, sizeof line, "%s: %s %s: %s%s%s%s", PROGRAM, call,
-		       object, reason, fix ? " (" : "", fix ? fix : "", fix ? ")" : "");
-	for (const char *c = line; *c != '\0'; c++) {
+	(void)snprintf(line, sizeof line, "%s: %s %s: %s%s%s%s", PROGRAM, call, object, reason,
+		       fix ? " (" : "", fix ? fix : "", fix ? ")" : "");
+	for (const char *c = line; *c != '\0'; c++)
 		if ((unsigned char)*c < ' ' || *c == '\177')
 			(void)fprintf(stderr, "\\%03o", (unsigned)(unsigned char)*c);
 		else
 			(void)putc(*c, stderr);
-	}
 	(void)putc('\n', stderr);
 }
 
 /* say's line, then exit 1. */
-static _Noreturn void die(const char *call, const char *object,
-			  const char *reason, const char *fix)
+static _Noreturn void die(const char *call, const char *object, const char *reason, const char *fix)
 {
 	say(call, object, reason, fix);
 	exit(1);

@@ -36,8 +36,7 @@ static long long milliseconds(const char *text);
 static int supervise(pid_t child, int pidfd, int sigfd, const char *command);
 static _Noreturn void end_like(int status);
 static void say(const char *call, const char *object, const char *reason, const char *fix);
-static _Noreturn void die(const char *call, const char *object,
-			  const char *reason, const char *fix);
+static _Noreturn void die(const char *call, const char *object, const char *reason, const char *fix);
 
 static int timeout_signal = SIGTERM, timed_out;
 static long long limit_ms, grace_ms = -1; /* -1: no -k, no SIGKILL */
@@ -211,10 +210,9 @@ static _Noreturn void end_like(int status)
 	exit(128 + sig); /* not reached: the signal's default action ends us */
 }
 
-/* A descriptor 0, 1 or 2 that was closed when we started is filled with
- * /dev/null opened the other way round: reading or writing it still fails
- * with EBADF as before, and no queue, FIFO or socket of ours can take its
- * number and receive our data or our error lines. */
+/* A descriptor 0, 1 or 2 closed at our start is filled with /dev/null, opened
+ * the other way round (using it still fails with EBADF): no queue, FIFO or
+ * socket of ours can take its number and get our data or error lines. */
 static void hold_standard_descriptors(void)
 {
 	for (int fd = 0; fd <= 2; fd++)
@@ -223,27 +221,24 @@ static void hold_standard_descriptors(void)
 			exit(FAILED); /* nowhere to say why: stderr may be closed */
 }
 
-/* One line on stderr, "program: call object: reason (fix)". The object may
- * come from the command line: a control byte in the line is shown as \ooo,
- * so that no name can forge a second line. */
+/* One line on stderr, "program: call object: reason (fix)". A control
+ * byte (a name may hold one) is shown as \ooo: no forged line. */
 static void say(const char *call, const char *object, const char *reason, const char *fix)
 {
 	char line[4096];
-	(void)snprintf(line, sizeof line, "%s: %s %s: %s%s%s%s", PROGRAM, call,
-		       object, reason, fix ? " (" : "", fix ? fix : "", fix ? ")" : "");
-	for (const char *c = line; *c != '\0'; c++) {
+	(void)snprintf(line, sizeof line, "%s: %s %s: %s%s%s%s", PROGRAM, call, object, reason,
+		       fix ? " (" : "", fix ? fix : "", fix ? ")" : "");
+	for (const char *c = line; *c != '\0'; c++)
 		if ((unsigned char)*c < ' ' || *c == '\177')
 			(void)fprintf(stderr, "\\%03o", (unsigned)(unsigned char)*c);
 		else
 			(void)putc(*c, stderr);
-	}
 	(void)putc('\n', stderr);
 }
 
 /* One line on stderr, "program: call object: reason (fix)", then exit
  * 125, as timeout(1) does (1 could be COMMAND's own status). */
-static _Noreturn void die(const char *call, const char *object,
-			  const char *reason, const char *fix)
+static _Noreturn void die(const char *call, const char *object, const char *reason, const char *fix)
 {
 	say(call, object, reason, fix);
 	exit(FAILED);

@@ -28,15 +28,14 @@ static void let_partner_speak_first(void);
 static void clean_up(void);
 
 /* One line on stderr, "program: call object: reason (fix)", then exit 1.
- * The object may come from the command line: a control byte in the line
- * is shown as \ooo, so that no name can forge a second line. */
+ * A control byte (a name may hold one) is shown as \ooo: no forged line. */
 _Noreturn void die(const char *call, const char *object,
 		   const char *reason, const char *fix)
 {
 	let_partner_speak_first();
 	char line[4096];
-	(void)snprintf(line, sizeof line, "%s: %s %s: %s%s%s%s", PROGRAM, call,
-		       object, reason, fix ? " (" : "", fix ? fix : "", fix ? ")" : "");
+	(void)snprintf(line, sizeof line, "%s: %s %s: %s%s%s%s", PROGRAM, call, object, reason,
+		       fix ? " (" : "", fix ? fix : "", fix ? ")" : "");
 	for (const char *c = line; *c != '\0'; c++) {
 		if ((unsigned char)*c < ' ' || *c == '\177')
 			fprintf(stderr, "\\%03o", (unsigned)(unsigned char)*c);
@@ -47,10 +46,9 @@ _Noreturn void die(const char *call, const char *object,
 	exit(1);
 }
 
-/* A descriptor 0, 1 or 2 that was closed when we started is filled with
- * /dev/null opened the other way round: reading or writing it still fails
- * with EBADF as before, and no queue, FIFO or socket of ours can take its
- * number and receive our data or our error lines. */
+/* A descriptor 0, 1 or 2 closed at our start is filled with /dev/null, opened
+ * the other way round (using it still fails with EBADF): no queue, FIFO or
+ * socket of ours can take its number and get our data or error lines. */
 void hold_standard_descriptors(void)
 {
 	for (int fd = 0; fd <= 2; fd++)
@@ -218,10 +216,7 @@ static const int stop_signals[] = {
 	SIGUSR1, SIGSEGV, SIGUSR2, SIGALRM, SIGTERM, SIGXCPU, SIGVTALRM,
 	SIGPROF, SIGSYS, SIGPOLL,
 #ifdef SIGSTKFLT
-	SIGSTKFLT, /* Linux */
-#endif
-#ifdef SIGPWR
-	SIGPWR, /* Linux */
+	SIGSTKFLT, SIGPWR, /* Linux */
 #endif
 };
 
