@@ -35,8 +35,6 @@ static _Noreturn void end_like(int status);
 static void say(const char *call, const char *object, const char *reason, const char *fix);
 static _Noreturn void die(const char *call, const char *object, const char *reason, const char *fix);
 
-static volatile sig_atomic_t timed_out;
-
 int main(int argc, char *argv[])
 {
 	hold_standard_descriptors();
@@ -103,11 +101,9 @@ int main(int argc, char *argv[])
 	if (seconds > 0 && sigaction(SIGALRM, &on_time, NULL) == -1)
 		die("sigaction", "SIGALRM", strerror(errno), NULL);
 	(void)alarm((unsigned)seconds);
-	int got;
-	while ((got = kind == FLOCK ? flock(fd, how) : fcntl(fd, set, &whole)) == -1 &&
-	       errno == EINTR)
-		if (timed_out)
-			die(call, path, "still locked when the -w time was up", NULL);
+	int got = kind == FLOCK ? flock(fd, how) : fcntl(fd, set, &whole);
+	if (got == -1 && errno == EINTR) /* SIGALRM is the only signal we handle */
+		die(call, path, "still locked when the -w time was up", NULL);
 	if (got == -1 && errno != EAGAIN && errno != EACCES && errno != EWOULDBLOCK)
 		die(call, path, strerror(errno), NULL);
 	if (got == -1) { /* -n: F_GETLK names a POSIX lock's holder, never an OFD one's */
@@ -118,9 +114,7 @@ int main(int argc, char *argv[])
 				       (long)whole.l_pid);
 		die(call, path, reason, NULL);
 	}
-	(void)alarm(0);
-	if (signal(SIGALRM, SIG_DFL) == SIG_ERR)
-		die("signal", "SIGALRM", strerror(errno), NULL);
+	(void)alarm(0); /* exec gives COMMAND SIGALRM's default action back */
 
 	/* Step 3 (-r), the trap: as a library might, open FILE and close it,
 	 * which drops our POSIX lock (an OFD or flock one stays). */
@@ -147,7 +141,6 @@ int main(int argc, char *argv[])
 static void on_alarm(int sig)
 {
 	(void)sig;
-	timed_out = 1;
 	(void)alarm(1);
 }
 
