@@ -167,7 +167,7 @@ test_closed_standard_input_and_error_change_nothing() {
 
 test_a_closed_standard_output_is_an_error() {
 	expect_status 1 timeout -k 2 "$TMO" "$BIN/11-signals" 3 >&- 2> "$T/err"
-	stderr_is "$T/err" "11-signals: write standard output: $(errtext EBADF)"
+	stderr_is "$T/err" "11-signals: dprintf standard output: $(errtext EBADF)"
 }
 
 test_an_output_past_the_file_size_limit_is_reported() {
@@ -176,6 +176,6 @@ test_an_output_past_the_file_size_limit_is_reported() {
 		ulimit -f 1 # 1024 bytes: SIGXFSZ, ignored, makes write fail instead
 		expect_status 1 timeout -k 2 "$TMO" "$BIN/11-signals" 1000 > "$T/out" 2> "$T/err"
 	)
-	stderr_is "$T/err" "11-signals: write standard output: $(errtext EFBIG)"
+	stderr_is "$T/err" "11-signals: dprintf standard output: $(errtext EFBIG)"
 	squares 1000 | head -c 1024 | cmp - "$T/out" || fail "the output is not the first 1024 bytes"
 }
