@@ -41,7 +41,6 @@ static _Noreturn void die(const char *call, const char *object, const char *reas
 static int timeout_signal = SIGTERM, timed_out;
 static long long limit_ms, grace_ms = -1; /* -1: no -k, no SIGKILL */
 static const char *limit_text, *grace_text;
-static const int taken_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGCHLD };
 
 int main(int argc, char *argv[])
 {
@@ -63,8 +62,10 @@ int main(int argc, char *argv[])
 	 * end without pidfds). Blocked first, they wait for it to read them. */
 	sigset_t taken, old_mask;
 	sigemptyset(&taken);
-	for (size_t i = 0; i < sizeof taken_signals / sizeof taken_signals[0]; i++)
-		sigaddset(&taken, taken_signals[i]);
+	sigaddset(&taken, SIGINT);
+	sigaddset(&taken, SIGTERM);
+	sigaddset(&taken, SIGHUP);
+	sigaddset(&taken, SIGCHLD);
 	if (sigprocmask(SIG_BLOCK, &taken, &old_mask) == -1)
 		die("sigprocmask", "SIG_BLOCK", strerror(errno), NULL);
 	int sigfd = signalfd(-1, &taken, SFD_CLOEXEC);
@@ -96,8 +97,6 @@ int main(int argc, char *argv[])
 	/* Step 4: wait for COMMAND's end, a signal to pass on, or the time.
 	 * Step 5: end as COMMAND ended, or as the time ran out. */
 	int status = supervise(child, pidfd, sigfd, command[0]);
-	if (close(sigfd) == -1 || (pidfd != -1 && close(pidfd) == -1))
-		die("close", "signalfd or pidfd", strerror(errno), NULL);
 	if (timed_out)
 		exit(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL ? 128 + SIGKILL : TIMED_OUT);
 	end_like(status);
