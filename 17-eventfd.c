@@ -72,9 +72,9 @@ int main(int argc, char *argv[])
 	struct ring ring = { .count = (int)count };
 
 	/* Step 1: the ring, shared over fork; with no name, nothing is left behind. */
+	size_t size = (size_t)count * sizeof(struct slot);
 	/* cppcheck-suppress invalidFunctionArg ; MAP_ANONYMOUS wants fd -1 (some systems insist) */
-	ring.slots = mmap(NULL, (size_t)count * sizeof(struct slot), PROT_READ | PROT_WRITE,
-			  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ring.slots = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (ring.slots == MAP_FAILED)
 		die("mmap", "ring", strerror(errno), NULL);
 
@@ -236,6 +236,7 @@ static _Noreturn void child_ended(int status)
 		fprintf(stderr, "%s: child killed by signal %d\n", PROGRAM, WTERMSIG(status));
 	exit(1);
 }
+
 /* write() may take only part of the buffer (pipes, sockets, signals):
  * loop until all of it is written. Returns 0, or -1 with errno set. */
 static int write_all(int fd, const void *buf, size_t len)
