@@ -78,8 +78,7 @@ int main(int argc, char *argv[])
 	if (ring.slots == MAP_FAILED)
 		die("mmap", "ring", strerror(errno), NULL);
 
-	/* Step 2: two semaphores count slots, a counter sums bytes (non-blocking:
-	 * a full counter fails, not hangs). */
+	/* Step 2: semaphores count slots, a counter sums bytes; a full counter fails, not hangs. */
 	ring.free_slots = eventfd((unsigned)count, EFD_SEMAPHORE | EFD_CLOEXEC);
 	ring.filled = eventfd(0, EFD_SEMAPHORE | EFD_CLOEXEC);
 	ring.bytes = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
