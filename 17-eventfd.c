@@ -210,7 +210,7 @@ static void ring_bell(int doorbell, eventfd_t value, const char *name)
  * told, and the error line. */
 
 /* Stop signals and exit run this (async-signal-safe): SIGKILL the child,
- * which has nothing to clean up, and reap it. 0 in the child: nothing. */
+ * which has nothing to clean up, and reap it. The child has none to stop. */
 static void clean_up(void)
 {
 	pid_t pid = (pid_t)child_pid;
