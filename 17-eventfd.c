@@ -1,12 +1,12 @@
 /*
  * 17-eventfd: a ring shared by a parent and its child, rung with eventfd
- * doorbells, and the peer's death polled with them (Linux only).
+ * doorbells; each side polls its doorbell and its peer's death together.
  *
  *   ./17-eventfd [SLOTS] < file > copy    # copy equals file; SLOTS: 1 to 64
  *
- * Watch for the two eventfd modes: semaphores count slots, a counter sums
- * bytes. Without pidfd_open (Linux before 5.3, valgrind, container filters)
- * a socket pair shows a death as end of file. Tested: glibc, musl, both.
+ * Watch for the two modes: semaphores count slots, a counter sums bytes.
+ * Linux only; without pidfd_open (before 5.3, valgrind, seccomp filters) a
+ * socket pair shows the death. Tested: glibc and musl, both ways.
  */
 /* MAP_ANONYMOUS, and syscall(2) for pidfd_open, which musl and glibc before 2.36 do not wrap */
 #define _DEFAULT_SOURCE
@@ -17,7 +17,6 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdatomic.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,10 +44,10 @@ struct ring { /* the slots, three doorbells, and what shows the peer's death */
 static void hold_standard_descriptors(void);
 static void catch_stop_signals(void);
 static void clean_up(void);
-static uint64_t produce(const struct ring *ring);
+static eventfd_t produce(const struct ring *ring);
 static void consume(const struct ring *ring);
 static void wait_for(int fd, int peer);
-static void ring_bell(int doorbell, uint64_t value, const char *name);
+static void ring_bell(int doorbell, eventfd_t value, const char *name);
 static _Noreturn void child_ended(int status);
 static int write_all(int fd, const void *buf, size_t len);
 static int reap(pid_t child);
@@ -79,16 +78,14 @@ int main(int argc, char *argv[])
 	if (ring.slots == MAP_FAILED)
 		die("mmap", "ring", strerror(errno), NULL);
 
-	/* Step 2: semaphores count slots (a read takes 1), a counter sums bytes
-	 * (a read takes all); non-blocking, a full counter fails, not hangs. */
+	/* Step 2: semaphores count slots, a counter sums bytes; a full counter fails, not hangs. */
 	ring.free_slots = eventfd((unsigned)count, EFD_SEMAPHORE | EFD_CLOEXEC);
 	ring.filled = eventfd(0, EFD_SEMAPHORE | EFD_CLOEXEC);
 	ring.bytes = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (ring.free_slots == -1 || ring.filled == -1 || ring.bytes == -1)
 		die("eventfd", "doorbells", strerror(errno), NULL);
 
-	/* Step 3: what shows a death (a dead eventfd holder just stops ringing):
-	 * our pidfd, for the child, opened while we surely live; or a socket pair. */
+	/* Step 3: our own pidfd, for the child, opened while we surely live; or a socket pair. */
 	int alive[2] = { (int)syscall(SYS_pidfd_open, getpid(), 0), -1 };
 	if (alive[0] == -1 && errno != ENOSYS && errno != EPERM)
 		die("pidfd_open", "ourselves", strerror(errno), NULL);
@@ -107,7 +104,7 @@ int main(int argc, char *argv[])
 	if (sigprocmask(SIG_SETMASK, &old_mask, NULL) == -1)
 		die("sigprocmask", "SIG_SETMASK", strerror(errno), NULL);
 
-	/* Step 5, the child: alive[0] shows the parent's end; a closed output ends us by SIGPIPE. */
+	/* Step 5, the child: alive[0] shows the parent's end; closed output kills us by SIGPIPE. */
 	if (child == 0) {
 		ring.peer = alive[0];
 		if (alive[1] != -1 && close(alive[1]) == -1)
@@ -116,26 +113,23 @@ int main(int argc, char *argv[])
 			die("signal", "SIGPIPE", strerror(errno), NULL);
 		consume(&ring);
 	} else {
-		/* Step 6, the parent: a pidfd of our child, safe by pid (no one
-		 * else can reap it), or alive[1]; standard input into the slots. */
+		/* Step 6, the parent: a pidfd of our unreaped child, or alive[1]. */
 		if (close(alive[0]) == -1)
 			die("close", "the child's end", strerror(errno), NULL);
 		ring.peer = alive[1] != -1 ? alive[1] : (int)syscall(SYS_pidfd_open, child, 0);
 		if (ring.peer == -1)
 			die("pidfd_open", "child", strerror(errno), NULL);
-		uint64_t sent = produce(&ring), counted = 0;
+		eventfd_t sent = produce(&ring), counted = 0;
 
-		/* Step 7: the child's end, then one read of the counter: the sum
-		 * of every number the child added to it (EAGAIN: none, 0). */
+		/* Step 7: the child's end, then the sum of all it added (EAGAIN: 0). */
 		int status = reap(child);
 		child_pid = 0;
 		if (status != 0)
 			child_ended(status);
-		if (read(ring.bytes, &counted, sizeof counted) == -1 && errno != EAGAIN)
+		if (eventfd_read(ring.bytes, &counted) == -1 && errno != EAGAIN)
 			die("read", "byte counter", strerror(errno), NULL);
 		if (counted != sent)
-			die("read", "byte counter", "the child wrote another number of bytes than we sent",
-			    NULL);
+			die("read", "byte counter", "its sum is not the bytes we sent", NULL);
 	}
 	if (close(ring.free_slots) == -1 || close(ring.filled) == -1 || close(ring.bytes) == -1 ||
 	    close(ring.peer) == -1)
@@ -145,9 +139,9 @@ int main(int argc, char *argv[])
 
 /* The parent: take a free slot, fill it from standard input, ring
  * "filled". An empty slot is the end. Returns the bytes sent. */
-static uint64_t produce(const struct ring *ring)
+static eventfd_t produce(const struct ring *ring)
 {
-	uint64_t sent = 0;
+	eventfd_t sent = 0;
 	for (int i = 0;; i = (i + 1) % ring->count) {
 		struct slot *slot = &ring->slots[i];
 		ssize_t n;
@@ -162,7 +156,7 @@ static uint64_t produce(const struct ring *ring)
 		ring_bell(ring->filled, 1, "filled slots");
 		if (n == 0)
 			return sent;
-		sent += (uint64_t)n;
+		sent += (eventfd_t)n;
 	}
 }
 
@@ -184,40 +178,39 @@ static void consume(const struct ring *ring)
 	}
 }
 
-/* Either side: sleep until fd is readable, then take 1 from a doorbell (8
- * bytes, never fewer); standard input is left for the caller to read.
- * Should the peer end first, we end too. */
+/* Either side: sleep until fd is readable and take 1 from a doorbell (the
+ * caller reads standard input); a peer that ended first ends us too. */
 static void wait_for(int fd, int peer)
 {
 	struct pollfd fds[2] = { { .fd = fd, .events = POLLIN }, { .fd = peer, .events = POLLIN } };
-	uint64_t one;
+	eventfd_t one;
 	while (poll(fds, 2, -1) == -1)
 		if (errno != EINTR)
 			die("poll", "doorbell", strerror(errno), NULL);
 	if (fds[1].revents != 0 && child_pid == 0)
-		die("poll", "parent", "the parent died before the end (the output is cut short)", NULL);
+		die("poll", "parent", "the parent died before the end (the output is cut short)",
+		    NULL);
 	if (fds[1].revents != 0)
 		child_ended(reap((pid_t)child_pid));
-	while (fd != STDIN_FILENO && read(fd, &one, sizeof one) == -1)
+	while (fd != STDIN_FILENO && eventfd_read(fd, &one) == -1)
 		if (errno != EINTR)
 			die("read", "doorbell", strerror(errno), NULL);
 }
 
-/* Add value to the counter. EAGAIN: it would pass UINT64_MAX - 1. */
-static void ring_bell(int doorbell, uint64_t value, const char *name)
+/* Add VALUE to a doorbell. EAGAIN: the counter would pass 2^64 - 2. */
+static void ring_bell(int doorbell, eventfd_t value, const char *name)
 {
-	while (write(doorbell, &value, sizeof value) == -1)
+	while (eventfd_write(doorbell, value) == -1)
 		if (errno != EINTR)
-			die("write", name, errno == EAGAIN ? "the counter is full" : strerror(errno), NULL);
+			die("write", name,
+			    errno == EAGAIN ? "the counter is full" : strerror(errno), NULL);
 }
 
-/* ======================================================================
- * Below: what stops the child when we are stopped or fail, how a child's
- * end is told, and the error line. */
+/* Below: what stops the child when we are stopped or fail, how its end is
+ * told, and the error line. */
 
-/* What a stop signal or the parent's exit runs (the child's child_pid is 0):
- * SIGKILL the child, which has nothing to clean up, and reap it (both
- * calls are async-signal-safe). */
+/* Stop signals and exit run this (async-signal-safe): SIGKILL the child,
+ * which has nothing to clean up, and reap it. The child has none to stop. */
 static void clean_up(void)
 {
 	pid_t pid = (pid_t)child_pid;
@@ -230,7 +223,7 @@ static void clean_up(void)
 }
 
 /* The child ended early or failed. Killed by SIGPIPE, it found standard
- * output closed: we end as quietly. */
+ * output closed: we end as quietly. One that exited said why itself. */
 static _Noreturn void child_ended(int status)
 {
 	child_pid = 0;
@@ -240,7 +233,7 @@ static _Noreturn void child_ended(int status)
 	}
 	if (WIFSIGNALED(status))
 		fprintf(stderr, "%s: child killed by signal %d\n", PROGRAM, WTERMSIG(status));
-	exit(1); /* a child that exited said why itself */
+	exit(1);
 }
 
 /* write() may take only part of the buffer (pipes, sockets, signals):
