@@ -142,10 +142,9 @@ static int receive_memfd(int sock, uint64_t *size)
 	return fd;
 }
 
-/* Below: the socket path guarded as in 09 (a socket file left by a dead
- * receiver is replaced; a live one, someone else's or anything that is not
- * a socket is refused); what removes it and answers 'N' when we fail or are
- * stopped early; the error line; the descriptors 0 to 2. */
+/* Below: the socket path, guarded as in 09 (a stale socket is replaced; a
+ * live one, another user's or a non-socket is refused); what removes it and
+ * answers 'N' when we fail or are stopped; the error line; descriptors 0-2. */
 static int listen_at(void)
 {
 	struct sockaddr_un address = { .sun_family = AF_UNIX };
