@@ -53,8 +53,7 @@ int main(int argc, char *argv[])
 	if (atexit(clean_up) != 0)
 		die("atexit", "clean_up", "failed", NULL);
 
-	/* Step 1: listen, accept one sender, and remove the name: nobody else
-	 * is to come. */
+	/* Step 1: listen, accept one sender, and remove the name: nobody else is to come. */
 	int listener = listen_at();
 	while ((peer = accept(listener, NULL, NULL)) == -1)
 		if (errno != EINTR && errno != ECONNABORTED)
@@ -65,14 +64,13 @@ int main(int argc, char *argv[])
 	if (close(listener) == -1)
 		die("close", socket_path, strerror(errno), NULL);
 
-	/* Step 2: the announced size and exactly one descriptor. */
+	/* Step 5: the announced size and exactly one descriptor. */
 	uint64_t size;
 	int memfd = receive_memfd(peer, &size);
 
-	/* Step 3: trust nothing before the seals and the size are checked.
-	 * EINVAL: that file system has no seals at all. */
+	/* Step 6: trust nothing before the seals and the size are checked. */
 	int seals = fcntl(memfd, F_GET_SEALS);
-	if (seals == -1 && errno != EINVAL)
+	if (seals == -1 && errno != EINVAL) /* EINVAL: a file system without seals */
 		die("fcntl", "the passed descriptor", strerror(errno), NULL);
 	if (seals == -1 || !(seals & F_SEAL_SHRINK) || !(seals & F_SEAL_WRITE))
 		die("fcntl", "the passed descriptor", seals == -1 ? "F_GET_SEALS: not a memfd" :
@@ -84,8 +82,7 @@ int main(int argc, char *argv[])
 		die("fstat", "the passed descriptor", "not of the announced size",
 		    "refusing to map it");
 
-	/* Step 4: map it read-only and write it out; an empty one has nothing
-	 * to map (mmap of length 0 is EINVAL). */
+	/* Step 7: map it read-only and write it out; length 0 cannot be mapped (EINVAL). */
 	if (size > 0) {
 		void *data = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, memfd, 0);
 		if (data == MAP_FAILED)
@@ -103,7 +100,7 @@ int main(int argc, char *argv[])
 	if (close(memfd) == -1)
 		die("close", "the passed descriptor", strerror(errno), NULL);
 
-	/* Step 5: answer 'Y', delivered (clean_up answers 'N' on every other
+	/* Step 8: answer 'Y', delivered (clean_up answers 'N' on every other
 	 * way out, after our error line). The sender may be gone. */
 	answered = 1;
 	if (send(peer, "Y", 1, MSG_NOSIGNAL) == -1 && errno != EPIPE && errno != ECONNRESET)
@@ -118,9 +115,12 @@ int main(int argc, char *argv[])
 static int receive_memfd(int sock, uint64_t *size)
 {
 	struct iovec iov = { .iov_base = size, .iov_len = sizeof *size };
-	_Alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+	union { /* room for one descriptor, aligned as a cmsghdr */
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} control;
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
-			      .msg_control = control, .msg_controllen = sizeof control };
+			      .msg_control = control.buf, .msg_controllen = sizeof control.buf };
 	ssize_t n;
 	while ((n = recvmsg(sock, &msg, MSG_WAITALL)) == -1 && errno == EINTR)
 		continue;
@@ -191,8 +191,7 @@ static int listen_at(void)
 	return sock;
 }
 
-/* Run at exit and by every stop signal; unlink and send are
- * async-signal-safe. */
+/* At exit and on every stop signal; unlink and send are async-signal-safe. */
 static void clean_up(void)
 {
 	if (must_remove) {
