@@ -27,7 +27,6 @@
 #include <unistd.h>
 
 #define PROGRAM "13-memfd-recv"
-#define NEEDED_SEALS (F_SEAL_SHRINK | F_SEAL_WRITE)
 
 static int listen_at(void);
 static int receive_memfd(int sock, uint64_t *size);
@@ -54,8 +53,7 @@ int main(int argc, char *argv[])
 	if (atexit(clean_up) != 0)
 		die("atexit", "clean_up", "failed", NULL);
 
-	/* Step 1: listen, accept one sender, and remove the name: nobody else
-	 * is to come. */
+	/* Step 1: listen, accept one sender, and remove the name: nobody else is to come. */
 	int listener = listen_at();
 	while ((peer = accept(listener, NULL, NULL)) == -1)
 		if (errno != EINTR && errno != ECONNABORTED)
@@ -66,31 +64,25 @@ int main(int argc, char *argv[])
 	if (close(listener) == -1)
 		die("close", socket_path, strerror(errno), NULL);
 
-	/* Step 2: the announced size and exactly one descriptor. */
+	/* Step 5: the announced size and exactly one descriptor. */
 	uint64_t size;
 	int memfd = receive_memfd(peer, &size);
 
-	/* Step 3: trust nothing before the seals and the size are checked.
-	 * EINVAL: that file system has no seals at all. */
+	/* Step 6: trust nothing before the seals and the size are checked. */
 	int seals = fcntl(memfd, F_GET_SEALS);
-	if (seals == -1 && errno == EINVAL)
-		die("fcntl", "the passed descriptor", "F_GET_SEALS: not a memfd",
-		    "refusing to map it");
-	if (seals == -1)
+	if (seals == -1 && errno != EINVAL) /* EINVAL: a file system without seals */
 		die("fcntl", "the passed descriptor", strerror(errno), NULL);
-	if ((seals & NEEDED_SEALS) != NEEDED_SEALS)
-		die("fcntl", "the passed descriptor",
+	if (seals == -1 || !(seals & F_SEAL_SHRINK) || !(seals & F_SEAL_WRITE))
+		die("fcntl", "the passed descriptor", seals == -1 ? "F_GET_SEALS: not a memfd" :
 		    "F_GET_SEALS: not sealed against shrinking and writing", "refusing to map it");
 	struct stat st;
 	if (fstat(memfd, &st) == -1)
 		die("fstat", "the passed descriptor", strerror(errno), NULL);
-	if (!S_ISREG(st.st_mode) || st.st_size < 0 || (uint64_t)st.st_size != size ||
-	    size > SIZE_MAX)
+	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size != size || size > SIZE_MAX)
 		die("fstat", "the passed descriptor", "not of the announced size",
 		    "refusing to map it");
 
-	/* Step 4: map it read-only and write it out; an empty one has nothing
-	 * to map (mmap of length 0 is EINVAL). */
+	/* Step 7: map it read-only and write it out; length 0 cannot be mapped (EINVAL). */
 	if (size > 0) {
 		void *data = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, memfd, 0);
 		if (data == MAP_FAILED)
@@ -108,7 +100,7 @@ int main(int argc, char *argv[])
 	if (close(memfd) == -1)
 		die("close", "the passed descriptor", strerror(errno), NULL);
 
-	/* Step 5: answer 'Y', delivered (clean_up answers 'N' on every other
+	/* Step 8: answer 'Y', delivered (clean_up answers 'N' on every other
 	 * way out, after our error line). The sender may be gone. */
 	answered = 1;
 	if (send(peer, "Y", 1, MSG_NOSIGNAL) == -1 && errno != EPIPE && errno != ECONNRESET)
@@ -118,8 +110,41 @@ int main(int argc, char *argv[])
 	return 0;
 }
 
-/* As in 09: a socket file left by a dead receiver is replaced; a live
- * one, someone else's or anything that is not a socket is refused. */
+/* What the peer sent is untrusted (10's rules): the 8-byte size, whole,
+ * and one SCM_RIGHTS message of exactly one descriptor. */
+static int receive_memfd(int sock, uint64_t *size)
+{
+	struct iovec iov = { .iov_base = size, .iov_len = sizeof *size };
+	union { /* room for one descriptor, aligned as a cmsghdr */
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} control;
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
+			      .msg_control = control.buf, .msg_controllen = sizeof control.buf };
+	ssize_t n;
+	while ((n = recvmsg(sock, &msg, MSG_WAITALL)) == -1 && errno == EINTR)
+		continue;
+	if (n == -1)
+		die("recvmsg", socket_path, strerror(errno), NULL);
+	if (n == 0)
+		die("recvmsg", socket_path, "peer closed without sending a descriptor", NULL);
+	if (msg.msg_flags & MSG_CTRUNC)
+		die("recvmsg", socket_path, "control data truncated",
+		    "sent more than one descriptor?");
+	struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+	if (cmsg == NULL || cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS ||
+	    cmsg->cmsg_len != CMSG_LEN(sizeof(int)))
+		die("recvmsg", socket_path, "not exactly one descriptor in the message", NULL);
+	if ((size_t)n != sizeof *size)
+		die("recvmsg", socket_path, "the size was cut short", NULL);
+	int fd;
+	memcpy(&fd, CMSG_DATA(cmsg), sizeof fd); /* CMSG_DATA may be unaligned */
+	return fd;
+}
+
+/* Below: the socket path, guarded as in 09 (a stale socket is replaced; a
+ * live one, another user's or a non-socket is refused); what removes it and
+ * answers 'N' when we fail or are stopped; the error line; descriptors 0-2. */
 static int listen_at(void)
 {
 	struct sockaddr_un address = { .sun_family = AF_UNIX };
@@ -166,43 +191,7 @@ static int listen_at(void)
 	return sock;
 }
 
-/* What the peer sent is untrusted (10's rules): the 8-byte size, whole,
- * and one SCM_RIGHTS message of exactly one descriptor. */
-static int receive_memfd(int sock, uint64_t *size)
-{
-	struct iovec iov = { .iov_base = size, .iov_len = sizeof *size };
-	union { /* room for one descriptor, aligned as a cmsghdr */
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} control;
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
-			      .msg_control = control.buf, .msg_controllen = sizeof control.buf };
-	ssize_t n;
-	while ((n = recvmsg(sock, &msg, MSG_WAITALL)) == -1 && errno == EINTR)
-		continue;
-	if (n == -1)
-		die("recvmsg", socket_path, strerror(errno), NULL);
-	if (n == 0)
-		die("recvmsg", socket_path, "peer closed without sending a descriptor", NULL);
-	if (msg.msg_flags & MSG_CTRUNC)
-		die("recvmsg", socket_path, "control data truncated",
-		    "sent more than one descriptor?");
-	struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
-	if (cmsg == NULL || cmsg->cmsg_level != SOL_SOCKET || cmsg->cmsg_type != SCM_RIGHTS ||
-	    cmsg->cmsg_len != CMSG_LEN(sizeof(int)))
-		die("recvmsg", socket_path, "not exactly one descriptor in the message", NULL);
-	if ((size_t)n != sizeof *size)
-		die("recvmsg", socket_path, "the size was cut short", NULL);
-	int fd;
-	memcpy(&fd, CMSG_DATA(cmsg), sizeof fd); /* CMSG_DATA may be unaligned */
-	return fd;
-}
-
-/* Below: what removes the socket and answers the sender when we are
- * stopped early or fail; the error line; the descriptors 0 to 2. */
-
-/* Run at exit and by every stop signal; unlink and send are
- * async-signal-safe. */
+/* At exit and on every stop signal; unlink and send are async-signal-safe. */
 static void clean_up(void)
 {
 	if (must_remove) {

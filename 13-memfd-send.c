@@ -69,14 +69,14 @@ int main(int argc, char *argv[])
 		    "a socket path must be shorter");
 	memcpy(address.sun_path, socket_path, strlen(socket_path) + 1);
 
-	/* Step 1: an anonymous object, filled with write(): no mapping of
+	/* Step 2: an anonymous object, filled with write(): no mapping of
 	 * ours exists, so F_SEAL_WRITE below cannot fail with EBUSY. */
 	int memfd = fill_memfd();
 	struct stat st;
 	if (fstat(memfd, &st) == -1)
 		die("fstat", "memfd", strerror(errno), NULL);
 
-	/* Step 2: seal it. Seals belong to the object, not to a descriptor,
+	/* Step 3: seal it. Seals belong to the object, not to a descriptor,
 	 * and can never be removed: F_SEAL_SEAL forbids adding more. */
 	int seals = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL;
 	if (!unsealed && fcntl(memfd, F_ADD_SEALS, seals) == -1)
@@ -84,7 +84,7 @@ int main(int argc, char *argv[])
 		    "a writable shared mapping exists: "
 		    "unmap it, or seal with F_SEAL_FUTURE_WRITE");
 
-	/* Step 3: connect and send the size with the descriptor. */
+	/* Step 4: connect and send the size with the descriptor. */
 	int sock = socket(AF_UNIX, SOCK_STREAM, 0);
 	if (sock == -1)
 		die("socket", "AF_UNIX", strerror(errno), NULL);
@@ -95,7 +95,7 @@ int main(int argc, char *argv[])
 	if (close(memfd) == -1) /* the object lives on in the receiver */
 		die("close", "memfd", strerror(errno), NULL);
 
-	/* Step 4: wait for the verdict: 'Y' once all is written out. */
+	/* Step 8: wait for the verdict: 'Y' once all is written out. */
 	char answer;
 	ssize_t n;
 	while ((n = recv(sock, &answer, 1, 0)) == -1 && errno == EINTR)
