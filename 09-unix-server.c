@@ -52,8 +52,7 @@ int main(int argc, char *argv[])
 	if (atexit(clean_up) != 0)
 		die("atexit", "clean_up", "failed", NULL);
 
-	/* Step 1: a socket, and the address it will have: the path, never cut to
-	 * fit sun_path (108 bytes on Linux, 104 on the BSDs). */
+	/* Step 1: a socket, and its address: the path, never cut to fit sun_path. */
 	int listener = socket(AF_UNIX, SOCK_STREAM, 0);
 	if (listener == -1)
 		die("socket", "AF_UNIX", strerror(errno), NULL);
