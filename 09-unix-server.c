@@ -100,7 +100,7 @@ static const char *serve(int client)
 	while ((got = recv(client, buf, sizeof buf, 0)) != 0) {
 		if (got == -1 && errno != EINTR)
 			return "recv";
-		for (ssize_t sent = 0, n; sent < got; sent += n) /* none after EINTR */
+		for (ssize_t sent = 0, n; sent < got; sent += n) /* got is -1 after EINTR */
 			while ((n = send(client, buf + sent, (size_t)(got - sent), 0)) == -1)
 				if (errno != EINTR)
 					return "send";
@@ -118,7 +118,7 @@ static void remove_stale_socket(const struct sockaddr_un *address, int type)
 	const char *path = address->sun_path;
 	struct stat existing;
 	if (lstat(path, &existing) == -1)
-		return; /* ENOENT: nothing there; any other error, bind meets it too */
+		return; /* ENOENT: nothing there; a path we cannot look at, bind cannot use */
 	if (S_ISDIR(existing.st_mode))
 		die("bind", path, strerror(EISDIR), "pass the path of a socket");
 	if (!S_ISSOCK(existing.st_mode))

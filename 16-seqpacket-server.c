@@ -153,7 +153,7 @@ static void remove_stale_socket(const struct sockaddr_un *address, int type)
 	const char *path = address->sun_path;
 	struct stat existing;
 	if (lstat(path, &existing) == -1)
-		return; /* ENOENT: nothing there; any other error, bind meets it too */
+		return; /* ENOENT: nothing there; a path we cannot look at, bind cannot use */
 	if (S_ISDIR(existing.st_mode))
 		die("bind", path, strerror(EISDIR), "pass the path of a socket");
 	if (!S_ISSOCK(existing.st_mode))
