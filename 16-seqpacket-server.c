@@ -139,7 +139,7 @@ static const char *serve(int client)
 	}
 	fprintf(stderr, "%s: client pid %ld: %s\n", PROGRAM, (long)peer.pid, reply + 1);
 	if (send(client, reply, (size_t)refusal, 0) == -1 && errno != EPIPE && errno != ECONNRESET)
-		return "send"; /* a client that has left already is no error */
+		return "send"; /* EPIPE, ECONNRESET: the client has left, no error */
 	return NULL;
 }
 
