@@ -30,7 +30,7 @@ static void catch_stop_signals(void);
 static void clean_up(void);
 static void remove_stale_socket(const struct sockaddr_un *address, int type);
 static void survive_accept_error(int error);
-static void serve(int client);
+static const char *serve(int client);
 static void say(const char *call, const char *object, const char *reason, const char *fix);
 static _Noreturn void die(const char *call, const char *object, const char *reason, const char *fix);
 
@@ -52,8 +52,7 @@ int main(int argc, char *argv[])
 	if (atexit(clean_up) != 0)
 		die("atexit", "clean_up", "failed", NULL);
 
-	/* Step 1: a socket, not yet in the file system, and the address it will
-	 * have, never cut to fit sun_path (108 bytes on Linux, 104 on the BSDs). */
+	/* Step 1: a socket, and its address: the path, never cut to fit sun_path. */
 	int listener = socket(AF_UNIX, SOCK_STREAM, 0);
 	if (listener == -1)
 		die("socket", "AF_UNIX", strerror(errno), NULL);
@@ -82,44 +81,35 @@ int main(int argc, char *argv[])
 	for (;;) {
 		int client;
 		while ((client = accept(listener, NULL, NULL)) == -1)
-			survive_accept_error(errno);
-		serve(client);
+			if (errno != EINTR)
+				survive_accept_error(errno);
+		const char *failed = serve(client);
+		if (failed != NULL)
+			say(failed, path, strerror(errno), "client gone; serving the next one");
 		if (close(client) == -1)
 			die("close", path, strerror(errno), NULL);
 	}
 }
 
-/* recv and send until the client half-closes (recv returns 0). A client
- * that vanishes makes one of them fail: one line, and the next client. */
-static void serve(int client)
+/* recv and send until the client half-closes (recv returns 0): NULL then,
+ * or the call that failed (the client vanished), with errno set. */
+static const char *serve(int client)
 {
 	static char buf[CHUNK];
-	for (;;) {
-		ssize_t got = recv(client, buf, sizeof buf, 0);
-		if (got == -1 && errno == EINTR)
-			continue;
-		if (got == -1)
-			say("recv", socket_name, strerror(errno),
-			    "client gone; serving the next one");
-		if (got <= 0)
-			return;
-		for (ssize_t sent = 0; sent < got;) {
-			ssize_t n = send(client, buf + sent, (size_t)(got - sent), 0);
-			if (n == -1 && errno == EINTR)
-				continue;
-			if (n == -1) {
-				say("send", socket_name, strerror(errno),
-				    "client gone; serving the next one");
-				return;
-			}
-			sent += n;
-		}
+	ssize_t got;
+	while ((got = recv(client, buf, sizeof buf, 0)) != 0) {
+		if (got == -1 && errno != EINTR)
+			return "recv";
+		for (ssize_t sent = 0, n; sent < got; sent += n) /* got is -1 after EINTR */
+			while ((n = send(client, buf + sent, (size_t)(got - sent), 0)) == -1)
+				if (errno != EINTR)
+					return "send";
 	}
+	return NULL;
 }
 
-/* ======================================================================
- * Below: a stale socket told from a live one, accept's passing errors,
- * what removes the socket file when we are stopped, and the error lines. */
+/* Below: a stale socket told from a live one, accept's passing errors, what
+ * removes the socket file when we are stopped, and the error lines. */
 
 /* Only our own socket that nobody answers on (its server was killed) goes:
  * lstat never follows a symlink, and the probe never blocks (README, 09). */
@@ -127,11 +117,8 @@ static void remove_stale_socket(const struct sockaddr_un *address, int type)
 {
 	const char *path = address->sun_path;
 	struct stat existing;
-	if (lstat(path, &existing) == -1) {
-		if (errno == ENOENT)
-			return;
-		die("lstat", path, strerror(errno), NULL);
-	}
+	if (lstat(path, &existing) == -1)
+		return; /* ENOENT: nothing there; a path we cannot look at, bind cannot use */
 	if (S_ISDIR(existing.st_mode))
 		die("bind", path, strerror(EISDIR), "pass the path of a socket");
 	if (!S_ISSOCK(existing.st_mode))
@@ -158,13 +145,11 @@ static void remove_stale_socket(const struct sockaddr_un *address, int type)
  * and pause a second rather than spin. Any other error ends the server. */
 static void survive_accept_error(int error)
 {
-	if (error != EINTR && error != EMFILE && error != ENFILE && error != ENOBUFS &&
-	    error != ENOMEM && error != EPROTO && error != ECONNABORTED)
+	if (error != EMFILE && error != ENFILE && error != ENOBUFS && error != ENOMEM &&
+	    error != EPROTO && error != ECONNABORTED)
 		die("accept", socket_name, strerror(error), NULL);
-	if (error != EINTR) {
-		say("accept", socket_name, strerror(error), "trying again in a second");
-		(void)sleep(1); /* cut short: we retry sooner */
-	}
+	say("accept", socket_name, strerror(error), "trying again in a second");
+	(void)sleep(1); /* cut short: we retry sooner */
 }
 
 /* The socket file, while it is the one we bound (a second server may have

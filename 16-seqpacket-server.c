@@ -32,7 +32,7 @@ static void catch_stop_signals(void);
 static void clean_up(void);
 static void remove_stale_socket(const struct sockaddr_un *address, int type);
 static void survive_accept_error(int error);
-static void serve(int client, struct ucred peer);
+static const char *serve(int client);
 static void say(const char *call, const char *object, const char *reason, const char *fix);
 static _Noreturn void die(const char *call, const char *object, const char *reason, const char *fix);
 
@@ -43,17 +43,16 @@ static struct stat bound; /* the socket file bind made, as lstat saw it */
 int main(int argc, char *argv[])
 {
 	hold_standard_descriptors();
-	int abstract = argc > 1 && strcmp(argv[1], "-a") == 0, first = 1 + abstract;
+	int abstract = argc > 1 && strcmp(argv[1], "-a") == 0;
 	char default_name[64];
 	(void)snprintf(default_name, sizeof default_name,
 		       abstract ? "ipc-16-%ld" : "/tmp/ipc-16-%ld.sock", (long)getuid());
-	if (argc > first + 1 ||
-	    (argc == first + 1 && (argv[first][0] == '-' || argv[first][0] == '\0'))) {
+	const char *name = argc > 1 + abstract ? argv[1 + abstract] : default_name;
+	if (argc > 2 + abstract || name[0] == '-' || name[0] == '\0') {
 		fprintf(stderr, "usage: %s [-a] [NAME]   (default NAME: /tmp/ipc-16-%ld.sock, "
 			"with -a: ipc-16-%ld)\n", PROGRAM, (long)getuid(), (long)getuid());
 		return 2;
 	}
-	const char *name = argc == first + 1 ? argv[first] : default_name;
 	catch_stop_signals();
 	if (atexit(clean_up) != 0)
 		die("atexit", "clean_up", "failed", NULL);
@@ -84,73 +83,68 @@ int main(int argc, char *argv[])
 	if (listen(listener, BACKLOG) == -1)
 		die("listen", socket_name, strerror(errno), NULL);
 
-	/* Step 2: one client after another; who is it? The kernel took its
-	 * credentials at connect. Steps 3 and 4: serve its messages. */
+	/* Steps 2 to 4, one client after another. */
 	for (;;) {
 		int client;
 		while ((client = accept(listener, NULL, NULL)) == -1)
-			survive_accept_error(errno);
-		struct ucred peer;
-		socklen_t peer_size = sizeof peer;
-		if (getsockopt(client, SOL_SOCKET, SO_PEERCRED, &peer, &peer_size) == -1)
-			die("getsockopt", "SO_PEERCRED", strerror(errno), NULL);
-		fprintf(stderr, "%s: client pid %ld uid %ld connected\n", PROGRAM, (long)peer.pid,
-			(long)peer.uid);
-		serve(client, peer);
+			if (errno != EINTR)
+				survive_accept_error(errno);
+		const char *failed = serve(client);
+		if (failed != NULL)
+			say(failed, socket_name, strerror(errno), "serving the next client");
 		if (close(client) == -1)
 			die("close", socket_name, strerror(errno), NULL);
 	}
 }
 
-/* Reply to each message with its line reversed until the client closes, or
- * refuse: '!' and why. MSG_TRUNC (Linux): recv tells a message's whole length. */
-static void serve(int client, struct ucred peer)
+/* Step 2: who calls? The kernel took its credentials at connect. Steps 3
+ * and 4: '=' and each line reversed until the client closes, or '!' and why
+ * we close. Returns NULL, or the call that failed, with errno set. */
+static const char *serve(int client)
 {
 	static char message[LIMIT], reply[1 + LIMIT];
+	struct ucred peer;
+	socklen_t size = sizeof peer;
+	if (getsockopt(client, SOL_SOCKET, SO_PEERCRED, &peer, &size) == -1)
+		die("getsockopt", "SO_PEERCRED", strerror(errno), NULL);
+	fprintf(stderr, "%s: client pid %ld uid %ld connected\n", PROGRAM, (long)peer.pid,
+		(long)peer.uid);
 	int refusal = 0; /* the length of a refusal in reply, once there is one */
 	if (peer.uid != geteuid())
 		refusal = snprintf(reply, sizeof reply, "!refused: uid %ld is not %ld",
 				   (long)peer.uid, (long)geteuid());
 	while (refusal == 0) {
+		/* MSG_TRUNC (Linux): recv returns the whole length of the message. */
 		ssize_t n = recv(client, message, sizeof message, MSG_TRUNC);
 		if (n == -1 && errno == EINTR)
 			continue;
-		if (n == -1)
-			fprintf(stderr, "%s: recv from pid %ld: %s (serving the next client)\n",
-				PROGRAM, (long)peer.pid, strerror(errno));
-		if (n <= 0) /* the end: clients never send an empty message */
-			return;
+		if (n <= 0) /* 0 is the end: clients never send an empty message */
+			return n == 0 ? NULL : "recv";
 		if (n > LIMIT) {
 			refusal = snprintf(reply, sizeof reply, "!message of %ld bytes is over the "
 					   "%d-byte limit", (long)n, LIMIT);
 			break;
 		}
 
-		/* '=' and the line reversed, its newline kept at the end. */
+		/* '=' and the line reversed, its newline (if any) kept at the end. */
 		size_t length = (size_t)n, line = length - (message[length - 1] == '\n');
 		reply[0] = '=';
 		for (size_t i = 0; i < line; i++)
 			reply[1 + i] = message[line - 1 - i];
 		if (line < length)
 			reply[length] = '\n';
-		while ((n = send(client, reply, 1 + length, 0)) == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			fprintf(stderr, "%s: send to pid %ld: %s (serving the next client)\n",
-				PROGRAM, (long)peer.pid, strerror(errno));
-			return;
-		}
+		while (send(client, reply, 1 + length, 0) == -1)
+			if (errno != EINTR)
+				return "send";
 	}
 	fprintf(stderr, "%s: client pid %ld: %s\n", PROGRAM, (long)peer.pid, reply + 1);
-	if (send(client, reply, (size_t)refusal, 0) == -1 && errno != EPIPE &&
-	    errno != ECONNRESET)
-		fprintf(stderr, "%s: send to pid %ld: %s\n", PROGRAM, (long)peer.pid,
-			strerror(errno));
+	if (send(client, reply, (size_t)refusal, 0) == -1 && errno != EPIPE && errno != ECONNRESET)
+		return "send"; /* EPIPE, ECONNRESET: the client has left, no error */
+	return NULL;
 }
 
-/* ======================================================================
- * Below: a stale socket told from a live one, accept's passing errors,
- * what removes the socket file when we are stopped, and the error lines. */
+/* Below: a stale socket told from a live one, accept's passing errors, what
+ * removes the socket file when we are stopped, and the error lines. */
 
 /* Only our own socket that nobody answers on (its server was killed) goes:
  * lstat never follows a symlink, and the probe never blocks (README, 09). */
@@ -158,11 +152,8 @@ static void remove_stale_socket(const struct sockaddr_un *address, int type)
 {
 	const char *path = address->sun_path;
 	struct stat existing;
-	if (lstat(path, &existing) == -1) {
-		if (errno == ENOENT)
-			return;
-		die("lstat", path, strerror(errno), NULL);
-	}
+	if (lstat(path, &existing) == -1)
+		return; /* ENOENT: nothing there; a path we cannot look at, bind cannot use */
 	if (S_ISDIR(existing.st_mode))
 		die("bind", path, strerror(EISDIR), "pass the path of a socket");
 	if (!S_ISSOCK(existing.st_mode))
@@ -189,13 +180,11 @@ static void remove_stale_socket(const struct sockaddr_un *address, int type)
  * and pause a second rather than spin. Any other error ends the server. */
 static void survive_accept_error(int error)
 {
-	if (error != EINTR && error != EMFILE && error != ENFILE && error != ENOBUFS &&
-	    error != ENOMEM && error != EPROTO && error != ECONNABORTED)
+	if (error != EMFILE && error != ENFILE && error != ENOBUFS && error != ENOMEM &&
+	    error != EPROTO && error != ECONNABORTED)
 		die("accept", socket_name, strerror(error), NULL);
-	if (error != EINTR) {
-		say("accept", socket_name, strerror(error), "trying again in a second");
-		(void)sleep(1); /* cut short: we retry sooner */
-	}
+	say("accept", socket_name, strerror(error), "trying again in a second");
+	(void)sleep(1); /* cut short: we retry sooner */
 }
 
 /* The socket file, while it is the one we bound (a second server may have
