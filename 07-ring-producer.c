@@ -250,17 +250,6 @@ static int valid_name(const char *name)
 	       strcmp(name, "/..") != 0;
 }
 
-/* Every signal whose default action ends the process and that can be
- * caught: each runs clean_up, then kills us as it would have. */
-static const int stop_signals[] = {
-	SIGHUP, SIGINT, SIGQUIT, SIGILL, SIGTRAP, SIGABRT, SIGBUS, SIGFPE,
-	SIGUSR1, SIGSEGV, SIGUSR2, SIGALRM, SIGTERM, SIGXCPU, SIGVTALRM,
-	SIGPROF, SIGSYS, SIGPOLL,
-#ifdef SIGSTKFLT
-	SIGSTKFLT, SIGPWR, /* Linux */
-#endif
-};
-
 /* A stop signal: clean up, then die of the same signal, so that the shell
  * sees how we ended. signal and raise are async-signal-safe. */
 static void on_stop_signal(int sig)
@@ -270,19 +259,19 @@ static void on_stop_signal(int sig)
 	raise(sig);
 }
 
-/* Catch every stop signal, the real-time ones included (their default
- * action ends the process too); ignore SIGPIPE and SIGXFSZ. */
+/* Catch every signal whose default action ends the process: all but those
+ * that stop, continue or are ignored (SIGWINCH: beyond POSIX.1-2008, but
+ * everywhere), and those sigaction refuses (EINVAL: SIGKILL, SIGSTOP, numbers
+ * the C library or valgrind keep). SIGPIPE and SIGXFSZ are ignored instead. */
 static void catch_stop_signals(void)
 {
 	struct sigaction sa = { .sa_handler = on_stop_signal };
 	sigfillset(&sa.sa_mask); /* no second signal interrupts clean_up */
-	for (size_t i = 0; i < sizeof stop_signals / sizeof stop_signals[0]; i++)
-		if (sigaction(stop_signals[i], &sa, NULL) == -1)
+	for (int sig = 1; sig <= SIGRTMAX; sig++)
+		if (sig != SIGCHLD && sig != SIGCONT && sig != SIGTSTP && sig != SIGTTIN &&
+		    sig != SIGTTOU && sig != SIGURG && sig != SIGWINCH &&
+		    sigaction(sig, &sa, NULL) == -1 && errno != EINVAL)
 			die("sigaction", "stop signals", strerror(errno), NULL);
-	/* EINVAL: a signal that a tool keeps for itself (valgrind: SIGRTMAX). */
-	for (int sig = SIGRTMIN; sig <= SIGRTMAX; sig++)
-		if (sigaction(sig, &sa, NULL) == -1 && errno != EINVAL)
-			die("sigaction", "real-time signals", strerror(errno), NULL);
 	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR || signal(SIGXFSZ, SIG_IGN) == SIG_ERR)
 		die("signal", "SIGPIPE/SIGXFSZ", strerror(errno), NULL);
 }

@@ -145,28 +145,18 @@ static void send_signal(pid_t child, int sig, int payload, const sigset_t *stop_
 /* Below: the parent's own signals, taken synchronously like the child's, so
  * that no stop signal or failing call leaves the child waiting on its own. */
 
-/* Every signal whose default action ends the process and that can be
- * caught: the parent takes each, stops the child, then dies of it. */
-static const int stop_signals[] = {
-	SIGHUP, SIGINT, SIGQUIT, SIGILL, SIGTRAP, SIGABRT, SIGBUS, SIGFPE,
-	SIGUSR1, SIGSEGV, SIGUSR2, SIGALRM, SIGTERM, SIGXCPU, SIGVTALRM,
-	SIGPROF, SIGSYS, SIGPOLL,
-#ifdef SIGSTKFLT
-	SIGSTKFLT, SIGPWR, /* Linux */
-#endif
-};
-
-/* Block the stop signals, the real-time ones too, and SIGCHLD (STOP_SET).
- * SIGXFSZ ignored: EFBIG to report. SIGPIPE at its default (even if we
- * inherited it ignored): it ends the child quietly, as cat. */
+/* Block, in STOP_SET, SIGCHLD and every signal whose default action ends the
+ * process (all but those that stop, continue or are ignored; sigprocmask
+ * leaves out SIGKILL and SIGSTOP itself), except SIGPIPE, at its default even
+ * if we inherited it ignored (it ends the child quietly, as cat), and SIGXFSZ,
+ * ignored (EFBIG to report). */
 static void block_stop_signals(sigset_t *stop_set)
 {
-	sigemptyset(stop_set);
-	for (size_t i = 0; i < sizeof stop_signals / sizeof stop_signals[0]; i++)
-		sigaddset(stop_set, stop_signals[i]);
-	for (int sig = SIGRTMIN; sig <= SIGRTMAX; sig++)
-		sigaddset(stop_set, sig);
-	sigaddset(stop_set, SIGCHLD);
+	const int not_stop[] = { SIGCONT, SIGTSTP, SIGTTIN, SIGTTOU, SIGURG, SIGWINCH, SIGPIPE,
+				 SIGXFSZ };
+	sigfillset(stop_set);
+	for (size_t i = 0; i < sizeof not_stop / sizeof not_stop[0]; i++)
+		sigdelset(stop_set, not_stop[i]);
 	if (sigprocmask(SIG_BLOCK, stop_set, NULL) == -1)
 		die("sigprocmask", "stop signals", strerror(errno), NULL);
 	if (signal(SIGXFSZ, SIG_IGN) == SIG_ERR || signal(SIGPIPE, SIG_DFL) == SIG_ERR)

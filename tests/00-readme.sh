@@ -80,10 +80,10 @@ test_every_copy_of_a_shared_idiom_is_word_for_word_contributings() {
 			copies=$((copies + 1))
 			# A file with say has the second die, the one that calls it.
 			[ "$name" != die ] || [ ! -f "$T/got/$base/say.1" ] || want=$T/want/die.2
-			# The variants the files explain: 18's own failures exit 125,
-			# as timeout(1)'s do; 11 takes the stop signals synchronously.
+			# The variant the file explains: 18's own failures exit 125,
+			# as timeout(1)'s do.
 			case "$base $name" in
-			"18-supervise.c die" | "11-signals.c stop_signals")
+			"18-supervise.c die")
 				cp "$want" "$T/expected" && want=$T/expected
 				sed -i '/^\( \*\|\/\*\)/d; s/exit(FAILED)/exit(1)/' "$got" "$want" ;;
 			"18-supervise.c hold_standard_descriptors")
