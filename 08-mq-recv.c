@@ -87,7 +87,7 @@ int main(int argc, char *argv[])
 		    "remove the queue or pass another NAME");
 
 	/* Step 5: HELLO, data, END, which overtakes the data: the rest is here
-	 * then. A sender gone (its byte free) sent all it had: END comes next. */
+	 * then. A sender that began and let go of its byte sent all: END is next. */
 	for (int hello = 0, ending = 0; !ending || attr.mq_curmsgs > 0;) {
 		int gone = (hello || attr.mq_curmsgs > 0) && lock_holder(queue, SENDER_BYTE, F_GETLK) == 0;
 		struct timespec deadline;
@@ -105,7 +105,7 @@ int main(int argc, char *argv[])
 		else if (n == -1 && !hello && (fstat(queue, &st) == -1 || st.st_nlink == 0))
 			die("mq_receive", name, "the queue was removed", "run the pair again");
 		else if (n == -1)
-			continue;
+			continue; /* a round for nothing: look again */
 		else if (priority == END && n == 0)
 			ending = 1;
 		else if (priority == HELLO && n == 0 && !hello)
