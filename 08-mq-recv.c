@@ -31,7 +31,6 @@ static void hold_standard_descriptors(void);
 static int valid_name(const char *name);
 static void catch_stop_signals(void);
 static pid_t lock_holder(mqd_t queue, int byte, int command);
-static ssize_t receive(mqd_t queue, const char *name, unsigned *priority, int begun);
 static int write_all(int fd, const void *buf, size_t len);
 static _Noreturn void die(const char *call, const char *object, const char *reason, const char *fix);
 static void clean_up(void);
@@ -65,19 +64,18 @@ int main(int argc, char *argv[])
 		    ? "over the per-user limit on queue memory: ulimit -q" : NULL);
 
 	/* Step 2: it must be ours (Linux: fstat works on a queue descriptor). */
-	struct stat owner;
-	if (fstat(queue, &owner) == -1)
+	struct stat st;
+	if (fstat(queue, &st) == -1)
 		die("fstat", name, strerror(errno), NULL);
-	if (owner.st_uid != geteuid())
+	if (st.st_uid != geteuid())
 		die("mq_open", name, "Queue exists and belongs to another user", "pass another NAME");
 
 	/* Step 3: claim the receiver's byte; the kernel lets go however we end. */
 	pid_t other = lock_holder(queue, RECEIVER_BYTE, F_SETLK);
-	if (other != 0) {
-		char why[64];
-		(void)snprintf(why, sizeof why, "already has a receiver, process %ld", (long)other);
+	char why[64];
+	(void)snprintf(why, sizeof why, "already has a receiver, process %ld", (long)other);
+	if (other != 0)
 		die("mq_open", name, why, "pass another NAME");
-	}
 	queue_name = name;
 	must_remove = 1; /* from here on, every way out removes it */
 
@@ -89,16 +87,27 @@ int main(int argc, char *argv[])
 		    "remove the queue or pass another NAME");
 
 	/* Step 5: HELLO, data, END, which overtakes the data: the rest is here
-	 * then. With no sender, a waiting stream must start with END. */
-	int orphaned = attr.mq_curmsgs > 0 && lock_holder(queue, SENDER_BYTE, F_GETLK) == 0;
-	for (int hello = 0, ending = 0; !ending || attr.mq_curmsgs > 0; orphaned = 0) {
+	 * then. A sender that began and let go of its byte sent all: END is next. */
+	for (int hello = 0, ending = 0; !ending || attr.mq_curmsgs > 0;) {
+		int gone = (hello || attr.mq_curmsgs > 0) && lock_holder(queue, SENDER_BYTE, F_GETLK) == 0;
+		struct timespec deadline;
+		if (clock_gettime(CLOCK_REALTIME, &deadline) == -1)
+			die("clock_gettime", "CLOCK_REALTIME", strerror(errno), NULL);
+		deadline.tv_sec += deadline.tv_nsec >= 800000000; /* rounds of 200 ms */
+		deadline.tv_nsec = (deadline.tv_nsec + 200000000) % 1000000000;
 		unsigned priority;
-		ssize_t n = receive(queue, name, &priority, hello);
-		if (priority == END && n == 0)
+		ssize_t n = mq_timedreceive(queue, message, sizeof message, &priority, &deadline);
+		if (n == -1 && errno != EINTR && errno != ETIMEDOUT)
+			die("mq_receive", name, strerror(errno), NULL);
+		else if (gone && !ending && (n == -1 || priority != END || n != 0)) /* no END */
+			die("mq_receive", name, "08-mq-send stopped before the end of the stream",
+			    hello ? NULL : "a killed run's stream, now removed: run the pair again");
+		else if (n == -1 && !hello && (fstat(queue, &st) == -1 || st.st_nlink == 0))
+			die("mq_receive", name, "the queue was removed", "run the pair again");
+		else if (n == -1)
+			continue; /* a round for nothing: look again */
+		else if (priority == END && n == 0)
 			ending = 1;
-		else if (orphaned) /* its sender was killed before END */
-			die("mq_open", name, "holds part of a stream whose sender is gone",
-			    "now removed: run the pair again");
 		else if (priority == HELLO && n == 0 && !hello)
 			hello = 1;
 		else if (!hello) /* the start went to another receiver */
@@ -146,30 +155,6 @@ static pid_t lock_holder(mqd_t queue, int byte, int command)
 		die("fcntl", "queue lock", strerror(errno), NULL);
 	pid_t other = lock_holder(queue, byte, F_GETLK);
 	return other != 0 ? other : lock_holder(queue, byte, F_SETLK); /* it let go: retry */
-}
-
-/* mq_receive in rounds of 200 ms, looking between two: after HELLO, a sender
- * whose byte is free sent END if it ended well; no sender finds a removed name. */
-static ssize_t receive(mqd_t queue, const char *name, unsigned *priority, int begun)
-{
-	for (int look = 0;; look = 1) {
-		struct stat st;
-		int gone = look && begun && lock_holder(queue, SENDER_BYTE, F_GETLK) == 0;
-		if (look && !gone && (fstat(queue, &st) == -1 || st.st_nlink == 0))
-			die("mq_receive", name, "the queue was removed", "run the pair again");
-		struct timespec deadline;
-		if (clock_gettime(CLOCK_REALTIME, &deadline) == -1)
-			die("clock_gettime", "CLOCK_REALTIME", strerror(errno), NULL);
-		deadline.tv_sec += deadline.tv_nsec >= 800000000;
-		deadline.tv_nsec = (deadline.tv_nsec + 200000000) % 1000000000;
-		ssize_t n = mq_timedreceive(queue, message, sizeof message, priority, &deadline);
-		if (n >= 0)
-			return n;
-		if (gone && errno == ETIMEDOUT) /* a whole round, and no END */
-			die("mq_receive", name, "08-mq-send stopped before the end of the stream", NULL);
-		if (errno != EINTR && errno != ETIMEDOUT)
-			die("mq_receive", name, strerror(errno), NULL);
-	}
 }
 
 /* A descriptor 0, 1 or 2 closed at our start is filled with /dev/null, opened

@@ -71,11 +71,10 @@ int main(int argc, char *argv[])
 
 	/* Step 3: claim the sender's byte; the kernel lets go however we end. */
 	pid_t other = lock_holder(queue, SENDER_BYTE, F_SETLK);
-	if (other != 0) {
-		char why[64];
-		(void)snprintf(why, sizeof why, "already has a sender, process %ld", (long)other);
+	char why[64];
+	(void)snprintf(why, sizeof why, "already has a sender, process %ld", (long)other);
+	if (other != 0)
 		die("mq_open", name, why, "pass another NAME");
-	}
 	if (mq_getattr(queue, &attr) == -1)
 		die("mq_getattr", name, strerror(errno), NULL);
 	if (attr.mq_curmsgs != 0) /* another run's: not ours to remove */
@@ -94,13 +93,11 @@ int main(int argc, char *argv[])
 	/* Step 5: HELLO, one message per read at priority 0, so that they come
 	 * out in order, then END, which overtakes them: the rest is there then. */
 	send(queue, name, message, 0, HELLO);
-	ssize_t n;
-	while ((n = read(STDIN_FILENO, message, (size_t)attr.mq_msgsize)) != 0) {
+	for (ssize_t n; (n = read(STDIN_FILENO, message, (size_t)attr.mq_msgsize)) != 0;)
 		if (n == -1 && errno != EINTR)
 			die("read", "standard input", strerror(errno), NULL);
-		if (n > 0)
+		else if (n > 0)
 			send(queue, name, message, (size_t)n, DATA);
-	}
 	send(queue, name, message, 0, END);
 
 	/* Step 6: the stream is complete; the receiver removes the queue. */
@@ -154,13 +151,12 @@ static void send(mqd_t queue, const char *name, const char *buf, size_t len, uns
 			die("clock_gettime", "CLOCK_REALTIME", strerror(errno), NULL);
 		deadline.tv_sec += deadline.tv_nsec >= 800000000;
 		deadline.tv_nsec = (deadline.tv_nsec + 200000000) % 1000000000;
-		if (mq_timedsend(queue, buf, len, priority, &deadline) == 0) {
-			sent++;
-			return;
-		}
+		if (mq_timedsend(queue, buf, len, priority, &deadline) == 0)
+			break;
 		if (errno != EINTR && errno != ETIMEDOUT)
 			die("mq_send", name, strerror(errno), NULL);
 	}
+	sent++;
 }
 
 /* A descriptor 0, 1 or 2 closed at our start is filled with /dev/null, opened

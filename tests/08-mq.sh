@@ -394,7 +394,7 @@ test_a_stream_left_by_a_killed_sender_is_refused_and_removed() {
 	echo new | expect_status 1 run 08-mq-send "/$ID-q" 2> "$T/err"
 	stderr_is "$T/err" "08-mq-send: mq_open /$ID-q: holds the messages of an earlier run (read them with 08-mq-recv, or pass another NAME)"
 	expect_status 1 run 08-mq-recv "/$ID-q" > "$T/out" 2> "$T/err"
-	stderr_is "$T/err" "08-mq-recv: mq_open /$ID-q: holds part of a stream whose sender is gone (now removed: run the pair again)"
+	stderr_is "$T/err" "08-mq-recv: mq_receive /$ID-q: 08-mq-send stopped before the end of the stream (a killed run's stream, now removed: run the pair again)"
 	[ ! -s "$T/out" ] || fail "the old messages were written"
 	queue_gone "/$ID-q"
 	echo new | run 08-mq-send "/$ID-q"
