@@ -1,7 +1,7 @@
 /*
- * 11-signals: real-time signals as a small message queue. The parent sends
- * COUNT SIGRTMIN signals with sigqueue(), each carrying a number (i * i);
- * the child takes them one by one with sigwaitinfo() and prints them.
+ * 11-signals: real-time signals as a small message queue: the parent queues
+ * COUNT SIGRTMIN signals with sigqueue(), each carrying a number (i * i); the
+ * child takes them in order with sigwaitinfo() and prints them.
  *
  *   ./11-signals [COUNT]      (default 5, at most 1000)
  *
@@ -112,8 +112,7 @@ static void receive(int count, pid_t parent)
 	for (int i = 0; i < count; i++) {
 		while (!from_parent(SIGRTMIN, parent, &payload))
 			continue;
-		/* dprintf: unbuffered, each line leaves at once; a partial write
-		 * is finished (no handler runs here, so no EINTR). */
+		/* dprintf: no buffer, each line leaves at once (no handler: no EINTR). */
 		if (dprintf(STDOUT_FILENO, "%d\n", payload) < 0)
 			die("dprintf", "standard output", strerror(errno), NULL);
 	}
@@ -145,11 +144,9 @@ static void send_signal(pid_t child, int sig, int payload, const sigset_t *stop_
 /* Below: the parent's own signals, taken synchronously like the child's, so
  * that no stop signal or failing call leaves the child waiting on its own. */
 
-/* Block, in STOP_SET, SIGCHLD and every signal whose default action ends the
- * process (all but those that stop, continue or are ignored; sigprocmask
- * leaves out SIGKILL and SIGSTOP itself), except SIGPIPE, at its default even
- * if we inherited it ignored (it ends the child quietly, as cat), and SIGXFSZ,
- * ignored (EFBIG to report). */
+/* Block SIGCHLD and the stop signals (all but those that stop, continue or are
+ * ignored) in STOP_SET; but SIGPIPE at its default, even if inherited ignored,
+ * so that the child ends quietly like cat, and SIGXFSZ ignored: EFBIG to report. */
 static void block_stop_signals(sigset_t *stop_set)
 {
 	const int not_stop[] = { SIGCONT, SIGTSTP, SIGTTIN, SIGTTOU, SIGURG, SIGWINCH, SIGPIPE,
