@@ -44,6 +44,7 @@ static void lock(struct bank *bank);
 static int parse(const char *text, long high);
 static _Noreturn void die(const char *call, const char *object, const char *reason, const char *fix);
 static int reap(pid_t child);
+static void clean_up(void);
 static void catch_stop_signals(void);
 
 static int workers = 4, kill_at, kill_recoverer, stalled, skip_consistent;
@@ -98,7 +99,9 @@ int main(int argc, char *argv[])
 		die("pthread_mutex_init", "the accounts' lock", strerror(error), NULL);
 	(void)pthread_mutexattr_destroy(&attributes); /* the mutex keeps what it needs */
 
-	/* Step 3: fork the workers, signals held so clean_up knows every pid. */
+	/* Step 3: fork the workers, signals held so clean_up knows every pid;
+	 * it also runs if we fail, so that no worker outlives us. */
+	(void)atexit(clean_up); /* C11 guarantees room for 32: cannot fail */
 	sigset_t all, old;
 	sigfillset(&all);
 	(void)sigprocmask(SIG_BLOCK, &all, &old); /* a valid mask: cannot fail */
@@ -246,13 +249,14 @@ static int reap(pid_t child)
 }
 
 /* SIGKILL, which ends a stopped worker too: they have nothing to clean up.
- * kill and waitpid are async-signal-safe; every signal is held: no EINTR. */
+ * All first, so that none lives on to repair another's death. kill and
+ * waitpid are async-signal-safe; every signal is held: no EINTR. */
 static void clean_up(void)
 {
-	for (int w = 0; w < started; w++) {
+	for (int w = 0; w < started; w++)
 		(void)kill(pids[w], SIGKILL); /* it can only be gone already */
+	for (int w = 0; w < started; w++)
 		(void)waitpid(pids[w], NULL, 0);
-	}
 }
 
 /* Every signal whose default action ends the process and that can be
