@@ -41,7 +41,7 @@ _Static_assert(ATOMIC_INT_LOCK_FREE == 2, "atomic int must be lock-free");
 
 static void work(struct bank *bank, int worker, long transfers);
 static void lock(struct bank *bank);
-static int parse(const char *text, long high);
+static int parse(const char *text);
 static _Noreturn void die(const char *call, const char *object, const char *reason, const char *fix);
 static int reap(pid_t child);
 static void clean_up(void);
@@ -56,8 +56,7 @@ int main(int argc, char *argv[])
 	long transfers = 10000;
 	int option, value = 1; /* a number, 1 for a flag, 0 once an option is bad */
 	while (value != 0 && (option = getopt(argc, argv, ":w:n:k:rsu")) != -1) {
-		long high = option == 'w' ? MAX_WORKERS : MAX_TRANSFERS;
-		value = strchr("wnk", option) ? parse(optarg, high) : strchr("rsu", option) != NULL;
+		value = strchr("wnk", option) ? parse(optarg) : strchr("rsu", option) != NULL;
 		workers = option == 'w' ? value : workers;
 		transfers = option == 'n' ? value : transfers;
 		kill_at = option == 'k' ? value : kill_at;
@@ -65,7 +64,7 @@ int main(int argc, char *argv[])
 		stalled |= option == 's';
 		skip_consistent |= option == 'u';
 	}
-	if (value == 0 || optind != argc || kill_at > transfers) {
+	if (value == 0 || optind != argc || workers > MAX_WORKERS || kill_at > transfers) {
 		fprintf(stderr, "%s\n", USAGE);
 		return 2;
 	}
@@ -213,12 +212,12 @@ static void lock(struct bank *bank)
 
 /* Below: the options, the error line, and what kills the workers with us. */
 
-/* A whole decimal number from 1 to high, or 0 (no digits, or out of range). */
-static int parse(const char *text, long high)
+/* A whole decimal number from 1 to MAX_TRANSFERS, or 0. */
+static int parse(const char *text)
 {
 	char *end;
 	long value = strtol(text, &end, 10); /* no digits: 0; too large: LONG_MAX */
-	return *end != '\0' || value < 1 || value > high ? 0 : (int)value;
+	return *end != '\0' || value < 1 || value > MAX_TRANSFERS ? 0 : (int)value;
 }
 
 /* One line on stderr, "program: call object: reason (fix)", then exit 1.
