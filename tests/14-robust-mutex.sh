@@ -123,14 +123,15 @@ test_a_failed_fork_leaves_no_worker_behind() {
 	needs user-switch
 	# A uid of this case alone: RLIMIT_NPROC counts every process of the user,
 	# here the program and its first two workers.
-	local uid=14014 left
+	local uid=14014
 	expect_status 1 as_user $uid bash -c 'ulimit -u 3 && exec "$0" -w 8 -n 1000000' \
 		"$BIN/14-robust-mutex" > "$T/out" 2> "$T/err"
 	# A worker may outlive another by a moment and report its death.
 	sed -i "/^14-robust-mutex: worker [0-9]* died holding the lock/d" "$T/err"
 	stderr_is "$T/err" "14-robust-mutex: fork worker: $(errtext EAGAIN)"
-	left=$(pgrep -u $uid) || true
-	[ -z "$left" ] || { kill -KILL $left; fail "workers left running: $left"; }
+	local -a left
+	mapfile -t left < <(pgrep -u $uid)
+	[ ${#left[@]} = 0 ] || { kill -KILL "${left[@]}"; fail "workers left running: ${left[*]}"; }
 	[ ! -s "$T/out" ] || fail "a summary was printed"
 }
 
