@@ -28,7 +28,7 @@
 	"   (default: 4 workers, 10000 transfers each)"
 enum { MAX_WORKERS = 64, MAX_TRANSFERS = 1000000, TOTAL = 1000000 };
 
-/* The workers share it. The sum of the accounts is TOTAL outside a transfer. */
+/* The workers share it and the parent checks it: outside a transfer, sum TOTAL. */
 struct books {
 	long account[2], done; /* done: transfers completed */
 };
@@ -248,8 +248,8 @@ static int reap(pid_t child)
 }
 
 /* SIGKILL, which ends a stopped worker too: they have nothing to clean up.
- * All first, so that none lives on to repair another's death. kill and
- * waitpid are async-signal-safe; every signal is held: no EINTR. */
+ * All first, so none lives on to repair another's death. Async-signal-safe;
+ * no EINTR: our handler holds every signal, then ends us. */
 static void clean_up(void)
 {
 	for (int w = 0; w < started; w++)
