@@ -1,12 +1,11 @@
 /*
  * 14-robust-mutex: a lock whose holder dies. Forked workers move money between
  * two accounts in anonymous shared memory under one robust, process-shared
- * mutex, journalling each transfer; after a holder's death the next locker gets
+ * mutex, journalling each transfer; the next locker after a holder's death gets
  * EOWNERDEAD, rolls the books back and calls pthread_mutex_consistent.
  *
  *   ./14-robust-mutex -k 5       # worker 1 dies inside its 5th transfer
  *   ./14-robust-mutex -s -k 5    # a default mutex: the others are stuck
- *
  * Watch for: count and sum stay exact. Not macOS. Tested: Linux, glibc, musl.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -29,24 +28,23 @@
 	"   (default: 4 workers, 10000 transfers each)"
 enum { MAX_WORKERS = 64, MAX_TRANSFERS = 1000000, TOTAL = 1000000 };
 
-/* All the workers share this, and the parent reads it at the end. */
+/* The workers share it and the parent checks it: outside a transfer, sum TOTAL. */
 struct books {
-	long account[2]; /* their sum is TOTAL, except inside a transfer */
-	long done;       /* transfers completed */
+	long account[2], done; /* done: transfers completed */
 };
 struct bank {
 	pthread_mutex_t lock;
-	struct books books, journal;   /* journal: the books before this transfer */
-	atomic_int active;             /* 1 from before the first change to after the last */
-	atomic_int holder, recoveries; /* the pid holding the lock; for -r */
+	struct books books, journal;           /* journal: the books before this transfer */
+	atomic_int active, holder, recoveries; /* 1 inside a transfer; its pid; for -r */
 };
 _Static_assert(ATOMIC_INT_LOCK_FREE == 2, "atomic int must be lock-free");
 
-static int parse(const char *text, long high);
 static void work(struct bank *bank, int worker, long transfers);
 static void lock(struct bank *bank);
+static int parse(const char *text);
 static _Noreturn void die(const char *call, const char *object, const char *reason, const char *fix);
 static int reap(pid_t child);
+static void clean_up(void);
 static void catch_stop_signals(void);
 
 static int workers = 4, kill_at, kill_recoverer, stalled, skip_consistent;
@@ -56,19 +54,17 @@ static pid_t pids[MAX_WORKERS];
 int main(int argc, char *argv[])
 {
 	long transfers = 10000;
-	int option, value = 1; /* 0 once an option is bad */
+	int option, value = 1; /* a number, 1 for a flag, 0 once an option is bad */
 	while (value != 0 && (option = getopt(argc, argv, ":w:n:k:rsu")) != -1) {
-		if (strchr("wnk", option) != NULL)
-			value = parse(optarg, option == 'w' ? MAX_WORKERS : MAX_TRANSFERS);
+		value = strchr("wnk", option) ? parse(optarg) : strchr("rsu", option) != NULL;
 		workers = option == 'w' ? value : workers;
 		transfers = option == 'n' ? value : transfers;
 		kill_at = option == 'k' ? value : kill_at;
 		kill_recoverer |= option == 'r';
 		stalled |= option == 's';
 		skip_consistent |= option == 'u';
-		value = option == '?' || option == ':' ? 0 : value;
 	}
-	if (value == 0 || optind != argc || kill_at > transfers) {
+	if (value == 0 || optind != argc || workers > MAX_WORKERS || kill_at > transfers) {
 		fprintf(stderr, "%s\n", USAGE);
 		return 2;
 	}
@@ -102,26 +98,25 @@ int main(int argc, char *argv[])
 		die("pthread_mutex_init", "the accounts' lock", strerror(error), NULL);
 	(void)pthread_mutexattr_destroy(&attributes); /* the mutex keeps what it needs */
 
-	/* Step 3: fork the workers, signals held so clean_up knows every pid. */
+	/* Step 3: fork the workers, signals held so clean_up knows every pid;
+	 * it also runs if we fail, so that no worker outlives us. */
+	(void)atexit(clean_up); /* C11 guarantees room for 32: cannot fail */
 	sigset_t all, old;
 	sigfillset(&all);
-	if (sigprocmask(SIG_BLOCK, &all, &old) == -1)
-		die("sigprocmask", "SIG_BLOCK", strerror(errno), NULL);
+	(void)sigprocmask(SIG_BLOCK, &all, &old); /* a valid mask: cannot fail */
 	for (int w = 0; w < workers; w++) {
 		pid_t pid = fork();
 		if (pid == -1)
 			die("fork", "worker", strerror(errno), NULL);
 		if (pid == 0) {
 			started = 0; /* a worker's stop signal kills only itself */
-			if (sigprocmask(SIG_SETMASK, &old, NULL) == -1)
-				die("sigprocmask", "SIG_SETMASK", strerror(errno), NULL);
+			(void)sigprocmask(SIG_SETMASK, &old, NULL);
 			work(bank, w, transfers);
 			exit(0);
 		}
 		pids[started++] = pid;
 	}
-	if (sigprocmask(SIG_SETMASK, &old, NULL) == -1)
-		die("sigprocmask", "SIG_SETMASK", strerror(errno), NULL);
+	(void)sigprocmask(SIG_SETMASK, &old, NULL);
 
 	/* Step 4: reap them, the last first, each dropped from clean_up's list
 	 * once reaped. A killed worker is the lesson; a failed one said why. */
@@ -155,14 +150,13 @@ int main(int argc, char *argv[])
 	return 0;
 }
 
-/* Each transfer moves 1 from account 1 to account 0, entirely under the lock;
- * the books saved before the first change, the journal closed after the last. */
+/* A transfer moves 1 from account 1 to account 0 under the lock, journalled. */
 static void work(struct bank *bank, int worker, long transfers)
 {
 	for (long i = 1; i <= transfers; i++) {
 		lock(bank);
 		bank->journal = bank->books;
-		atomic_store(&bank->active, 1);
+		atomic_store(&bank->active, 1); /* after the journal, before the first change */
 		bank->books.account[1]--;
 		if (worker == 0 && i == kill_at)
 			raise(SIGKILL); /* -k: die between debit and credit */
@@ -175,10 +169,8 @@ static void work(struct bank *bank, int worker, long transfers)
 	}
 }
 
-/* Lock, in 1 s slices (a holder's death may leave a waiter asleep: README).
- * EOWNERDEAD: the lock is ours, the books maybe half-updated. Restore them
- * (twice is harmless: a recoverer that dies leaves the job to the next), then
- * say so: pthread_mutex_consistent repairs nothing. Without it, unrecoverable. */
+/* Lock, in 1 s slices (README: a holder's death may leave a waiter asleep).
+ * EOWNERDEAD: the lock is ours, the books maybe half-updated: restore them. */
 static void lock(struct bank *bank)
 {
 	struct timespec deadline;
@@ -200,14 +192,15 @@ static void lock(struct bank *bank)
 	if (error == 0)
 		return;
 	int active = atomic_load(&bank->active);
-	if (active)
+	if (active) /* twice is harmless: a recoverer that dies leaves it to the next */
 		bank->books = bank->journal;
 	if (kill_recoverer && atomic_fetch_add(&bank->recoveries, 1) == 0)
 		raise(SIGKILL); /* -r: the first recoverer dies before it is done */
 	atomic_store(&bank->active, 0);
 	fprintf(stderr, "%s: worker %d died holding the lock %s\n", PROGRAM, dead, active
 		? "in mid-transfer; rolled it back" : "between transfers; nothing to repair");
-	/* -u: unlock without it instead; from then on every lock is ENOTRECOVERABLE. */
+	/* consistent repairs nothing: it says we did. -u unlocks without it instead,
+	 * and locks again: from then on every lock is ENOTRECOVERABLE. */
 	const char *call = skip_consistent ? "pthread_mutex_unlock" : "pthread_mutex_consistent";
 	error = skip_consistent ? pthread_mutex_unlock(&bank->lock)
 				: pthread_mutex_consistent(&bank->lock);
@@ -217,18 +210,14 @@ static void lock(struct bank *bank)
 		lock(bank);
 }
 
-/* Below: the options, the error line, and what stops the workers when the
- * parent is stopped. */
+/* Below: the options, the error line, and what kills the workers with us. */
 
-/* A whole decimal number from 1 to high, or 0. */
-static int parse(const char *text, long high)
+/* A whole decimal number from 1 to MAX_TRANSFERS, or 0. */
+static int parse(const char *text)
 {
 	char *end;
-	errno = 0;
-	long value = strtol(text, &end, 10);
-	if (errno != 0 || end == text || *end != '\0' || value < 1 || value > high)
-		return 0;
-	return (int)value;
+	long value = strtol(text, &end, 10); /* no digits: 0; too large: LONG_MAX */
+	return *end != '\0' || value < 1 || value > MAX_TRANSFERS ? 0 : (int)value;
 }
 
 /* One line on stderr, "program: call object: reason (fix)", then exit 1.
@@ -258,9 +247,9 @@ static int reap(pid_t child)
 	return status;
 }
 
-/* The workers have nothing to clean up, so SIGKILL, which ends a stopped
- * one too. No EINTR: every signal is held in the handler. kill and
- * waitpid are async-signal-safe. */
+/* SIGKILL, which ends a stopped worker too: they have nothing to clean up.
+ * All first, so none lives on to repair another's death. Async-signal-safe;
+ * no EINTR: our handler holds every signal, then ends us. */
 static void clean_up(void)
 {
 	for (int w = 0; w < started; w++)

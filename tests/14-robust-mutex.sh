@@ -119,6 +119,22 @@ test_sigterm_on_the_parent_leaves_no_worker_behind() {
 	[ ! -s "$T/out" ] || fail "a summary was printed"
 }
 
+test_a_failed_fork_leaves_no_worker_behind() {
+	needs user-switch
+	# A uid of this case alone: RLIMIT_NPROC counts every process of the user,
+	# here the program and its first two workers.
+	local uid=14014
+	expect_status 1 as_user $uid bash -c 'ulimit -u 3 && exec "$0" -w 8 -n 1000000' \
+		"$BIN/14-robust-mutex" > "$T/out" 2> "$T/err"
+	# A worker may outlive another by a moment and report its death.
+	sed -i "/^14-robust-mutex: worker [0-9]* died holding the lock/d" "$T/err"
+	stderr_is "$T/err" "14-robust-mutex: fork worker: $(errtext EAGAIN)"
+	local -a left
+	mapfile -t left < <(pgrep -u $uid)
+	[ ${#left[@]} = 0 ] || { kill -KILL "${left[@]}"; fail "workers left running: ${left[*]}"; }
+	[ ! -s "$T/out" ] || fail "a summary was printed"
+}
+
 test_bad_options_exit_2_with_the_usage_line() {
 	local args
 	for args in '-w 0' '-w 65' '-n x' '-n 0' '-n 1000001' '-k 0' '-n 10 -k 11' '-x' '-w' 'extra' '-w 2x'; do
