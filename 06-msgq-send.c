@@ -72,9 +72,6 @@ int main(int argc, char *argv[])
 	/* Step 3: claim the sender's byte of KEYPATH. A queue another sender
 	 * used is another stream's: look before the claim and after it. */
 	if (info.msg_qnum == 0) {
-		lock_fd = open(keypath, O_RDONLY | O_NONBLOCK | O_NOCTTY); /* a FIFO will do */
-		if (lock_fd == -1)
-			die("open", keypath, strerror(errno), "both sides lock KEYPATH: it must be readable");
 		pid_t other = holder(SENDER_BYTE, 1);
 		(void)snprintf(reason, sizeof reason, "already has a sender, process %ld", (long)other);
 		if (other != 0)
@@ -127,12 +124,14 @@ int main(int argc, char *argv[])
 
 /* Below: the locks and the tick that tell who runs; what removes the queue. */
 
-/* The pid of another who read-locks BYTE of KEYPATH, else 0; CLAIM: take
- * our own read lock there first (read locks do not exclude each other). A
- * lock ends with its holder, so no reused or forged pid passes for one. */
+/* The pid of another who read-locks BYTE of KEYPATH, else 0. CLAIM: first open
+ * KEYPATH (O_NONBLOCK: a FIFO will do) and read-lock BYTE ourselves, till we end.
+ * A lock ends with its holder, so no reused or forged pid passes for one. */
 static pid_t holder(int byte, int claim)
 {
 	struct flock lock = { .l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = byte, .l_len = 1 };
+	if (claim && (lock_fd = open(keypath, O_RDONLY | O_NONBLOCK | O_NOCTTY)) == -1)
+		die("open", keypath, strerror(errno), "both sides lock KEYPATH: it must be readable");
 	if (claim && fcntl(lock_fd, F_SETLK, &lock) == -1)
 		die("fcntl F_SETLK", keypath, strerror(errno), NULL);
 	lock.l_type = F_WRLCK; /* any read lock stops a write lock: F_GETLK names it */
