@@ -93,7 +93,8 @@ int main(int argc, char *argv[])
 		ssize_t n = msgrcv(id, &message, sizeof message.bytes, -END, 0);
 		if (n == -1 && errno == EINTR)
 			continue; /* a tick: look again */
-		int removed = errno == EIDRM || errno == EINVAL; /* while we waited; between calls */
+		/* Removed while we waited: EIDRM; between two calls: EINVAL. */
+		int removed = n == -1 && (errno == EIDRM || errno == EINVAL);
 		if (n == -1)
 			die("msgrcv", queue, removed ? strerror(EIDRM) : strerror(errno),
 			    removed ? "06-msgq-send stopped before the end of the stream" : NULL);
