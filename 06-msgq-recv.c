@@ -5,8 +5,8 @@
  *   ./06-msgq-recv demo.key > copy &     # either side may start first
  *   ./06-msgq-send demo.key < file
  *
- * Watch for: a queue outlives both programs; one a killed run left is
- * found again, old messages and all, and refused. Tested on Linux, glibc and musl.
+ * Watch for: a queue outlives both programs; one a killed run left is found
+ * again, old messages and all, and refused. Tested on Linux, glibc and musl.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -32,8 +32,7 @@ struct message {
 
 static void hold_standard_descriptors(void);
 static void catch_stop_signals(void);
-static pid_t claim(const char *keypath, int byte);
-static pid_t holder(int byte);
+static pid_t holder(int byte, int claim);
 static void refuse_a_stream_cut_short(int id, const char *queue);
 static void tick_every_200_ms(void);
 static int write_all(int fd, const void *buf, size_t len);
@@ -41,14 +40,14 @@ static void on_stop_signal(int sig);
 static _Noreturn void die(const char *call, const char *object, const char *reason, const char *fix);
 static void clean_up(void);
 
-/* The queue clean_up removes once it is ours: every way out removes it. */
-static volatile sig_atomic_t queue_to_remove = -1;
+static const char *keypath;
 static int lock_fd = -1; /* KEYPATH, open while we run: it holds our lock */
+static volatile sig_atomic_t queue_id = -1; /* ours to remove, by clean_up too */
 
 int main(int argc, char *argv[])
 {
 	hold_standard_descriptors();
-	const char *keypath = argc == 2 ? argv[1] : getenv("HOME");
+	keypath = argc == 2 ? argv[1] : getenv("HOME");
 	if (argc > 2 || (argc == 2 && (argv[1][0] == '-' || argv[1][0] == '\0'))) {
 		fprintf(stderr, "usage: %s [KEYPATH]   (default KEYPATH: $HOME)\n", PROGRAM);
 		return 2;
@@ -66,21 +65,17 @@ int main(int argc, char *argv[])
 
 	/* Step 2: claim our byte of KEYPATH; create the queue or find the
 	 * sender's, which must be ours (anyone can compute the key). */
-	pid_t other = claim(keypath, RECEIVER_BYTE);
+	pid_t other = holder(RECEIVER_BYTE, 1);
 	(void)snprintf(reason, sizeof reason, "already has a receiver, process %ld", (long)other);
 	if (other != 0)
 		die("msgget", queue, reason, "pass another KEYPATH");
-	int id = msgget(key, IPC_CREAT | IPC_EXCL | 0600);
-	if (id == -1 && errno == EEXIST)
-		id = msgget(key, 0);
-	if (id == -1)
-		die("msgget", queue, strerror(errno), NULL);
+	int id = msgget(key, IPC_CREAT | 0600);
 	struct msqid_ds info;
-	if (msgctl(id, IPC_STAT, &info) == -1)
-		die("msgctl IPC_STAT", queue, strerror(errno), NULL);
+	if (id == -1 || msgctl(id, IPC_STAT, &info) == -1)
+		die(id == -1 ? "msgget" : "msgctl IPC_STAT", queue, strerror(errno), NULL);
 	if (info.msg_perm.uid != geteuid() || info.msg_perm.cuid != geteuid())
 		die("msgget", queue, "belongs to another user", "pass another KEYPATH");
-	queue_to_remove = id; /* from here on, every way out removes it */
+	queue_id = id;
 	if (atexit(clean_up) != 0)
 		die("atexit", "clean_up", "failed", NULL);
 
@@ -99,11 +94,10 @@ int main(int argc, char *argv[])
 		if (n == -1 && errno == EINTR)
 			continue; /* a tick: look again */
 		/* Removed while we waited: EIDRM; between two calls: EINVAL. */
-		if (n == -1 && (errno == EIDRM || errno == EINVAL))
-			die("msgrcv", queue, strerror(EIDRM),
-			    "06-msgq-send stopped before the end of the stream");
+		int removed = n == -1 && (errno == EIDRM || errno == EINVAL);
 		if (n == -1)
-			die("msgrcv", queue, strerror(errno), NULL);
+			die("msgrcv", queue, removed ? strerror(EIDRM) : strerror(errno),
+			    removed ? "06-msgq-send stopped before the end of the stream" : NULL);
 		if (message.type == END)
 			break;
 		if (write_all(STDOUT_FILENO, message.bytes, (size_t)n) == -1) {
@@ -114,7 +108,7 @@ int main(int argc, char *argv[])
 	}
 
 	/* Step 5: the stream is complete: remove the queue, then our lock. */
-	queue_to_remove = -1;
+	queue_id = -1;
 	if (msgctl(id, IPC_RMID, NULL) == -1)
 		die("msgctl IPC_RMID", queue, strerror(errno), NULL);
 	if (close(lock_fd) == -1)
@@ -124,45 +118,36 @@ int main(int argc, char *argv[])
 
 /* Below: the locks and the tick that tell who runs; what removes the queue. */
 
-/* Read-lock BYTE of KEYPATH (a directory will do) until we end, however we
- * end. Read locks do not exclude each other: return holder(BYTE). */
-static pid_t claim(const char *keypath, int byte)
+/* The pid of another who read-locks BYTE of KEYPATH, else 0. CLAIM: first open
+ * KEYPATH (O_NONBLOCK: a FIFO will do) and read-lock BYTE ourselves, till we end.
+ * A lock ends with its holder, so no reused or forged pid passes for one. */
+static pid_t holder(int byte, int claim)
 {
-	struct flock mine = { .l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = byte, .l_len = 1 };
-	lock_fd = open(keypath, O_RDONLY | O_NONBLOCK | O_NOCTTY); /* it may be a FIFO */
-	if (lock_fd == -1)
+	struct flock lock = { .l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = byte, .l_len = 1 };
+	if (claim && (lock_fd = open(keypath, O_RDONLY | O_NONBLOCK | O_NOCTTY)) == -1)
 		die("open", keypath, strerror(errno), "both sides lock KEYPATH: it must be readable");
-	if (fcntl(lock_fd, F_SETLK, &mine) == -1)
-		die("fcntl", keypath, strerror(errno), NULL);
-	return holder(byte);
-}
-
-/* The pid of another who locks BYTE of KEYPATH, else 0: a lock ends with
- * its holder, so no reused or forged pid passes for one. */
-static pid_t holder(int byte)
-{
-	struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = byte, .l_len = 1 };
+	if (claim && fcntl(lock_fd, F_SETLK, &lock) == -1)
+		die("fcntl F_SETLK", keypath, strerror(errno), NULL);
+	lock.l_type = F_WRLCK; /* any read lock stops a write lock: F_GETLK names it */
 	if (fcntl(lock_fd, F_GETLK, &lock) == -1)
-		die("fcntl", "KEYPATH lock", strerror(errno), NULL);
+		die("fcntl F_GETLK", keypath, strerror(errno), NULL);
 	return lock.l_type == F_UNLCK ? 0 : lock.l_pid;
 }
 
-/* A sender that has sent (msg_stime) and lost its lock sent all it will:
+/* A sender that has sent (msg_stime) and holds no lock sent all it will:
  * is its END queued? msgrcv can look for END alone; it goes back at once. */
 static void refuse_a_stream_cut_short(int id, const char *queue)
 {
 	struct msqid_ds info;
 	struct { long type; } end;
-	if (msgctl(id, IPC_STAT, &info) == -1 || info.msg_stime == 0 || holder(SENDER_BYTE) != 0)
+	if (msgctl(id, IPC_STAT, &info) == -1 || info.msg_stime == 0 || holder(SENDER_BYTE, 0) != 0)
 		return; /* removed (msgrcv says so), not sent to yet, or its sender runs */
 	ssize_t found = msgrcv(id, &end, 0, END, IPC_NOWAIT);
 	if (found == -1 && errno == ENOMSG)
 		die("msgrcv", queue, "holds part of a stream whose sender is gone",
 		    "now removed: run the pair again");
-	if (found == -1)
-		die("msgrcv", queue, strerror(errno), NULL);
-	if (msgsnd(id, &end, 0, 0) == -1)
-		die("msgsnd", queue, strerror(errno), NULL);
+	if (found == -1 || msgsnd(id, &end, 0, 0) == -1)
+		die(found == -1 ? "msgrcv" : "msgsnd", queue, strerror(errno), NULL);
 }
 
 static void on_tick(int sig)
@@ -187,15 +172,14 @@ static void tick_every_200_ms(void)
 		die("timer_settime", "every 200 ms", strerror(errno), NULL);
 }
 
-/* Remove the queue if it is ours and not yet removed. msgctl is not on
- * POSIX's async-signal-safe list, but on Linux it is one system call. */
+/* Remove the queue once, if it is ours. msgctl is not on POSIX's list of
+ * async-signal-safe calls, but on Linux it is one system call. */
 static void clean_up(void)
 {
-	if (queue_to_remove != -1) {
-		/* NOLINTNEXTLINE(bugprone-signal-handler,cert-sig30-c): see above */
-		(void)msgctl(queue_to_remove, IPC_RMID, NULL);
-		queue_to_remove = -1;
-	}
+	int id = queue_id;
+	queue_id = -1;
+	if (id != -1)
+		(void)msgctl(id, IPC_RMID, NULL); /* NOLINT(bugprone-signal-handler,cert-sig30-c) */
 }
 
 /* A descriptor 0, 1 or 2 closed at our start is filled with /dev/null, opened

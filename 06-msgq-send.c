@@ -33,20 +33,19 @@ struct message {
 
 static void hold_standard_descriptors(void);
 static void catch_stop_signals(void);
-static pid_t claim(const char *keypath, int byte);
-static pid_t holder(int byte);
+static pid_t holder(int byte, int claim);
 static void tick_every_200_ms(void);
 static _Noreturn void die(const char *call, const char *object, const char *reason, const char *fix);
 static void clean_up(void);
 
-/* The queue clean_up removes once it is ours (a waiting receiver: EIDRM). */
-static volatile sig_atomic_t queue_to_remove = -1;
+static const char *keypath;
 static int lock_fd = -1; /* KEYPATH, open while we run: it holds our lock */
+static volatile sig_atomic_t queue_id = -1; /* ours to remove until END is sent */
 
 int main(int argc, char *argv[])
 {
 	hold_standard_descriptors();
-	const char *keypath = argc == 2 ? argv[1] : getenv("HOME");
+	keypath = argc == 2 ? argv[1] : getenv("HOME");
 	if (argc > 2 || (argc == 2 && (argv[1][0] == '-' || argv[1][0] == '\0'))) {
 		fprintf(stderr, "usage: %s [KEYPATH]   (default KEYPATH: $HOME)\n", PROGRAM);
 		return 2;
@@ -63,21 +62,17 @@ int main(int argc, char *argv[])
 	(void)snprintf(queue, sizeof queue, "queue 0x%08lx", (unsigned long)key);
 
 	/* Step 2: create the queue or find the receiver's, which must be ours. */
-	int id = msgget(key, IPC_CREAT | IPC_EXCL | 0600);
-	if (id == -1 && errno == EEXIST)
-		id = msgget(key, 0);
-	if (id == -1)
-		die("msgget", queue, strerror(errno), NULL);
+	int id = msgget(key, IPC_CREAT | 0600);
 	struct msqid_ds info;
-	if (msgctl(id, IPC_STAT, &info) == -1)
-		die("msgctl IPC_STAT", queue, strerror(errno), NULL);
+	if (id == -1 || msgctl(id, IPC_STAT, &info) == -1)
+		die(id == -1 ? "msgget" : "msgctl IPC_STAT", queue, strerror(errno), NULL);
 	if (info.msg_perm.uid != geteuid() || info.msg_perm.cuid != geteuid())
 		die("msgget", queue, "belongs to another user", "pass another KEYPATH");
 
 	/* Step 3: claim the sender's byte of KEYPATH. A queue another sender
 	 * used is another stream's: look before the claim and after it. */
 	if (info.msg_qnum == 0) {
-		pid_t other = claim(keypath, SENDER_BYTE);
+		pid_t other = holder(SENDER_BYTE, 1);
 		(void)snprintf(reason, sizeof reason, "already has a sender, process %ld", (long)other);
 		if (other != 0)
 			die("msgget", queue, reason, "pass another KEYPATH");
@@ -90,7 +85,7 @@ int main(int argc, char *argv[])
 	if (info.msg_stime != 0)
 		die("msgget", queue, "another 06-msgq-send has sent to it",
 		    "its receiver removes it once it sees that sender gone: run the pair again");
-	queue_to_remove = id; /* until END is sent */
+	queue_id = id;
 	if (atexit(clean_up) != 0)
 		die("atexit", "clean_up", "failed", NULL);
 	if (isatty(STDIN_FILENO))
@@ -102,30 +97,26 @@ int main(int argc, char *argv[])
 	tick_every_200_ms();
 	ssize_t n;
 	do {
-		n = read(STDIN_FILENO, message.bytes, sizeof message.bytes);
-		if (n == -1 && errno == EINTR)
-			continue; /* n is -1: read again */
-		if (n == -1)
-			die("read", "standard input", strerror(errno), NULL);
+		while ((n = read(STDIN_FILENO, message.bytes, sizeof message.bytes)) == -1)
+			if (errno != EINTR)
+				die("read", "standard input", strerror(errno), NULL);
 		message.type = n == 0 ? END : DATA;
 		while (msgsnd(id, &message, (size_t)n, 0) == -1) {
-			int error = errno, removed = msgctl(id, IPC_STAT, &info) == -1;
-			if (error == EINTR && !removed && info.msg_rtime != 0 && holder(RECEIVER_BYTE) == 0)
-				die("msgsnd", queue, "06-msgq-recv is gone before the end of the stream",
-				    "it was killed: run the pair again");
 			/* EINVAL: removed between two calls, or (still there) over msgmax. */
+			int error = errno, removed = msgctl(id, IPC_STAT, &info) == -1;
 			if (error == EIDRM || (error == EINVAL && removed))
 				die("msgsnd", queue, strerror(EIDRM), "06-msgq-recv removed it before the end");
-			if (error == EINVAL)
-				die("msgsnd", queue, "message larger than msgmax",
-				    "on Linux: /proc/sys/kernel/msgmax");
 			if (error != EINTR)
-				die("msgsnd", queue, strerror(error), NULL);
+				die("msgsnd", queue, error == EINVAL ? "message larger than msgmax" : strerror(error),
+				    error == EINVAL ? "on Linux: /proc/sys/kernel/msgmax" : NULL);
+			if (!removed && info.msg_rtime != 0 && holder(RECEIVER_BYTE, 0) == 0)
+				die("msgsnd", queue, "06-msgq-recv is gone before the end of the stream",
+				    "it was killed: run the pair again");
 		}
 	} while (n != 0);
 
 	/* Step 5: END is queued; the receiver removes the queue. Our lock goes. */
-	queue_to_remove = -1;
+	queue_id = -1;
 	if (close(lock_fd) == -1)
 		die("close", keypath, strerror(errno), NULL);
 	return 0;
@@ -133,26 +124,19 @@ int main(int argc, char *argv[])
 
 /* Below: the locks and the tick that tell who runs; what removes the queue. */
 
-/* Read-lock BYTE of KEYPATH (a directory will do) until we end, however we
- * end. Read locks do not exclude each other: return holder(BYTE). */
-static pid_t claim(const char *keypath, int byte)
+/* The pid of another who read-locks BYTE of KEYPATH, else 0. CLAIM: first open
+ * KEYPATH (O_NONBLOCK: a FIFO will do) and read-lock BYTE ourselves, till we end.
+ * A lock ends with its holder, so no reused or forged pid passes for one. */
+static pid_t holder(int byte, int claim)
 {
-	struct flock mine = { .l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = byte, .l_len = 1 };
-	lock_fd = open(keypath, O_RDONLY | O_NONBLOCK | O_NOCTTY); /* it may be a FIFO */
-	if (lock_fd == -1)
+	struct flock lock = { .l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = byte, .l_len = 1 };
+	if (claim && (lock_fd = open(keypath, O_RDONLY | O_NONBLOCK | O_NOCTTY)) == -1)
 		die("open", keypath, strerror(errno), "both sides lock KEYPATH: it must be readable");
-	if (fcntl(lock_fd, F_SETLK, &mine) == -1)
-		die("fcntl", keypath, strerror(errno), NULL);
-	return holder(byte);
-}
-
-/* The pid of another who locks BYTE of KEYPATH, else 0: a lock ends with
- * its holder, so no reused or forged pid passes for one. */
-static pid_t holder(int byte)
-{
-	struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = byte, .l_len = 1 };
+	if (claim && fcntl(lock_fd, F_SETLK, &lock) == -1)
+		die("fcntl F_SETLK", keypath, strerror(errno), NULL);
+	lock.l_type = F_WRLCK; /* any read lock stops a write lock: F_GETLK names it */
 	if (fcntl(lock_fd, F_GETLK, &lock) == -1)
-		die("fcntl", "KEYPATH lock", strerror(errno), NULL);
+		die("fcntl F_GETLK", keypath, strerror(errno), NULL);
 	return lock.l_type == F_UNLCK ? 0 : lock.l_pid;
 }
 
@@ -178,15 +162,14 @@ static void tick_every_200_ms(void)
 		die("timer_settime", "every 200 ms", strerror(errno), NULL);
 }
 
-/* Remove the queue if it is ours and not yet removed. msgctl is not on
- * POSIX's async-signal-safe list, but on Linux it is one system call. */
+/* Remove the queue once, if it is ours. msgctl is not on POSIX's list of
+ * async-signal-safe calls, but on Linux it is one system call. */
 static void clean_up(void)
 {
-	if (queue_to_remove != -1) {
-		/* NOLINTNEXTLINE(bugprone-signal-handler,cert-sig30-c): see above */
-		(void)msgctl(queue_to_remove, IPC_RMID, NULL);
-		queue_to_remove = -1;
-	}
+	int id = queue_id;
+	queue_id = -1;
+	if (id != -1)
+		(void)msgctl(id, IPC_RMID, NULL); /* NOLINT(bugprone-signal-handler,cert-sig30-c) */
 }
 
 /* A descriptor 0, 1 or 2 closed at our start is filled with /dev/null, opened
