@@ -69,7 +69,9 @@ int main(int argc, char *argv[])
 	(void)snprintf(reason, sizeof reason, "already has a receiver, process %ld", (long)other);
 	if (other != 0)
 		die("msgget", queue, reason, "pass another KEYPATH");
-	int id = msgget(key, IPC_CREAT | 0600);
+	int id = msgget(key, IPC_CREAT | IPC_EXCL | 0600);
+	if (id == -1 && errno == EEXIST)
+		id = msgget(key, 0); /* one we did not create: checked below */
 	struct msqid_ds info;
 	if (id == -1 || msgctl(id, IPC_STAT, &info) == -1)
 		die(id == -1 ? "msgget" : "msgctl IPC_STAT", queue, strerror(errno), NULL);

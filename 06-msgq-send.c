@@ -62,7 +62,9 @@ int main(int argc, char *argv[])
 	(void)snprintf(queue, sizeof queue, "queue 0x%08lx", (unsigned long)key);
 
 	/* Step 2: create the queue or find the receiver's, which must be ours. */
-	int id = msgget(key, IPC_CREAT | 0600);
+	int id = msgget(key, IPC_CREAT | IPC_EXCL | 0600);
+	if (id == -1 && errno == EEXIST)
+		id = msgget(key, 0); /* one we did not create: checked below */
 	struct msqid_ds info;
 	if (id == -1 || msgctl(id, IPC_STAT, &info) == -1)
 		die(id == -1 ? "msgget" : "msgctl IPC_STAT", queue, strerror(errno), NULL);
