@@ -1,10 +1,9 @@
 /*
- * 07-ring-consumer: attach to the ring 07-ring-producer makes in POSIX shared
- * memory, and copy its stream to standard output. Either may start first:
+ * 07-ring-consumer: copy to standard output the stream that 07-ring-producer
+ * puts through its ring in POSIX shared memory. Either may start first:
  *   ./07-ring-consumer /demo > copy &   ./07-ring-producer /demo < file
- * NAME defaults to /ipc-07-<uid>. Watch for: every value read from the region
- * is checked before use; only an empty slot ends the stream. We own nothing:
- * a signal simply ends us. Tested on Linux, glibc and musl.
+ * Watch for: every value read from the region is checked before use, and only
+ * an empty slot ends the stream. We own nothing. Tested on Linux, glibc, musl.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -40,8 +39,7 @@ struct region {
 		unsigned char data[SLOT_SIZE];
 	} slots[SLOT_COUNT];
 };
-/* Only lock-free atomics work between processes (they hold no hidden lock). */
-_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "atomic int must be lock-free");
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "only a lock-free atomic works between processes");
 
 static struct region *attach_region(const char *name);
 static void wait_for_full_slot(struct region *region, const char *name);
@@ -62,15 +60,13 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "usage: %s [NAME]   (default NAME: %s)\n", PROGRAM, default_name);
 		return 2;
 	}
-	/* Past ulimit -f, EFBIG is reported; | head ends us by SIGPIPE, as it ends cat. */
-	if (signal(SIGXFSZ, SIG_IGN) == SIG_ERR)
+	if (signal(SIGXFSZ, SIG_IGN) == SIG_ERR) /* past ulimit -f, write reports EFBIG */
 		die("signal", "SIGXFSZ", strerror(errno), NULL);
 
 	/* Step 1: attach, claim our place, hand the producer every slot as empty. */
 	struct region *region = attach_region(name);
 
-	/* Step 2: take a full slot, copy it out, hand it back as empty. The
-	 * length must fit; the sequence number proves it was filled this round. */
+	/* Step 2: wait for a full slot, check it, copy it out, hand it back as empty. */
 	for (uint32_t taken = 1, length = 1; length != 0; taken++) {
 		struct slot *slot = &region->slots[(taken - 1) % SLOT_COUNT];
 		wait_for_full_slot(region, name);
@@ -84,7 +80,6 @@ int main(int argc, char *argv[])
 			die("sem_post", name, strerror(errno), NULL);
 	}
 
-	/* Step 3: handing back the empty slot lets the producer exit 0. No sem_destroy. */
 	if (close(region_fd) == -1)
 		die("close", name, strerror(errno), NULL);
 	return 0;
@@ -117,7 +112,7 @@ static struct region *attach_region(const char *name)
 		if (pread(region_fd, &state, sizeof state, 0) == -1)
 			die("pread", name, strerror(errno), NULL);
 		if (state == 0 && ++empty == 40) /* 2 s */
-			die(st.st_size == 0 ? "fstat" : "pread", name, "still empty after 2 s", fix);
+			die(st.st_size > 0 ? "pread" : "fstat", name, "still empty after 2 s", fix);
 	}
 	if (state != RING_READY && state != RING_JOINED)
 		die("mmap", name, "not a 07 ring (wrong magic number)", fix);
@@ -135,8 +130,7 @@ static struct region *attach_region(const char *name)
 			    "wait for it to end or pass another NAME");
 		die("fcntl", name, strerror(errno), NULL);
 	}
-	unsigned ready = RING_READY;
-	if (!atomic_compare_exchange_strong(&region->state, &ready, RING_JOINED))
+	if (!atomic_compare_exchange_strong(&region->state, &(unsigned){ RING_READY }, RING_JOINED))
 		die("mmap", name, "already has a " PROGRAM,
 		    "left by a killed run: a new " PEER " replaces it");
 	for (int i = 0; i < SLOT_COUNT; i++)
@@ -168,9 +162,8 @@ static void wait_for_full_slot(struct region *region, const char *name)
 		if (fcntl(region_fd, F_GETLK, &lock) == -1)
 			die("fcntl", name, strerror(errno), NULL);
 	} while (lock.l_type != F_UNLCK);
-	if (sem_trywait(&region->full) == 0) /* posted just before it ended */
-		return;
-	die("sem_timedwait", name, PEER " is gone", "the stream was cut short");
+	if (sem_trywait(&region->full) == -1) /* nothing posted just before it ended */
+		die("sem_timedwait", name, PEER " is gone", "the stream was cut short");
 }
 
 /* write() may take only part of the buffer (pipes, sockets, signals):
