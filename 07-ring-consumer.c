@@ -1,9 +1,9 @@
 /*
- * 07-ring-consumer: copy to standard output the stream that 07-ring-producer
- * puts through its ring in POSIX shared memory. Either may start first:
+ * 07-ring-consumer: copy to standard output the stream 07-ring-producer puts
+ * through its ring in POSIX shared memory. Either may start first:
  *   ./07-ring-consumer /demo > copy &   ./07-ring-producer /demo < file
- * Watch for: every value read from the region is checked before use, and only
- * an empty slot ends the stream. We own nothing. Tested on Linux, glibc, musl.
+ * Watch for: every value read from the region is checked before use; only an
+ * empty slot ends the stream. We own nothing. Tested on Linux, glibc and musl.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -141,8 +141,8 @@ static struct region *attach_region(const char *name)
 
 /* Below: what keeps a dead or late partner from hanging us. */
 
-/* sem_wait that cannot hang: wait 200 ms at a time, then ask whether the producer
- * still holds its lock, which the kernel drops when it ends, SIGKILL included. */
+/* sem_wait that cannot hang: every 200 ms, ask anew (F_GETLK overwrites the question)
+ * whether the producer holds its lock, which the kernel drops however it ends. */
 static void wait_for_full_slot(struct region *region, const char *name)
 {
 	struct flock lock;
@@ -156,7 +156,6 @@ static void wait_for_full_slot(struct region *region, const char *name)
 			return;
 		if (errno != ETIMEDOUT && errno != EINTR)
 			die("sem_timedwait", name, strerror(errno), NULL);
-		/* Asked anew each time: F_GETLK writes a holder's range over it, or F_UNLCK. */
 		lock = (struct flock){ .l_type = F_WRLCK, .l_whence = SEEK_SET,
 				       .l_start = PRODUCER_BYTE, .l_len = 1 };
 		if (fcntl(region_fd, F_GETLK, &lock) == -1)

@@ -138,7 +138,7 @@ static struct region *create_region(const char *name)
 
 /* The name is taken: replace it only if it is a ring a killed run left: ours,
  * of its size and state word, nobody's lock on it. We hold the producer's lock
- * from our look to the removal, and remove it only if nobody did first. */
+ * from our look to the removal, so that two producers cannot both replace it. */
 static void replace_stale_region(const char *name)
 {
 	struct stat st;
@@ -148,13 +148,13 @@ static void replace_stale_region(const char *name)
 		return;
 	if (fd == -1)
 		die("shm_open", name, strerror(errno), "pass another NAME");
+	const char *fix = "wait for it to end or pass another NAME";
+	if (!lock_byte(fd, F_SETLK, PRODUCER_BYTE)) /* a producer still making it holds it */
+		die("shm_open", name, "already has a " PROGRAM, fix);
 	if (fstat(fd, &st) == -1)
 		die("fstat", name, strerror(errno), NULL);
 	if (st.st_uid != geteuid())
 		die("shm_open", name, "belongs to another user", "pass another NAME");
-	const char *fix = "wait for it to end or pass another NAME";
-	if (!lock_byte(fd, F_SETLK, PRODUCER_BYTE)) /* a producer still making it holds it */
-		die("shm_open", name, "already has a " PROGRAM, fix);
 	if (st.st_size == (off_t)sizeof(struct region) && pread(fd, &state, sizeof state, 0) == -1)
 		die("pread", name, strerror(errno), NULL);
 	if (state != RING_READY && state != RING_JOINED)
@@ -162,9 +162,7 @@ static void replace_stale_region(const char *name)
 		    "not a 07 ring: remove it or pass another NAME");
 	if (!lock_byte(fd, F_GETLK, CONSUMER_BYTE))
 		die("shm_open", name, "already has a " PEER, fix);
-	if (fstat(fd, &st) == -1)
-		die("fstat", name, strerror(errno), NULL);
-	if (st.st_nlink > 0) {
+	if (st.st_nlink > 0) { /* no other producer removed it before we had the lock */
 		say("replacing the region at", name, "left by a killed run", NULL);
 		if (shm_unlink(name) == -1 && errno != ENOENT)
 			die("shm_unlink", name, strerror(errno), NULL);

@@ -579,6 +579,16 @@ test_an_object_its_creator_never_initialized_is_refused_after_two_seconds() {
 	rm "/dev/shm/$ID-r"
 }
 
+# What a producer killed between posix_fallocate and its RING_READY leaves.
+test_a_sized_region_whose_state_word_stays_0_is_refused_after_two_seconds() {
+	ring_layout
+	truncate -s "$REGION_SIZE" "/dev/shm/$ID-r"
+	expect_status 1 run 07-ring-consumer "/$ID-r" > /dev/null 2> "$T/err"
+	stderr_is "$T/err" "07-ring-consumer: pread /$ID-r: still empty after 2 s (remove it or pass another NAME)"
+	head -c "$REGION_SIZE" /dev/zero | cmp - "/dev/shm/$ID-r" || fail "the consumer wrote into the region"
+	rm "/dev/shm/$ID-r"
+}
+
 # The consumer is stopped while the producer fills the first slot; that
 # slot's length, scribbled, is then the first thing it reads.
 test_an_out_of_range_slot_length_in_the_region_is_caught() {
