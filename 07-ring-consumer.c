@@ -85,8 +85,8 @@ int main(int argc, char *argv[])
 	return 0;
 }
 
-/* Wait for the producer's region: for its name as long as it takes, then while
- * it is empty (size or state 0), 2 s at most. Trust nothing: ours, a ring's? */
+/* Wait for the name as long as it takes, then 2 s at most while it is empty (size
+ * or state 0: a producer at work). Trust nothing: ours, its size, its state word. */
 static struct region *attach_region(const char *name)
 {
 	const char *fix = "remove it or pass another NAME";
@@ -111,17 +111,17 @@ static struct region *attach_region(const char *name)
 			die("fstat", name, "wrong size for a 07 ring", fix);
 		if (pread(region_fd, &state, sizeof state, 0) == -1)
 			die("pread", name, strerror(errno), NULL);
-		if (state == 0 && ++empty == 40) /* 2 s */
+		if (state == 0 && ++empty > 40) /* 2 s */
 			die(st.st_size > 0 ? "pread" : "fstat", name, "still empty after 2 s", fix);
 	}
 	if (state != RING_READY && state != RING_JOINED)
-		die("mmap", name, "not a 07 ring (wrong magic number)", fix);
+		die("pread", name, "not a 07 ring (wrong magic number)", fix);
 	struct region *region = mmap(NULL, sizeof *region, PROT_READ | PROT_WRITE, MAP_SHARED,
 				     region_fd, 0);
 	if (region == MAP_FAILED)
 		die("mmap", name, strerror(errno), NULL);
 
-	/* Our lock, then RING_JOINED for RING_READY: the CAS sees all made before it. */
+	/* Our lock, then RING_JOINED for RING_READY: an acquire, so we see the semaphores. */
 	struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET,
 			      .l_start = CONSUMER_BYTE, .l_len = 1 };
 	if (fcntl(region_fd, F_SETLK, &lock) == -1) {

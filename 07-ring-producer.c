@@ -109,8 +109,8 @@ int main(int argc, char *argv[])
 }
 
 /* O_EXCL: the region is new and ours. Lock our byte, reserve the pages (ftruncate
- * would not: a store could raise SIGBUS), make both semaphores (no slot is empty
- * until a consumer joins), then store RING_READY, release: who sees it sees all. */
+ * would not, and a store could raise SIGBUS), make both semaphores (no slot is
+ * empty until a consumer joins), then store RING_READY with release ordering. */
 static struct region *create_region(const char *name)
 {
 	while ((region_fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600)) == -1) {
@@ -119,7 +119,8 @@ static struct region *create_region(const char *name)
 		replace_stale_region(name);
 	}
 	must_remove = 1;
-	lock_byte(region_fd, F_SETLKW, PRODUCER_BYTE); /* W: a producer refusing it may hold it */
+	/* F_SETLKW: another producer may hold it a moment while it refuses our region. */
+	lock_byte(region_fd, F_SETLKW, PRODUCER_BYTE);
 	int error = posix_fallocate(region_fd, 0, (off_t)sizeof(struct region));
 	if (error != 0)
 		die("posix_fallocate", name, strerror(error), NULL);

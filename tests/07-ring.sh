@@ -544,7 +544,7 @@ test_a_garbage_region_is_refused_and_left_alone() {
 	expect_status 1 run 07-ring-producer "/$ID-r" < /dev/null 2> "$T/err"
 	stderr_is "$T/err" "07-ring-producer: shm_open /$ID-r: $(errtext EEXIST) (not a 07 ring: remove it or pass another NAME)"
 	expect_status 1 run 07-ring-consumer "/$ID-r" > "$T/out" 2> "$T/err"
-	stderr_is "$T/err" "07-ring-consumer: mmap /$ID-r: not a 07 ring (wrong magic number) (remove it or pass another NAME)"
+	stderr_is "$T/err" "07-ring-consumer: pread /$ID-r: not a 07 ring (wrong magic number) (remove it or pass another NAME)"
 	same "$T/orig" "/dev/shm/$ID-r"
 	[ ! -s "$T/out" ] || fail "garbage reached the output"
 	rm "/dev/shm/$ID-r"
