@@ -1,18 +1,12 @@
 /*
- * 07-ring-consumer: attach to the ring of slots that 07-ring-producer makes
- * in POSIX shared memory, keep in step with it through the two semaphores
- * inside, and copy the stream to standard output. Either may start first:
+ * 07-ring-consumer: copy to standard output the stream 07-ring-producer puts
+ * through its ring in POSIX shared memory. Either may start first:
  *   ./07-ring-consumer /demo > copy &   ./07-ring-producer /demo < file
- * NAME defaults to /ipc-07-<uid>. Watch for: every value read from the region
- * is checked before use, and the stream ends only at an explicit empty slot,
- * so a producer that dies is never taken for the end. We own nothing: a
- * signal simply ends us. Tested on Linux, glibc and musl.
+ * Watch for: every value read from the region is checked before use; only an
+ * empty slot ends the stream. We own nothing. Tested on Linux, glibc and musl.
  */
 #define _POSIX_C_SOURCE 200809L
 
-#ifdef __STDC_NO_ATOMICS__
-#error "07-ring-consumer needs C11 atomics (<stdatomic.h>), which this compiler lacks"
-#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -36,28 +30,25 @@ enum { CONSUMER_BYTE = 0, PRODUCER_BYTE = 1 }; /* the byte each side locks */
 
 /* The region, the same in 07-ring-producer.c; its checked size pins the layout. */
 struct region {
-	atomic_uint state; /* RING_READY once made, RING_JOINED once claimed */
+	atomic_uint state; /* RING_READY once made, RING_JOINED once we claim it */
 	sem_t empty;       /* counts the empty slots: the producer waits on it */
 	sem_t full;        /* counts the full slots: we wait on it */
-	struct {
+	struct slot {
 		uint32_t length;   /* bytes used in data; 0 marks the end of the stream */
 		uint32_t sequence; /* 1 in the first slot filled, 2 in the next... */
 		unsigned char data[SLOT_SIZE];
 	} slots[SLOT_COUNT];
 };
-/* Only lock-free atomics work between processes (they hold no hidden lock). */
-_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "atomic int must be lock-free");
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "only a lock-free atomic works between processes");
 
 static struct region *attach_region(const char *name);
-static void wait_for_full_slot(struct region *region);
-static void pause_briefly(void);
+static void wait_for_full_slot(struct region *region, const char *name);
 static int write_all(int fd, const void *buf, size_t len);
 static void hold_standard_descriptors(void);
 static int valid_name(const char *name);
 static _Noreturn void die(const char *call, const char *object, const char *reason, const char *fix);
 
-static const char *region_name;
-static int region_fd = -1; /* open while we run: closing it drops our lock */
+static int region_fd = -1; /* open until we exit: closing it would drop our lock */
 
 int main(int argc, char *argv[])
 {
@@ -69,93 +60,68 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "usage: %s [NAME]   (default NAME: %s)\n", PROGRAM, default_name);
 		return 2;
 	}
-	region_name = name;
-	/* Past ulimit -f a write fails with EFBIG, which we report; a closed
-	 * output (| head) ends us quietly by SIGPIPE, as it ends cat. */
-	if (signal(SIGXFSZ, SIG_IGN) == SIG_ERR)
+	if (signal(SIGXFSZ, SIG_IGN) == SIG_ERR) /* past ulimit -f, write reports EFBIG */
 		die("signal", "SIGXFSZ", strerror(errno), NULL);
 
-	/* Step 1: attach to the producer's region, claim our place in it and
-	 * hand the producer every slot as empty. */
+	/* Step 1: attach, claim our place, hand the producer every slot as empty. */
 	struct region *region = attach_region(name);
 
-	/* Step 2: take a full slot, copy it out, hand it back as empty. Once our
-	 * wait returns, all the producer wrote before its sem_post is visible.
-	 * The slot is untrusted: its length must fit, and its sequence number
-	 * proves that the producer filled it in this round. */
-	uint32_t taken = 0;
-	for (unsigned out = 0;; out = (out + 1) % SLOT_COUNT) {
-		wait_for_full_slot(region);
-		uint32_t length = region->slots[out].length;
-		if (length > SLOT_SIZE)
+	/* Step 2: wait for a full slot, check it, copy it out, hand it back as empty. */
+	for (uint32_t taken = 1, length = 1; length != 0; taken++) {
+		struct slot *slot = &region->slots[(taken - 1) % SLOT_COUNT];
+		wait_for_full_slot(region, name);
+		if ((length = slot->length) > SLOT_SIZE)
 			die("mmap", name, "slot length out of range", "the region is corrupt");
-		if (region->slots[out].sequence != ++taken)
+		if (slot->sequence != taken)
 			die("mmap", name, "slot out of sequence", "the region is corrupt");
-		if (length == 0)
-			break;
-		if (write_all(STDOUT_FILENO, region->slots[out].data, length) == -1)
+		if (write_all(STDOUT_FILENO, slot->data, length) == -1)
 			die("write", "standard output", strerror(errno), NULL);
 		if (sem_post(&region->empty) == -1)
 			die("sem_post", name, strerror(errno), NULL);
 	}
 
-	/* Step 3: the stream is complete. Hand the last slot back, which lets
-	 * the producer exit 0. No sem_destroy: it may still be in sem_timedwait. */
-	if (sem_post(&region->empty) == -1)
-		die("sem_post", name, strerror(errno), NULL);
-	if (munmap(region, sizeof *region) == -1)
-		die("munmap", name, strerror(errno), NULL);
 	if (close(region_fd) == -1)
 		die("close", name, strerror(errno), NULL);
 	return 0;
 }
 
-/* Wait for the name as long as it takes, then trust nothing in it: ours,
- * of the region's size (no access falls off its end), and ready. Size 0 or
- * state 0 is a producer at work: wait 2 s at most, in case it was killed.
- * Our acquire load that sees RING_READY sees all the producer wrote first. */
+/* Wait for the name as long as it takes, then 2 s at most while it is empty (size
+ * or state 0: a producer at work). Trust nothing: ours, its size, its state word. */
 static struct region *attach_region(const char *name)
 {
-	for (int polls = 1; (region_fd = shm_open(name, O_RDWR, 0)) == -1; polls++) {
-		if (errno != ENOENT)
-			die("shm_open", name, strerror(errno), NULL);
-		if (polls == 20) /* a second: say why nothing happens */
-			fprintf(stderr, "%s: waiting for %s to start\n", PROGRAM, PEER);
-		pause_briefly();
-	}
 	const char *fix = "remove it or pass another NAME";
-	struct stat st;
-	for (int polls = 0;; polls++) {
+	const struct timespec pause = { 0, 50 * 1000000L }; /* a signal cuts it short */
+	unsigned state = 0; /* the first word; a read of an empty object leaves it 0 */
+	for (int polls = 1, empty = 0; state == 0; polls++) {
+		struct stat st;
+		if (polls > 1 && nanosleep(&pause, NULL) == -1 && errno != EINTR)
+			die("nanosleep", name, strerror(errno), NULL);
+		if (region_fd == -1 && (region_fd = shm_open(name, O_RDWR, 0)) == -1) {
+			if (errno != ENOENT)
+				die("shm_open", name, strerror(errno), NULL);
+			if (polls == 20) /* a second: say why nothing happens */
+				fprintf(stderr, "%s: waiting for %s to start\n", PROGRAM, PEER);
+			continue;
+		}
 		if (fstat(region_fd, &st) == -1)
 			die("fstat", name, strerror(errno), NULL);
 		if (st.st_uid != geteuid())
 			die("shm_open", name, "belongs to another user", "pass another NAME");
-		if (st.st_size == (off_t)sizeof(struct region))
-			break;
-		if (st.st_size != 0)
+		if (st.st_size != 0 && st.st_size != (off_t)sizeof(struct region))
 			die("fstat", name, "wrong size for a 07 ring", fix);
-		if (polls == 40) /* 2 s */
-			die("fstat", name, "still empty after 2 s", fix);
-		pause_briefly();
+		if (pread(region_fd, &state, sizeof state, 0) == -1)
+			die("pread", name, strerror(errno), NULL);
+		if (state == 0 && ++empty > 40) /* 2 s */
+			die(st.st_size > 0 ? "pread" : "fstat", name, "still empty after 2 s", fix);
 	}
+	if (state != RING_READY && state != RING_JOINED)
+		die("pread", name, "not a 07 ring (wrong magic number)", fix);
 	struct region *region = mmap(NULL, sizeof *region, PROT_READ | PROT_WRITE, MAP_SHARED,
 				     region_fd, 0);
 	if (region == MAP_FAILED)
 		die("mmap", name, strerror(errno), NULL);
-	unsigned state;
-	for (int polls = 0;; polls++) {
-		state = atomic_load_explicit(&region->state, memory_order_acquire);
-		if (state != 0)
-			break;
-		if (polls == 40) /* 2 s */
-			die("mmap", name, "never initialized", fix);
-		pause_briefly();
-	}
-	if (state != RING_READY && state != RING_JOINED)
-		die("mmap", name, "not a 07 ring (wrong magic number)", fix);
 
-	/* Our place: the consumer's lock, then RING_JOINED in place of
-	 * RING_READY; then the empty slots, on which the producer removes the name. */
+	/* Our lock, then RING_JOINED for RING_READY: an acquire, so we see the semaphores. */
 	struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET,
 			      .l_start = CONSUMER_BYTE, .l_len = 1 };
 	if (fcntl(region_fd, F_SETLK, &lock) == -1) {
@@ -164,8 +130,7 @@ static struct region *attach_region(const char *name)
 			    "wait for it to end or pass another NAME");
 		die("fcntl", name, strerror(errno), NULL);
 	}
-	unsigned ready = RING_READY;
-	if (!atomic_compare_exchange_strong(&region->state, &ready, RING_JOINED))
+	if (!atomic_compare_exchange_strong(&region->state, &(unsigned){ RING_READY }, RING_JOINED))
 		die("mmap", name, "already has a " PROGRAM,
 		    "left by a killed run: a new " PEER " replaces it");
 	for (int i = 0; i < SLOT_COUNT; i++)
@@ -176,10 +141,9 @@ static struct region *attach_region(const char *name)
 
 /* Below: what keeps a dead or late partner from hanging us. */
 
-/* sem_wait that cannot hang: a producer killed by SIGKILL never posts
- * again. So wait 200 ms at a time, then ask whether it still holds its
- * lock, which the kernel drops when it ends, however it ends. */
-static void wait_for_full_slot(struct region *region)
+/* sem_wait that cannot hang: every 200 ms, ask anew (F_GETLK overwrites the question)
+ * whether the producer holds its lock, which the kernel drops however it ends. */
+static void wait_for_full_slot(struct region *region, const char *name)
 {
 	struct flock lock;
 	do {
@@ -191,24 +155,14 @@ static void wait_for_full_slot(struct region *region)
 		if (sem_timedwait(&region->full, &deadline) == 0)
 			return;
 		if (errno != ETIMEDOUT && errno != EINTR)
-			die("sem_timedwait", region_name, strerror(errno), NULL);
-		/* Asked anew each time: F_GETLK writes a holder's range over it, or F_UNLCK. */
+			die("sem_timedwait", name, strerror(errno), NULL);
 		lock = (struct flock){ .l_type = F_WRLCK, .l_whence = SEEK_SET,
 				       .l_start = PRODUCER_BYTE, .l_len = 1 };
 		if (fcntl(region_fd, F_GETLK, &lock) == -1)
-			die("fcntl", region_name, strerror(errno), NULL);
+			die("fcntl", name, strerror(errno), NULL);
 	} while (lock.l_type != F_UNLCK);
-	if (sem_trywait(&region->full) == 0) /* posted just before it ended */
-		return;
-	die("sem_timedwait", region_name, PEER " is gone", "the stream was cut short");
-}
-
-/* A short sleep between two looks at the region; a signal cuts it short. */
-static void pause_briefly(void)
-{
-	struct timespec pause = { 0, 50 * 1000000L };
-	if (nanosleep(&pause, NULL) == -1 && errno != EINTR)
-		die("nanosleep", region_name, strerror(errno), NULL);
+	if (sem_trywait(&region->full) == -1) /* nothing posted just before it ended */
+		die("sem_timedwait", name, PEER " is gone", "the stream was cut short");
 }
 
 /* write() may take only part of the buffer (pipes, sockets, signals):

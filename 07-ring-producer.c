@@ -1,18 +1,14 @@
 /*
- * 07-ring-producer: make a ring of slots in POSIX shared memory, with two
- * process-shared semaphores inside that count its empty and full slots, and
- * stream standard input through it to 07-ring-consumer. Either may start first:
+ * 07-ring-producer: stream standard input to 07-ring-consumer through a ring
+ * of slots in POSIX shared memory that we make, with two process-shared
+ * semaphores inside that count its empty and full slots. Either starts first:
  *   ./07-ring-consumer /demo > copy &   ./07-ring-producer /demo < file
- * NAME defaults to /ipc-07-<uid>. Watch for: the end of the stream is an
- * explicit empty slot, and we exit 0 only once the consumer has handed every
- * slot back. Tested on Linux, glibc and musl (record locks on shared memory
- * are Linux's, macOS lacks sem_init; see the README).
+ * Watch for: we exit 0 only once the consumer has handed back every slot, the
+ * empty one that ends the stream included. Tested on Linux, glibc and musl
+ * (record locks on shared memory are Linux's; macOS lacks sem_init).
  */
 #define _POSIX_C_SOURCE 200809L
 
-#ifdef __STDC_NO_ATOMICS__
-#error "07-ring-producer needs C11 atomics (<stdatomic.h>), which this compiler lacks"
-#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -36,17 +32,16 @@ enum { CONSUMER_BYTE = 0, PRODUCER_BYTE = 1 }; /* the byte each side locks */
 
 /* The region, the same in 07-ring-consumer.c; its checked size pins the layout. */
 struct region {
-	atomic_uint state; /* RING_READY once made, RING_JOINED once claimed */
+	atomic_uint state; /* RING_READY once we made it, RING_JOINED once claimed */
 	sem_t empty;       /* counts the empty slots: we wait on it */
 	sem_t full;        /* counts the full slots: the consumer waits on it */
-	struct {
+	struct slot {
 		uint32_t length;   /* bytes used in data; 0 marks the end of the stream */
 		uint32_t sequence; /* 1 in the first slot filled, 2 in the next... */
 		unsigned char data[SLOT_SIZE];
 	} slots[SLOT_COUNT];
 };
-/* Only lock-free atomics work between processes (they hold no hidden lock). */
-_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "atomic int must be lock-free");
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "only a lock-free atomic works between processes");
 
 static struct region *create_region(const char *name);
 static void replace_stale_region(const char *name);
@@ -55,7 +50,6 @@ static int lock_byte(int fd, int command, off_t byte);
 static void hold_standard_descriptors(void);
 static int valid_name(const char *name);
 static void catch_stop_signals(void);
-static void on_stop_signal(int sig);
 static void clean_up(void);
 static void say(const char *call, const char *object, const char *reason, const char *fix);
 static _Noreturn void die(const char *call, const char *object, const char *reason, const char *fix);
@@ -79,8 +73,8 @@ int main(int argc, char *argv[])
 	if (atexit(clean_up) != 0)
 		die("atexit", "clean_up", "failed", NULL);
 
-	/* Step 1: create the region; the consumer joins and posts every slot
-	 * as empty. Then remove the name: the two mappings keep the region. */
+	/* Step 1: make the region. The consumer joins by handing us every slot
+	 * as empty; then we remove the name: the two mappings keep the region. */
 	struct region *region = create_region(name);
 	wait_for_empty_slot(region);
 	if (shm_unlink(name) == -1 && errno != ENOENT)
@@ -89,17 +83,16 @@ int main(int argc, char *argv[])
 	if (isatty(STDIN_FILENO))
 		fprintf(stderr, "%s: reading standard input; end it with Ctrl-D\n", PROGRAM);
 
-	/* Step 2: read into an empty slot, hand it over as full: all we wrote
-	 * before sem_post is visible to the consumer once its wait returns. A
-	 * read of 0 bytes fills the last slot: the end of the stream. */
-	uint32_t filled = 0;
-	for (unsigned in = 0;; in = (in + 1) % SLOT_COUNT) {
+	/* Step 2: read into an empty slot, hand it over as full. A read of 0
+	 * bytes fills the last slot: the end of the stream. */
+	for (uint32_t filled = 1;; filled++) {
+		struct slot *slot = &region->slots[(filled - 1) % SLOT_COUNT];
 		ssize_t n;
-		while ((n = read(STDIN_FILENO, region->slots[in].data, SLOT_SIZE)) == -1)
+		while ((n = read(STDIN_FILENO, slot->data, SLOT_SIZE)) == -1)
 			if (errno != EINTR)
 				die("read", "standard input", strerror(errno), NULL);
-		region->slots[in].length = (uint32_t)n;
-		region->slots[in].sequence = ++filled;
+		slot->length = (uint32_t)n;
+		slot->sequence = filled;
 		if (sem_post(&region->full) == -1)
 			die("sem_post", name, strerror(errno), NULL);
 		if (n == 0)
@@ -107,21 +100,17 @@ int main(int argc, char *argv[])
 		wait_for_empty_slot(region);
 	}
 
-	/* Step 3: wait until the consumer has emptied every slot, the last one
-	 * included: only then has the whole stream reached it. */
+	/* Step 3: every slot back, the last one included: the consumer has it all. */
 	for (int i = 0; i < SLOT_COUNT; i++)
 		wait_for_empty_slot(region);
-	if (munmap(region, sizeof *region) == -1)
-		die("munmap", name, strerror(errno), NULL);
 	if (close(region_fd) == -1)
 		die("close", name, strerror(errno), NULL);
 	return 0;
 }
 
-/* O_EXCL: the region is new and ours. We lock our byte, reserve the pages,
- * make both semaphores (no slot is empty until a consumer joins), and only
- * then store RING_READY, with release ordering: a consumer whose acquire
- * load sees it sees the rest. */
+/* O_EXCL: the region is new and ours. Lock our byte, reserve the pages (ftruncate
+ * would not, and a store could raise SIGBUS), make both semaphores (no slot is
+ * empty until a consumer joins), then store RING_READY with release ordering. */
 static struct region *create_region(const char *name)
 {
 	while ((region_fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600)) == -1) {
@@ -130,9 +119,8 @@ static struct region *create_region(const char *name)
 		replace_stale_region(name);
 	}
 	must_remove = 1;
-	/* F_SETLKW: another producer may hold it while it refuses our region. */
+	/* F_SETLKW: another producer may hold it a moment while it refuses our region. */
 	lock_byte(region_fd, F_SETLKW, PRODUCER_BYTE);
-	/* ftruncate would reserve no page on tmpfs: a store could raise SIGBUS. */
 	int error = posix_fallocate(region_fd, 0, (off_t)sizeof(struct region));
 	if (error != 0)
 		die("posix_fallocate", name, strerror(error), NULL);
@@ -146,10 +134,12 @@ static struct region *create_region(const char *name)
 	return region;
 }
 
-/* The name is taken: replace it only if it is a ring a killed run left,
- * ours, of its size and state word, nobody's lock on it. Holding the
- * producer's lock, we alone may remove it; if another did first (no link
- * left), we only retry. Anything else is refused and left alone. */
+/* Below: what removes the region when we are stopped early, replaces one that
+ * a killed run left, and keeps a dead or late partner from hanging us. */
+
+/* The name is taken: replace it only if it is a ring a killed run left: ours,
+ * of its size and state word, nobody's lock on it. We hold the producer's lock
+ * from our look to the removal, so that two producers cannot both replace it. */
 static void replace_stale_region(const char *name)
 {
 	struct stat st;
@@ -159,13 +149,13 @@ static void replace_stale_region(const char *name)
 		return;
 	if (fd == -1)
 		die("shm_open", name, strerror(errno), "pass another NAME");
+	const char *fix = "wait for it to end or pass another NAME";
+	if (!lock_byte(fd, F_SETLK, PRODUCER_BYTE)) /* a producer still making it holds it */
+		die("shm_open", name, "already has a " PROGRAM, fix);
 	if (fstat(fd, &st) == -1)
 		die("fstat", name, strerror(errno), NULL);
 	if (st.st_uid != geteuid())
 		die("shm_open", name, "belongs to another user", "pass another NAME");
-	const char *fix = "wait for it to end or pass another NAME";
-	if (!lock_byte(fd, F_SETLK, PRODUCER_BYTE)) /* a producer still making it holds it */
-		die("shm_open", name, "already has a " PROGRAM, fix);
 	if (st.st_size == (off_t)sizeof(struct region) && pread(fd, &state, sizeof state, 0) == -1)
 		die("pread", name, strerror(errno), NULL);
 	if (state != RING_READY && state != RING_JOINED)
@@ -173,9 +163,7 @@ static void replace_stale_region(const char *name)
 		    "not a 07 ring: remove it or pass another NAME");
 	if (!lock_byte(fd, F_GETLK, CONSUMER_BYTE))
 		die("shm_open", name, "already has a " PEER, fix);
-	if (fstat(fd, &st) == -1)
-		die("fstat", name, strerror(errno), NULL);
-	if (st.st_nlink > 0) {
+	if (st.st_nlink > 0) { /* no other producer removed it before we had the lock */
 		say("replacing the region at", name, "left by a killed run", NULL);
 		if (shm_unlink(name) == -1 && errno != ENOENT)
 			die("shm_unlink", name, strerror(errno), NULL);
@@ -184,17 +172,14 @@ static void replace_stale_region(const char *name)
 		die("close", name, strerror(errno), NULL);
 }
 
-/* Below: what removes the region when we are stopped early, and what
- * keeps a dead or late partner from hanging us. */
-
 /* sem_wait that cannot hang: wait 200 ms at a time. Until the consumer has
  * joined it is only late (after a second, say so); then it holds its lock,
- * which the kernel drops when it ends, however it ends (SIGKILL included).
- * CLOCK_REALTIME: a clock step only makes one wait shorter or longer. */
+ * which the kernel drops when it ends, however it ends (SIGKILL included). */
 static void wait_for_empty_slot(struct region *region)
 {
-	for (int slices = 1;; slices++) {
-		struct timespec deadline;
+	int slices = 0;
+	do {
+		struct timespec deadline; /* CLOCK_REALTIME: a step only makes one wait odd */
 		if (clock_gettime(CLOCK_REALTIME, &deadline) == -1)
 			die("clock_gettime", "CLOCK_REALTIME", strerror(errno), NULL);
 		deadline.tv_sec += (deadline.tv_nsec + 200000000L) / 1000000000L;
@@ -203,17 +188,12 @@ static void wait_for_empty_slot(struct region *region)
 			return;
 		if (errno != ETIMEDOUT && errno != EINTR)
 			die("sem_timedwait", region_name, strerror(errno), NULL);
-		if (atomic_load(&region->state) != RING_JOINED) {
-			if (slices == 5)
-				fprintf(stderr, "%s: waiting for %s to start\n", PROGRAM, PEER);
-			continue;
-		}
-		if (!lock_byte(region_fd, F_GETLK, CONSUMER_BYTE))
-			continue;
-		if (sem_trywait(&region->empty) == 0) /* posted just before it ended */
-			return;
+		if (++slices == 5 && atomic_load(&region->state) != RING_JOINED)
+			fprintf(stderr, "%s: waiting for %s to start\n", PROGRAM, PEER);
+	} while (atomic_load(&region->state) != RING_JOINED ||
+		 !lock_byte(region_fd, F_GETLK, CONSUMER_BYTE));
+	if (sem_trywait(&region->empty) == -1) /* nothing posted just before it ended */
 		die("sem_timedwait", region_name, PEER " is gone", "the stream was cut short");
-	}
 }
 
 /* Take our lock on one byte of the region (F_SETLK, F_SETLKW), or ask

@@ -544,7 +544,7 @@ test_a_garbage_region_is_refused_and_left_alone() {
 	expect_status 1 run 07-ring-producer "/$ID-r" < /dev/null 2> "$T/err"
 	stderr_is "$T/err" "07-ring-producer: shm_open /$ID-r: $(errtext EEXIST) (not a 07 ring: remove it or pass another NAME)"
 	expect_status 1 run 07-ring-consumer "/$ID-r" > "$T/out" 2> "$T/err"
-	stderr_is "$T/err" "07-ring-consumer: mmap /$ID-r: not a 07 ring (wrong magic number) (remove it or pass another NAME)"
+	stderr_is "$T/err" "07-ring-consumer: pread /$ID-r: not a 07 ring (wrong magic number) (remove it or pass another NAME)"
 	same "$T/orig" "/dev/shm/$ID-r"
 	[ ! -s "$T/out" ] || fail "garbage reached the output"
 	rm "/dev/shm/$ID-r"
@@ -576,6 +576,16 @@ test_an_object_its_creator_never_initialized_is_refused_after_two_seconds() {
 	expect_status 1 run 07-ring-consumer "/$ID-r" > /dev/null 2> "$T/err"
 	stderr_is "$T/err" "07-ring-consumer: fstat /$ID-r: still empty after 2 s (remove it or pass another NAME)"
 	[ -e "/dev/shm/$ID-r" ] || fail "the producer removed what was not its own"
+	rm "/dev/shm/$ID-r"
+}
+
+# What a producer killed between posix_fallocate and its RING_READY leaves.
+test_a_sized_region_whose_state_word_stays_0_is_refused_after_two_seconds() {
+	ring_layout
+	truncate -s "$REGION_SIZE" "/dev/shm/$ID-r"
+	expect_status 1 run 07-ring-consumer "/$ID-r" > /dev/null 2> "$T/err"
+	stderr_is "$T/err" "07-ring-consumer: pread /$ID-r: still empty after 2 s (remove it or pass another NAME)"
+	head -c "$REGION_SIZE" /dev/zero | cmp - "/dev/shm/$ID-r" || fail "the consumer wrote into the region"
 	rm "/dev/shm/$ID-r"
 }
 
