@@ -90,8 +90,7 @@ int main(int argc, char *argv[])
 	if (semctl(set_id, 0, SETALL, (union semun){ .array = values }) == -1)
 		die("semctl", keypath, strerror(errno), NULL);
 	/* "PRODUCER_HERE is 0" makes us its last user (see take_full). */
-	struct sembuf claim[] = { { CONSUMER_HERE, +1, SEM_UNDO },
-				  { PRODUCER_HERE, 0, IPC_NOWAIT } };
+	struct sembuf claim[] = { { CONSUMER_HERE, +1, SEM_UNDO }, { PRODUCER_HERE, 0, IPC_NOWAIT } };
 	if (semop(set_id, claim, 2) == -1)
 		die("semop", keypath, strerror(errno), REMOVED(errno));
 
@@ -123,13 +122,12 @@ static struct ring *create_ring(key_t key)
 {
 	struct shmid_ds info;
 	while ((segment_id = shmget(key, sizeof(struct ring), IPC_CREAT | IPC_EXCL | 0600)) == -1) {
-		int id = errno == EEXIST ? shmget(key, 0, 0) : -1; /* else its error stands */
+		int id = errno == EEXIST ? shmget(key, 0, 0) : -1;
 		if (id == -1 && errno == ENOENT)
 			continue; /* removed meanwhile */
 		if (id == -1 || shmctl(id, IPC_STAT, &info) == -1)
-			die(id == -1 ? "shmget" : "shmctl", keypath, strerror(errno),
-			    errno == ENOSPC ? "too many segments: see /proc/sys/kernel/shmmni"
-			    : NULL);
+			die(id == -1 ? "shmget" : "shmctl", keypath, strerror(errno), errno == ENOSPC
+			    ? "too many segments: see /proc/sys/kernel/shmmni" : NULL);
 		check_object(&info.shm_perm, info.shm_segsz == sizeof(struct ring), "shmget",
 			     "wrong size for a 12 ring");
 		if (info.shm_nattch != 0)
@@ -146,12 +144,12 @@ static struct ring *create_ring(key_t key)
 	return ring;
 }
 
-/* semget failed; EEXIST: a set that nobody is in is stale (sem_otime 0: never
+/* semget said EEXIST. A set that nobody is in is stale (sem_otime 0: never
  * claimed). One semop tests that and raises PRODUCER_HERE: no producer joins. */
 static void replace_stale_set(key_t key)
 {
 	struct semid_ds info = { .sem_otime = 0 }; /* the analyser cannot see semctl fill it */
-	int id = errno == EEXIST ? semget(key, 0, 0) : -1; /* else its error stands */
+	int id = errno == EEXIST ? semget(key, 0, 0) : -1;
 	if (id == -1 && errno == ENOENT)
 		return; /* removed meanwhile: create it */
 	if (id == -1 || semctl(id, 0, IPC_STAT, (union semun){ .buf = &info }) == -1)
