@@ -6,7 +6,8 @@
  *   ./12-sysv-consumer demo.key > copy &     # either side may start first
  *   ./12-sysv-producer demo.key < file
  *
- * Watch for: our first semop marks the set ready. Tested: Linux, glibc, musl.
+ * Watch for: the set exists before its values, so our first semop marks it
+ * ready; a set nobody is in is stale, and replaced. Tested: Linux, glibc, musl.
  */
 #define _POSIX_C_SOURCE 200809L
 /* semtimedop is not in POSIX: glibc and musl declare it for _GNU_SOURCE. */
@@ -27,12 +28,10 @@
 #define PROGRAM "12-sysv-consumer"
 #define PEER "12-sysv-producer"
 #define PROJECT_ID 'S' /* 06's queues use 'q': one KEYPATH serves both */
-#define BUSY "already has a " PROGRAM
-#define BUSY_FIX "wait for it to end or pass another KEYPATH"
 #define REMOVED(error) ((error) == EIDRM || (error) == EINVAL \
 	? "the set was removed: ipcrm, or logind's RemoveIPC" : NULL)
 enum { SLOT_COUNT = 16, SLOT_SIZE = 64 * 1024, RING_MAGIC = 0x53595356, RING_VERSION = 1 };
-enum { SLICE_MS = 200, NOTICE_SLICES = 5 };
+enum { SLICE_MS = 200, NOTICE_SLICES = 5, CREATOR_GRACE_S = 2 };
 
 /* The layout both programs share. Unlike 07, no index: each side counts its own. */
 struct slot {
@@ -51,9 +50,9 @@ union semun {
 	unsigned short *array;
 };
 
-static struct ring *create_ring(key_t key);
 static void replace_stale_set(key_t key);
-static void take_full(void);
+static struct ring *create_ring(key_t key);
+static void take(int semaphore);
 static void check_object(const struct ipc_perm *perm, int ours, const char *call, const char *why);
 static int write_all(int fd, const void *buf, size_t len);
 static void say(const char *call, const char *object, const char *reason, const char *fix);
@@ -81,24 +80,34 @@ int main(int argc, char *argv[])
 	if (key == -1)
 		die("ftok", keypath, strerror(errno), "KEYPATH must be an existing file");
 
-	/* Step 1: the segment first (attached, it keeps other consumers out), a new
-	 * set, its values, then our claim: its semop sets sem_otime, "ready". */
-	struct ring *ring = create_ring(key);
-	while ((set_id = semget(key, SEM_COUNT, IPC_CREAT | IPC_EXCL | 0600)) == -1)
+	/* Step 1: a new set (IPC_EXCL: ours to initialise) or a stale one replaced,
+	 * its values, the segment, then our claim: the first semop sets sem_otime,
+	 * the producer's "ready" mark, and makes us PRODUCER_HERE's last user. */
+	while ((set_id = semget(key, SEM_COUNT, IPC_CREAT | IPC_EXCL | 0600)) == -1) {
+		if (errno != EEXIST)
+			die("semget", keypath, strerror(errno), errno == ENOSPC
+			    ? "too many sets: see SEMMNI in /proc/sys/kernel/sem" : NULL);
 		replace_stale_set(key);
+	}
 	unsigned short values[SEM_COUNT] = { [EMPTY] = SLOT_COUNT };
 	if (semctl(set_id, 0, SETALL, (union semun){ .array = values }) == -1)
 		die("semctl", keypath, strerror(errno), NULL);
-	/* "PRODUCER_HERE is 0" makes us its last user (see take_full). */
-	struct sembuf claim[] = { { CONSUMER_HERE, +1, SEM_UNDO }, { PRODUCER_HERE, 0, IPC_NOWAIT } };
-	if (semop(set_id, claim, 2) == -1)
+	struct ring *ring = create_ring(key);
+	/* IPC_NOWAIT: no producer joins before our claim, so PRODUCER_HERE can be
+	 * 1 only if another consumer took our new set for a stale one. */
+	struct sembuf claim[] = { { CONSUMER_HERE, +1, SEM_UNDO },
+				  { PRODUCER_HERE, 0, IPC_NOWAIT } };
+	int claimed = semop(set_id, claim, 2);
+	if (claimed == -1 && errno == EAGAIN)
+		die("semop", keypath, "another " PROGRAM " took it for a stale set", "try again");
+	if (claimed == -1)
 		die("semop", keypath, strerror(errno), REMOVED(errno));
 
-	/* Step 3: take a full slot, write it out (its length checked), give it back
-	 * empty, the end slot too: all 16 back tell the producer all was written. */
+	/* Step 3: take a full slot, write it out (its length is the producer's: checked),
+	 * give it back empty, the end slot too: all 16 back tell all was written. */
 	uint32_t length = 1;
 	for (uint32_t next = 0; length > 0; next = (next + 1) % SLOT_COUNT) {
-		take_full();
+		take(FULL);
 		length = ring->slots[next].length;
 		if (length > SLOT_SIZE)
 			die("shmat", keypath, "slot length out of range", "the ring is corrupt");
@@ -116,47 +125,29 @@ int main(int argc, char *argv[])
 	return 0;
 }
 
-/* A new segment and its header. One at the key is a consumer's while attached,
- * else a killed run's: removed if ours and of our size. */
-static struct ring *create_ring(key_t key)
-{
-	struct shmid_ds info;
-	while ((segment_id = shmget(key, sizeof(struct ring), IPC_CREAT | IPC_EXCL | 0600)) == -1) {
-		int id = errno == EEXIST ? shmget(key, 0, 0) : -1;
-		if (id == -1 && errno == ENOENT)
-			continue; /* removed meanwhile */
-		if (id == -1 || shmctl(id, IPC_STAT, &info) == -1)
-			die(id == -1 ? "shmget" : "shmctl", keypath, strerror(errno), errno == ENOSPC
-			    ? "too many segments: see /proc/sys/kernel/shmmni" : NULL);
-		check_object(&info.shm_perm, info.shm_segsz == sizeof(struct ring), "shmget",
-			     "wrong size for a 12 ring");
-		if (info.shm_nattch != 0)
-			die("shmget", keypath, BUSY, BUSY_FIX);
-		if (shmctl(id, IPC_RMID, NULL) == -1)
-			die("shmctl", keypath, strerror(errno), NULL);
-	}
-	struct ring *ring = shmat(segment_id, NULL, 0);
-	if (ring == (void *)-1) /* EINVAL: another consumer took it, unattached, for stale */
-		die("shmat", keypath, strerror(errno), errno == EINVAL || errno == EIDRM
-		    ? "another " PROGRAM " removed it: try again" : NULL);
-	ring->magic = RING_MAGIC;
-	ring->version = RING_VERSION;
-	return ring;
-}
-
-/* semget said EEXIST. A set that nobody is in is stale (sem_otime 0: never
- * claimed). One semop tests that and raises PRODUCER_HERE: no producer joins. */
+/* semget said EEXIST. A set of ours with neither side in it is stale (its
+ * creator gets 2 s to claim it). One semop tests that and raises
+ * PRODUCER_HERE, so that no producer joins it and no consumer replaces it too. */
 static void replace_stale_set(key_t key)
 {
 	struct semid_ds info = { .sem_otime = 0 }; /* the analyser cannot see semctl fill it */
-	int id = errno == EEXIST ? semget(key, 0, 0) : -1;
+	int id = semget(key, 0, 0);
 	if (id == -1 && errno == ENOENT)
 		return; /* removed meanwhile: create it */
 	if (id == -1 || semctl(id, 0, IPC_STAT, (union semun){ .buf = &info }) == -1)
-		die(id == -1 ? "semget" : "semctl", keypath, strerror(errno), errno == ENOSPC
-		    ? "too many sets: see SEMMNI in /proc/sys/kernel/sem" : NULL);
+		die(id == -1 ? "semget" : "semctl", keypath, strerror(errno), NULL);
 	check_object(&info.sem_perm, info.sem_nsems == SEM_COUNT, "semget",
 		     "not a 12 set (wrong number of semaphores)");
+	struct sembuf claimed[] = { { CONSUMER_HERE, -1, 0 }, { CONSUMER_HERE, +1, 0 } };
+	struct timespec grace = { CREATOR_GRACE_S, 0 };
+	/* Its creator may be at work: wait for its claim, again after a stop and
+	 * a continue (EINTR). A set removed meanwhile is found by the next semop. */
+	int waited = 0;
+	while (info.sem_otime == 0 && (waited = semtimedop(id, claimed, 2, &grace)) == -1 &&
+	       errno == EINTR)
+		continue;
+	if (waited == -1 && errno != EAGAIN && errno != EIDRM && errno != EINVAL)
+		die("semtimedop", keypath, strerror(errno), NULL);
 	struct sembuf stale[] = { { PRODUCER_HERE, 0, IPC_NOWAIT },
 				  { CONSUMER_HERE, 0, IPC_NOWAIT },
 				  { PRODUCER_HERE, +1, SEM_UNDO } };
@@ -166,7 +157,8 @@ static void replace_stale_set(key_t key)
 		if (errno != EAGAIN)
 			die("semop", keypath, strerror(errno), NULL);
 		if (semctl(id, CONSUMER_HERE, GETVAL) == 1)
-			die("semop", keypath, BUSY, BUSY_FIX);
+			die("semop", keypath, "already has a " PROGRAM,
+			    "wait for it to end or pass another KEYPATH");
 		die("semop", keypath, "its last " PEER " is still there", "try again in a moment");
 	}
 	say("replacing the objects at", keypath, info.sem_otime ? "left by a killed run"
@@ -175,15 +167,41 @@ static void replace_stale_set(key_t key)
 		die("semctl", keypath, strerror(errno), NULL);
 }
 
-/* Below: what keeps a dead or late producer from hanging us, what removes the
- * objects when we are stopped early, the check of what we find, the error line. */
+/* A new segment (all zeros) and its header. One at the key (our set is new) was
+ * left by a killed run: removed if ours, unattached and of our size, else refused. */
+static struct ring *create_ring(key_t key)
+{
+	struct shmid_ds info;
+	while ((segment_id = shmget(key, sizeof(struct ring), IPC_CREAT | IPC_EXCL | 0600)) == -1) {
+		if (errno != EEXIST)
+			die("shmget", keypath, strerror(errno), errno == ENOSPC
+			    ? "too many segments: see /proc/sys/kernel/shmmni" : NULL);
+		int id = shmget(key, 0, 0);
+		if (id == -1 && errno == ENOENT)
+			continue; /* removed meanwhile */
+		if (id == -1 || shmctl(id, IPC_STAT, &info) == -1)
+			die(id == -1 ? "shmget" : "shmctl", keypath, strerror(errno), NULL);
+		check_object(&info.shm_perm, info.shm_segsz == sizeof(struct ring) &&
+			     info.shm_nattch == 0, "shmget", info.shm_nattch
+			     ? "the segment at this key is in use" : "wrong size for a 12 ring");
+		if (shmctl(id, IPC_RMID, NULL) == -1)
+			die("shmctl", keypath, strerror(errno), NULL);
+	}
+	struct ring *ring = shmat(segment_id, NULL, 0);
+	if (ring == (void *)-1)
+		die("shmat", keypath, strerror(errno), NULL);
+	ring->magic = RING_MAGIC;
+	ring->version = RING_VERSION;
+	return ring;
+}
 
-/* Take a full slot (never SEM_UNDO), 200 ms at a time. A producer that came
- * (its presence's last user is not us) and is gone: one last try, then fail. */
-static void take_full(void)
+/* Take one (never SEM_UNDO: our exit would give back a slot we took), 200 ms
+ * at a time. Between tries: a producer that came (the last user of its
+ * presence is not us) and is gone gets one last try, for what it gave. */
+static void take(int semaphore)
 {
 	static int slices_alone; /* waited before any producer came */
-	struct sembuf op = { FULL, -1, 0 };
+	struct sembuf op = { (unsigned short)semaphore, -1, 0 };
 	struct timespec slice = { 0, SLICE_MS * 1000000L };
 	while (semtimedop(set_id, &op, 1, &slice) == -1) {
 		if (errno != EAGAIN && errno != EINTR) /* EINTR: also after kill -STOP, -CONT */
@@ -200,16 +218,18 @@ static void take_full(void)
 	}
 }
 
+/* Below: what removes the objects when we are stopped early, the check of
+ * what we find at the key, and the error line. */
+
 /* Not on POSIX's async-signal-safe list, semctl and shmctl are single system
  * calls on Linux. NOLINTBEGIN(bugprone-signal-handler,cert-sig30-c) */
 static void clean_up(void)
 {
 	/* A producer here removes the set itself once it sees us gone. */
-	int alone = set_id == -1 || semctl(set_id, PRODUCER_HERE, GETVAL) != 1;
-	if (alone && set_id != -1)
+	if (set_id != -1 && semctl(set_id, PRODUCER_HERE, GETVAL) != 1) {
 		(void)semctl(set_id, 0, IPC_RMID); /* best effort: nobody is left to tell */
-	if (alone && segment_id != -1)
 		(void)shmctl(segment_id, IPC_RMID, NULL); /* destroyed at the last shmdt */
+	}
 	set_id = segment_id = -1;
 }
 /* NOLINTEND(bugprone-signal-handler,cert-sig30-c) */

@@ -286,7 +286,7 @@ test_a_second_consumer_is_refused() {
 	local first=$!
 	wait_until consumer_is_in "$key"
 	expect_status 1 run 12-sysv-consumer "$key" > /dev/null 2> "$T/err"
-	stderr_is "$T/err" "12-sysv-consumer: shmget $key: already has a 12-sysv-consumer (wait for it to end or pass another KEYPATH)"
+	stderr_is "$T/err" "12-sysv-consumer: semop $key: already has a 12-sysv-consumer (wait for it to end or pass another KEYPATH)"
 	exited $first && fail "the first consumer was disturbed"
 	kill -TERM $first
 	finished $first 143
@@ -462,7 +462,7 @@ test_objects_of_another_user_are_refused_and_left_alone() {
 	local theirs=$!
 	wait_until consumer_is_in "$key"
 	expect_status 1 run 12-sysv-consumer "$key" > /dev/null 2> "$T/err"
-	stderr_is "$T/err" "12-sysv-consumer: shmget $key: an object at this key is not ours (another user's, or not 0600) (pass another KEYPATH)"
+	stderr_is "$T/err" "12-sysv-consumer: semget $key: an object at this key is not ours (another user's, or not 0600) (pass another KEYPATH)"
 	expect_status 1 run 12-sysv-producer "$key" < /dev/null 2> "$T/err"
 	stderr_is "$T/err" "12-sysv-producer: semget $key: an object at this key is not ours (another user's, or not 0600) (pass another KEYPATH)"
 	[ "$(semaphore "$key" 2)" = 0 ] || fail "the producer joined their ring"
