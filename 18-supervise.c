@@ -97,6 +97,8 @@ int main(int argc, char *argv[])
 	/* Step 4: wait for COMMAND's end, a signal to pass on, or the time.
 	 * Step 5: end as COMMAND ended, or as the time ran out. */
 	int status = supervise(child, pidfd, sigfd, command[0]);
+	if (close(sigfd) == -1 || (pidfd != -1 && close(pidfd) == -1))
+		die("close", "signalfd or pidfd", strerror(errno), NULL);
 	if (timed_out)
 		exit(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL ? 128 + SIGKILL : TIMED_OUT);
 	end_like(status);
