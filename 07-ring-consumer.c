@@ -90,7 +90,7 @@ int main(int argc, char *argv[])
 static struct region *attach_region(const char *name)
 {
 	const char *fix = "remove it or pass another NAME";
-	const struct timespec pause = { 0, 50 * 1000000L }; /* a signal cuts it short */
+	const struct timespec pause = { 0, 50 * 1000000L }; /* 50 ms */
 	unsigned state = 0; /* the first word; a read of an empty object leaves it 0 */
 	for (int polls = 1, empty = 0; state == 0; polls++) {
 		struct stat st;

@@ -150,7 +150,7 @@ static void replace_stale_region(const char *name)
 	if (fd == -1)
 		die("shm_open", name, strerror(errno), "pass another NAME");
 	const char *fix = "wait for it to end or pass another NAME";
-	if (!lock_byte(fd, F_SETLK, PRODUCER_BYTE)) /* a producer still making it holds it */
+	if (!lock_byte(fd, F_SETLK, PRODUCER_BYTE)) /* a live producer holds it */
 		die("shm_open", name, "already has a " PROGRAM, fix);
 	if (fstat(fd, &st) == -1)
 		die("fstat", name, strerror(errno), NULL);

@@ -33,7 +33,7 @@
 enum { SLOT_COUNT = 16, SLOT_SIZE = 64 * 1024, RING_MAGIC = 0x53595356, RING_VERSION = 1 };
 enum { SLICE_MS = 200, NOTICE_SLICES = 5, CREATOR_GRACE_S = 2 };
 
-/* The layout both programs share. Unlike 07, no index: each side counts its own. */
+/* The layout both programs share; as in 07, each side counts its own slots. */
 struct slot {
 	uint32_t length; /* bytes used in data; 0 marks the end of the stream */
 	unsigned char data[SLOT_SIZE];

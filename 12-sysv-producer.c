@@ -33,7 +33,7 @@
 enum { SLOT_COUNT = 16, SLOT_SIZE = 64 * 1024, RING_MAGIC = 0x53595356, RING_VERSION = 1 };
 enum { POLL_MS = 50, SLICE_MS = 200, QUIET_POLLS = 20 };
 
-/* The layout both programs share. Unlike 07, no index: each side counts its own. */
+/* The layout both programs share; as in 07, each side counts its own slots. */
 struct slot {
 	uint32_t length; /* bytes used in data; 0 marks the end of the stream */
 	unsigned char data[SLOT_SIZE];
@@ -158,7 +158,7 @@ static struct ring *attach_ring(key_t key, int *segment)
 	return ring;
 }
 
-/* Take one (never SEM_UNDO: our exit would take back slots we gave), 200 ms
+/* Take one (never SEM_UNDO: our exit would give back the slots we took), 200 ms
  * at a time. Between tries: a consumer gone gets one last try, for what it
  * gave; then we remove the set, which it left to us. */
 static void take(int semaphore)
