@@ -6,7 +6,7 @@
  *
  *   ./14-robust-mutex -k 5       # worker 1 dies inside its 5th transfer
  *   ./14-robust-mutex -s -k 5    # a default mutex: the others are stuck
- * Watch for: count and sum stay exact. Not macOS. Tested: Linux, glibc, musl.
+ * Watch for: count and sum stay exact. Linux only (PR_SET_PDEATHSIG); glibc, musl.
  */
 #define _POSIX_C_SOURCE 200809L
 #define _DEFAULT_SOURCE /* MAP_ANONYMOUS: in POSIX only since 2024 */
@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -39,21 +40,15 @@ struct bank {
 };
 _Static_assert(ATOMIC_INT_LOCK_FREE == 2, "atomic int must be lock-free");
 
-static void work(struct bank *bank, int worker, long transfers);
+static void work(struct bank *bank, int worker);
 static void lock(struct bank *bank);
 static int parse(const char *text);
 static _Noreturn void die(const char *call, const char *object, const char *reason, const char *fix);
-static int reap(pid_t child);
-static void clean_up(void);
-static void catch_stop_signals(void);
 
-static int workers = 4, kill_at, kill_recoverer, stalled, skip_consistent;
-static volatile sig_atomic_t started; /* how many of pids[] are running */
-static pid_t pids[MAX_WORKERS];
+static int workers = 4, transfers = 10000, kill_at, kill_recoverer, stalled, skip_consistent;
 
 int main(int argc, char *argv[])
 {
-	long transfers = 10000;
 	int option, value = 1; /* a number, 1 for a flag, 0 once an option is bad */
 	while (value != 0 && (option = getopt(argc, argv, ":w:n:k:rsu")) != -1) {
 		value = strchr("wnk", option) ? parse(optarg) : strchr("rsu", option) != NULL;
@@ -68,10 +63,10 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "%s\n", USAGE);
 		return 2;
 	}
-	/* Workers die together: a line each, written whole, not byte by byte. */
-	static char line_buffer[8192];
+	static char line_buffer[8192]; /* workers die together: each line whole, at once */
 	(void)setvbuf(stderr, line_buffer, _IOLBF, sizeof line_buffer); /* valid: cannot fail */
-	catch_stop_signals();
+	(void)signal(SIGPIPE, SIG_IGN); /* a closed or full output: an error line (fflush) */
+	(void)signal(SIGXFSZ, SIG_IGN); /* valid signals: signal cannot fail */
 
 	/* Step 1: memory that fork shares, with no name that could leak. */
 	int flags = MAP_SHARED | MAP_ANONYMOUS;
@@ -98,32 +93,26 @@ int main(int argc, char *argv[])
 		die("pthread_mutex_init", "the accounts' lock", strerror(error), NULL);
 	(void)pthread_mutexattr_destroy(&attributes); /* the mutex keeps what it needs */
 
-	/* Step 3: fork the workers, signals held so clean_up knows every pid;
-	 * it also runs if we fail, so that no worker outlives us. */
-	(void)atexit(clean_up); /* C11 guarantees room for 32: cannot fail */
-	sigset_t all, old;
-	sigfillset(&all);
-	(void)sigprocmask(SIG_BLOCK, &all, &old); /* a valid mask: cannot fail */
+	/* Step 3: fork the workers. Each asks for SIGKILL at our death, however we die. */
+	pid_t parent = getpid(), pids[MAX_WORKERS];
 	for (int w = 0; w < workers; w++) {
-		pid_t pid = fork();
-		if (pid == -1)
+		pids[w] = fork();
+		if (pids[w] == -1)
 			die("fork", "worker", strerror(errno), NULL);
-		if (pid == 0) {
-			started = 0; /* a worker's stop signal kills only itself */
-			(void)sigprocmask(SIG_SETMASK, &old, NULL);
-			work(bank, w, transfers);
+		if (pids[w] == 0) {
+			if (prctl(PR_SET_PDEATHSIG, (unsigned long)SIGKILL) == -1 || getppid() != parent)
+				_exit(1); /* we died before its prctl (which cannot fail for SIGKILL) */
+			work(bank, w);
 			exit(0);
 		}
-		pids[started++] = pid;
 	}
-	(void)sigprocmask(SIG_SETMASK, &old, NULL);
 
-	/* Step 4: reap them, the last first, each dropped from clean_up's list
-	 * once reaped. A killed worker is the lesson; a failed one said why. */
+	/* Step 4: reap them. A killed worker is the lesson; a failed one said why. */
 	int killed = 0, failed = 0;
-	for (int w = workers - 1; w >= 0; w--) {
-		int status = reap(pids[w]);
-		started = w;
+	for (int w = 0; w < workers; w++) {
+		int status;
+		if (waitpid(pids[w], &status, 0) == -1) /* no handlers: no EINTR */
+			die("waitpid", "worker", strerror(errno), NULL);
 		killed += WIFSIGNALED(status);
 		failed += WIFEXITED(status) && WEXITSTATUS(status) != 0;
 	}
@@ -142,16 +131,14 @@ int main(int argc, char *argv[])
 	if (killed)
 		printf(" (%d killed)", killed);
 	printf(", %ld transfers, accounts sum to %d (as they should)\n", count, TOTAL);
-	/* printf only fills a buffer: the output is written (or fails, on a
-	 * full disk or /dev/full) when it is flushed, or earlier, at a
-	 * newline, and then only the stream's error flag remembers it (musl). */
+	/* printf only fills a buffer: a failed write shows at this flush, or only in ferror. */
 	if (fflush(stdout) == EOF || ferror(stdout))
 		die("fflush", "standard output", strerror(errno), NULL);
 	return 0;
 }
 
 /* A transfer moves 1 from account 1 to account 0 under the lock, journalled. */
-static void work(struct bank *bank, int worker, long transfers)
+static void work(struct bank *bank, int worker)
 {
 	for (long i = 1; i <= transfers; i++) {
 		lock(bank);
@@ -163,9 +150,7 @@ static void work(struct bank *bank, int worker, long transfers)
 		bank->books.account[0]++;
 		bank->books.done++;
 		atomic_store(&bank->active, 0);
-		int error = pthread_mutex_unlock(&bank->lock);
-		if (error != 0)
-			die("pthread_mutex_unlock", "the accounts' lock", strerror(error), NULL);
+		(void)pthread_mutex_unlock(&bank->lock); /* we hold it: cannot fail */
 	}
 }
 
@@ -176,18 +161,16 @@ static void lock(struct bank *bank)
 	struct timespec deadline;
 	int error;
 	do {
-		if (clock_gettime(CLOCK_REALTIME, &deadline) == -1)
-			die("clock_gettime", "CLOCK_REALTIME", strerror(errno), NULL);
+		(void)clock_gettime(CLOCK_REALTIME, &deadline); /* a valid clock: cannot fail */
 		deadline.tv_sec += 1;
 		error = pthread_mutex_timedlock(&bank->lock, &deadline);
 	} while (error == ETIMEDOUT && !stalled); /* -s: a dead holder's lock stays locked */
-	if (error == ETIMEDOUT)
-		die("pthread_mutex_timedlock", "the accounts' lock", "still held after 1 s",
-		    "its holder died: a default mutex never recovers");
+	const char *fix = error == ETIMEDOUT ? "its holder died: a default mutex never recovers"
+		: error == ENOTRECOVERABLE ? "an owner died and nobody called pthread_mutex_consistent"
+		: NULL;
 	if (error != 0 && error != EOWNERDEAD)
-		die("pthread_mutex_timedlock", "the accounts' lock", strerror(error),
-		    error != ENOTRECOVERABLE ? NULL
-		    : "an owner died and nobody called pthread_mutex_consistent");
+		die("pthread_mutex_timedlock", "the accounts' lock",
+		    error == ETIMEDOUT ? "still held after 1 s" : strerror(error), fix);
 	int dead = atomic_exchange(&bank->holder, (int)getpid());
 	if (error == 0)
 		return;
@@ -210,7 +193,7 @@ static void lock(struct bank *bank)
 		lock(bank);
 }
 
-/* Below: the options, the error line, and what kills the workers with us. */
+/* Below: the options and the error line. */
 
 /* A whole decimal number from 1 to MAX_TRANSFERS, or 0. */
 static int parse(const char *text)
@@ -234,52 +217,4 @@ static _Noreturn void die(const char *call, const char *object, const char *reas
 			(void)putc(*c, stderr);
 	(void)putc('\n', stderr);
 	exit(1);
-}
-
-/* Wait for the child, retrying after a signal; its status as waitpid
- * gives it. */
-static int reap(pid_t child)
-{
-	int status;
-	while (waitpid(child, &status, 0) == -1)
-		if (errno != EINTR)
-			die("waitpid", "child", strerror(errno), NULL);
-	return status;
-}
-
-/* SIGKILL, which ends a stopped worker too: they have nothing to clean up.
- * All first, so none lives on to repair another's death. Async-signal-safe;
- * no EINTR: our handler holds every signal, then ends us. */
-static void clean_up(void)
-{
-	for (int w = 0; w < started; w++)
-		(void)kill(pids[w], SIGKILL); /* it can only be gone already */
-	for (int w = 0; w < started; w++)
-		(void)waitpid(pids[w], NULL, 0);
-}
-
-/* A stop signal: clean up, then die of the same signal, so that the shell
- * sees how we ended. signal and raise are async-signal-safe. */
-static void on_stop_signal(int sig)
-{
-	clean_up();
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
-
-/* Catch every signal whose default action ends the process: all but those
- * that stop, continue or are ignored (SIGWINCH: beyond POSIX.1-2008, but
- * everywhere), and those sigaction refuses (EINVAL: SIGKILL, SIGSTOP, numbers
- * the C library or valgrind keep). SIGPIPE and SIGXFSZ are ignored instead. */
-static void catch_stop_signals(void)
-{
-	struct sigaction sa = { .sa_handler = on_stop_signal };
-	sigfillset(&sa.sa_mask); /* no second signal interrupts clean_up */
-	for (int sig = 1; sig <= SIGRTMAX; sig++)
-		if (sig != SIGCHLD && sig != SIGCONT && sig != SIGTSTP && sig != SIGTTIN &&
-		    sig != SIGTTOU && sig != SIGURG && sig != SIGWINCH &&
-		    sigaction(sig, &sa, NULL) == -1 && errno != EINVAL)
-			die("sigaction", "stop signals", strerror(errno), NULL);
-	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR || signal(SIGXFSZ, SIG_IGN) == SIG_ERR)
-		die("signal", "SIGPIPE/SIGXFSZ", strerror(errno), NULL);
 }

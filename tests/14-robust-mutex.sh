@@ -104,19 +104,30 @@ test_a_worker_killed_from_outside_at_any_moment_keeps_the_sum() {
 		fail "unexpected messages: $(cat "$T/err")"
 }
 
-test_sigterm_on_the_parent_leaves_no_worker_behind() {
+# parent_dies_of SIGNAL STATUS: a parent killed by SIGNAL while its 8
+# workers run ends with STATUS, and the kernel ends every worker with it
+# (their death signal): each is gone, or a zombie for init to reap.
+parent_dies_of() {
 	spawn 14-robust-mutex -w 8 -n 1000000 > "$T/out"
 	local parent=$!
 	wait_until eval '[ "$(pgrep -c -P '"$parent"')" = 8 ]'
 	local workers
 	workers=$(pgrep -P $parent)
-	kill -TERM $parent
-	finished $parent 143
+	kill -s "$1" $parent
+	finished $parent "$2"
 	local pid
 	for pid in $workers; do
-		[ ! -e "/proc/$pid" ] || fail "worker $pid is still there"
+		wait_until exited "$pid"
 	done
 	[ ! -s "$T/out" ] || fail "a summary was printed"
+}
+
+test_sigterm_on_the_parent_leaves_no_worker_behind() {
+	parent_dies_of TERM 143
+}
+
+test_sigkill_on_the_parent_leaves_no_worker_behind() {
+	parent_dies_of KILL 137
 }
 
 test_a_failed_fork_leaves_no_worker_behind() {
@@ -129,8 +140,14 @@ test_a_failed_fork_leaves_no_worker_behind() {
 	# A worker may outlive another by a moment and report its death.
 	sed -i "/^14-robust-mutex: worker [0-9]* died holding the lock/d" "$T/err"
 	stderr_is "$T/err" "14-robust-mutex: fork worker: $(errtext EAGAIN)"
+	# The kernel kills the workers as the parent dies: wait for that, no more.
 	local -a left
+	local pid tries=$((TMO * 50))
 	mapfile -t left < <(pgrep -u $uid)
+	for pid in "${left[@]}"; do
+		until exited "$pid" || [ $((tries -= 1)) = 0 ]; do sleep 0.02; done
+	done
+	mapfile -t left < <(pgrep -u $uid -r R,S,D,T,t)
 	[ ${#left[@]} = 0 ] || { kill -KILL "${left[@]}"; fail "workers left running: ${left[*]}"; }
 	[ ! -s "$T/out" ] || fail "a summary was printed"
 }
