@@ -60,7 +60,8 @@ int main(int argc, char *argv[])
 		die("mq_open", name, strerror(errno),
 		    errno == EINVAL ? "over the limits in /proc/sys/fs/mqueue (Linux)"
 		    : errno == EMFILE || errno == ENOMEM
-		    ? "over the per-user limit on queue memory: ulimit -q" : NULL);
+		    ? "over the per-user limit on queue memory: ulimit -q"
+		    : errno == EACCES ? "not ours to open: pass another NAME" : NULL);
 
 	/* Step 2: it must be ours (Linux: fstat works on a queue descriptor). */
 	struct stat owner;

@@ -185,6 +185,23 @@ test_a_queue_made_by_another_user_is_refused_and_left_alone() {
 	mqtool unlink "/$ID-q"
 }
 
+test_a_queue_of_another_user_we_may_not_open_is_refused_with_the_reason() {
+	needs user-switch
+	mq_case
+	# Mode 0600: we may not even open it, and mq_open says EACCES.
+	mqtool exists /x || true
+	chmod 711 "$T"
+	cp "$SHARED/mqtool" "$T/mqtool"
+	as_user 12345 "$T/mqtool" create "/$ID-q" 10 8192 600
+	expect_status 1 as_user 12346 "$BIN/08-mq-recv" "/$ID-q" > "$T/out" 2> "$T/err"
+	stderr_is "$T/err" "08-mq-recv: mq_open /$ID-q: $(errtext EACCES) (not ours to open: pass another NAME)"
+	expect_status 1 as_user 12346 "$BIN/08-mq-send" "/$ID-q" < /dev/null 2> "$T/err"
+	stderr_is "$T/err" "08-mq-send: mq_open /$ID-q: $(errtext EACCES) (not ours to open: pass another NAME)"
+	[ "$(mqtool owner "/$ID-q")" = 12345 ] || fail "the queue is gone or changed hands"
+	messages_are "/$ID-q" 0 || fail "something was written to the queue"
+	mqtool unlink "/$ID-q"
+}
+
 test_an_existing_queue_with_small_messages_is_used_as_it_is() {
 	mq_case
 	local data
