@@ -21,7 +21,7 @@ OUT=build/bench-peers
 find_header() {
 	header=
 	for dir in /usr/include/iceoryx/v*/iceoryx_binding_c; do
-		[ -d "$dir" ] && header=$dir
+		if [ -d "$dir" ]; then header=$dir; fi # not &&: with none, set -e would end us here
 	done
 }
 
