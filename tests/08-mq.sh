@@ -167,39 +167,35 @@ test_a_name_too_long_is_a_usage_error_and_255_bytes_are_not() {
 	queue_gone "$name"
 }
 
-test_a_queue_made_by_another_user_is_refused_and_left_alone() {
-	needs user-switch
+# refused_as_another_users MODE REASON: a queue that user 12345 made with
+# MODE is refused by both programs run as user 12346, with REASON, and is
+# left as it was. The other users run a copy of the tool from a directory
+# they may enter.
+refused_as_another_users() {
 	mq_case
-	# Open to all (0666), so only our owner check stands in the way. The
-	# other users run a copy of the tool from a directory they may enter.
 	mqtool exists /x || true
 	chmod 711 "$T"
 	cp "$SHARED/mqtool" "$T/mqtool"
-	as_user 12345 sh -c 'umask 0 && exec "$@"' _ "$T/mqtool" create "/$ID-q" 10 8192 666
+	as_user 12345 sh -c 'umask 0 && exec "$@"' _ "$T/mqtool" create "/$ID-q" 10 8192 "$1"
 	expect_status 1 as_user 12346 "$BIN/08-mq-recv" "/$ID-q" > "$T/out" 2> "$T/err"
-	stderr_is "$T/err" "08-mq-recv: mq_open /$ID-q: Queue exists and belongs to another user (pass another NAME)"
+	stderr_is "$T/err" "08-mq-recv: mq_open /$ID-q: $2"
 	expect_status 1 as_user 12346 "$BIN/08-mq-send" "/$ID-q" < /dev/null 2> "$T/err"
-	stderr_is "$T/err" "08-mq-send: mq_open /$ID-q: Queue exists and belongs to another user (pass another NAME)"
+	stderr_is "$T/err" "08-mq-send: mq_open /$ID-q: $2"
 	[ "$(mqtool owner "/$ID-q")" = 12345 ] || fail "the queue is gone or changed hands"
 	messages_are "/$ID-q" 0 || fail "something was written to the queue"
 	mqtool unlink "/$ID-q"
 }
 
+# Open to all (0666), so only our owner check stands in the way.
+test_a_queue_made_by_another_user_is_refused_and_left_alone() {
+	needs user-switch
+	refused_as_another_users 666 "Queue exists and belongs to another user (pass another NAME)"
+}
+
+# Mode 0600: we may not even open it, and mq_open says EACCES.
 test_a_queue_of_another_user_we_may_not_open_is_refused_with_the_reason() {
 	needs user-switch
-	mq_case
-	# Mode 0600: we may not even open it, and mq_open says EACCES.
-	mqtool exists /x || true
-	chmod 711 "$T"
-	cp "$SHARED/mqtool" "$T/mqtool"
-	as_user 12345 "$T/mqtool" create "/$ID-q" 10 8192 600
-	expect_status 1 as_user 12346 "$BIN/08-mq-recv" "/$ID-q" > "$T/out" 2> "$T/err"
-	stderr_is "$T/err" "08-mq-recv: mq_open /$ID-q: $(errtext EACCES) (not ours to open: pass another NAME)"
-	expect_status 1 as_user 12346 "$BIN/08-mq-send" "/$ID-q" < /dev/null 2> "$T/err"
-	stderr_is "$T/err" "08-mq-send: mq_open /$ID-q: $(errtext EACCES) (not ours to open: pass another NAME)"
-	[ "$(mqtool owner "/$ID-q")" = 12345 ] || fail "the queue is gone or changed hands"
-	messages_are "/$ID-q" 0 || fail "something was written to the queue"
-	mqtool unlink "/$ID-q"
+	refused_as_another_users 600 "$(errtext EACCES) (not ours to open: pass another NAME)"
 }
 
 test_an_existing_queue_with_small_messages_is_used_as_it_is() {
