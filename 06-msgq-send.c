@@ -67,7 +67,8 @@ int main(int argc, char *argv[])
 		id = msgget(key, 0); /* one we did not create: checked below */
 	struct msqid_ds info;
 	if (id == -1 || msgctl(id, IPC_STAT, &info) == -1)
-		die(id == -1 ? "msgget" : "msgctl IPC_STAT", queue, strerror(errno), NULL);
+		die(id == -1 ? "msgget" : "msgctl IPC_STAT", queue, strerror(errno),
+		    errno == EACCES ? "not ours to read: pass another KEYPATH" : NULL);
 	if (info.msg_perm.uid != geteuid() || info.msg_perm.cuid != geteuid())
 		die("msgget", queue, "belongs to another user", "pass another KEYPATH");
 

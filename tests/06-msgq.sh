@@ -371,24 +371,42 @@ test_a_message_over_msgmax_is_reported_as_that_limit() {
 	stderr_is "$T/err" "06-msgq-send: msgsnd $(queue_name "$key"): message larger than msgmax (on Linux: /proc/sys/kernel/msgmax)"
 }
 
+# refused_as_another_users KEYPATH MODE REASON: a squatter (user 12345) who
+# can stat KEYPATH computes the key and gets there first, with a queue of
+# MODE (perl's msgget: 01000 is IPC_CREAT). Both programs, run as user
+# 12346, refuse it with REASON and leave it as it was.
+refused_as_another_users() {
+	local key=$1
+	shift
+	chmod 711 "$T"
+	chmod 644 "$key"
+	as_user 12345 perl -e 'defined msgget(hex $ARGV[0], 01000 | oct $ARGV[1]) or die "$!\n"' \
+		"$(ftok_key "$key" "$QPROJ")" "$1"
+	expect_status 1 as_user 12346 "$BIN/06-msgq-recv" "$key" > "$T/out" 2> "$T/err"
+	stderr_is "$T/err" "06-msgq-recv: $2"
+	echo secret | expect_status 1 as_user 12346 "$BIN/06-msgq-send" "$key" 2> "$T/err"
+	stderr_is "$T/err" "06-msgq-send: $2"
+	queue_exists "$key" || fail "the squatter's queue was removed"
+	queue_holds "$key" 0 || fail "something was sent into it"
+	ipcrm -Q "$(ftok_key "$key" "$QPROJ")"
+}
+
+# Open to all (0666), so only our owner check stands in the way.
 test_a_queue_made_by_another_user_is_refused_and_left_alone() {
 	needs user-switch
 	local key
 	key=$(keyfile q.key)
-	chmod 711 "$T"
-	chmod 644 "$key"
-	# A squatter who can stat KEYPATH computes the key and gets there
-	# first, with a queue anyone may use (perl's msgget: 01666 is
-	# IPC_CREAT | 0666).
-	as_user 12345 perl -e 'defined msgget(hex $ARGV[0], 01666) or die "$!\n"' \
-		"$(ftok_key "$key" "$QPROJ")"
-	expect_status 1 as_user 12346 "$BIN/06-msgq-recv" "$key" > "$T/out" 2> "$T/err"
-	stderr_is "$T/err" "06-msgq-recv: msgget queue $(ftok_key "$key" "$QPROJ"): belongs to another user (pass another KEYPATH)"
-	echo secret | expect_status 1 as_user 12346 "$BIN/06-msgq-send" "$key" 2> "$T/err"
-	stderr_is "$T/err" "06-msgq-send: msgget queue $(ftok_key "$key" "$QPROJ"): belongs to another user (pass another KEYPATH)"
-	queue_exists "$key" || fail "the squatter's queue was removed"
-	queue_holds "$key" 0 || fail "something was sent into it"
-	ipcrm -Q "$(ftok_key "$key" "$QPROJ")"
+	refused_as_another_users "$key" 666 \
+		"msgget queue $(ftok_key "$key" "$QPROJ"): belongs to another user (pass another KEYPATH)"
+}
+
+# Mode 0600: we may not even read its state, and IPC_STAT says EACCES.
+test_a_queue_of_another_user_we_may_not_read_is_refused_with_the_reason() {
+	needs user-switch
+	local key
+	key=$(keyfile q.key)
+	refused_as_another_users "$key" 600 \
+		"msgctl IPC_STAT queue $(ftok_key "$key" "$QPROJ"): $(errtext EACCES) (not ours to read: pass another KEYPATH)"
 }
 
 test_a_sender_reading_a_terminal_says_how_to_end_the_input() {
