@@ -46,8 +46,8 @@ int main(int argc, char *argv[])
 	(void)snprintf(default_name, sizeof default_name, abstract ? "ipc-16-%ld" : "/tmp/ipc-16-%ld.sock",
 		       (long)getuid());
 	if (argc > first + 1 || (argc == first + 1 && (argv[first][0] == '-' || argv[first][0] == '\0'))) {
-		fprintf(stderr, "usage: %s [-a] [NAME]   (default NAME: /tmp/ipc-16-%ld.sock, with -a: ipc-16-%ld)\n",
-			PROGRAM, (long)getuid(), (long)getuid());
+		fprintf(stderr, "usage: %s [-a] [NAME]   (default NAME: /tmp/ipc-16-%ld.sock, "
+			"with -a: ipc-16-%ld)\n", PROGRAM, (long)getuid(), (long)getuid());
 		return 2;
 	}
 	const char *name = argc == first + 1 ? argv[first] : default_name;
