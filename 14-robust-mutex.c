@@ -100,8 +100,10 @@ int main(int argc, char *argv[])
 		if (pids[w] == -1)
 			die("fork", "worker", strerror(errno), NULL);
 		if (pids[w] == 0) {
-			if (prctl(PR_SET_PDEATHSIG, (unsigned long)SIGKILL) == -1 || getppid() != parent)
-				_exit(1); /* we died before its prctl (which cannot fail for SIGKILL) */
+			if (prctl(PR_SET_PDEATHSIG, (unsigned long)SIGKILL) == -1)
+				die("prctl", "PR_SET_PDEATHSIG", strerror(errno), NULL);
+			if (getppid() != parent)
+				_exit(1); /* the parent died before our prctl: nobody waits for us */
 			work(bank, w);
 			exit(0);
 		}
@@ -131,7 +133,9 @@ int main(int argc, char *argv[])
 	if (killed)
 		printf(" (%d killed)", killed);
 	printf(", %ld transfers, accounts sum to %d (as they should)\n", count, TOTAL);
-	/* printf only fills a buffer: a failed write shows at this flush, or only in ferror. */
+	/* printf only fills a buffer: the output is written (or fails, on a
+	 * full disk or /dev/full) when it is flushed, or earlier, at a
+	 * newline, and then only the stream's error flag remembers it (musl). */
 	if (fflush(stdout) == EOF || ferror(stdout))
 		die("fflush", "standard output", strerror(errno), NULL);
 	return 0;
