@@ -143,8 +143,11 @@ input() {
 	local file="$SHARED/$1" bytes=$2
 	[ -n "${INPUT_MAX:-}" ] && [ "$bytes" -gt "$INPUT_MAX" ] && bytes=$INPUT_MAX
 	if [ ! -f "$file" ]; then
+		# ln, not mv: a case in another file may have made it meanwhile and
+		# be reading it; the first file made stays, the other is dropped.
 		head -c "$bytes" /dev/urandom > "$file.$$"
-		mv -f "$file.$$" "$file"
+		ln "$file.$$" "$file" 2> /dev/null || [ -f "$file" ] || fail "input: cannot make $file"
+		rm -f "$file.$$"
 	fi
 	printf '%s\n' "$file"
 }
