@@ -66,6 +66,11 @@ int main(int argc, char *argv[])
 	sigaddset(&taken, SIGTERM);
 	sigaddset(&taken, SIGHUP);
 	sigaddset(&taken, SIGCHLD);
+	/* An ignored SIGCHLD would have the kernel reap COMMAND, and waitpid
+	 * fail; COMMAND gets it back as it ran alone (timeout(1): default). */
+	struct sigaction default_action = { .sa_handler = SIG_DFL }, old_chld;
+	if (sigaction(SIGCHLD, &default_action, &old_chld) == -1)
+		die("sigaction", "SIGCHLD", strerror(errno), NULL);
 	if (sigprocmask(SIG_BLOCK, &taken, &old_mask) == -1)
 		die("sigprocmask", "SIG_BLOCK", strerror(errno), NULL);
 	int sigfd = signalfd(-1, &taken, SFD_CLOEXEC);
@@ -73,8 +78,8 @@ int main(int argc, char *argv[])
 		die("signalfd", "SIGINT/SIGTERM/SIGHUP/SIGCHLD", strerror(errno), NULL);
 
 	/* Step 2: fork. The child asks for SIGKILL at our death, checks that we
-	 * had not died already, gives back the mask (exec keeps it), and ends
-	 * with _exit: exit would flush stdio buffers that are ours too. */
+	 * had not died already, gives back the mask (exec keeps it) and SIGCHLD,
+	 * and ends with _exit: exit would flush stdio buffers that are ours too. */
 	pid_t parent = getpid(), child = fork();
 	if (child == -1)
 		die("fork", command[0], strerror(errno), NULL);
@@ -82,6 +87,7 @@ int main(int argc, char *argv[])
 		if (prctl(PR_SET_PDEATHSIG, (unsigned long)SIGKILL) == -1 || getppid() != parent)
 			_exit(FAILED); /* prctl cannot fail for SIGKILL; with us dead, no one to tell */
 		(void)sigprocmask(SIG_SETMASK, &old_mask, NULL); /* a valid mask: cannot fail */
+		(void)sigaction(SIGCHLD, &old_chld, NULL); /* valid: cannot fail */
 		execvp(command[0], command);
 		int error = errno;
 		say("exec", command[0], strerror(error), NULL);

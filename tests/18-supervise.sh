@@ -97,6 +97,23 @@ test_sigint_sigterm_and_sighup_are_passed_on() {
 	done
 }
 
+# unbounded PROGRAM ARGS...: start one example as run does, but not under
+# timeout(1), which would set SIGCHLD back to its default (the runner's
+# time limit bounds the case).
+# shellcheck disable=SC2086 # RUN is a command prefix and must be split
+unbounded() { ${RUN:-} "$BIN/$1" "${@:2}"; }
+
+test_an_ignored_sigchld_cannot_reap_command_and_command_gets_it_back() {
+	local mode
+	(trap '' CHLD && grep '^SigIgn' /proc/self/status) > "$T/want"
+	for mode in $MODES; do
+		(trap '' CHLD && in_mode "$mode" unbounded 18-supervise 10 grep '^SigIgn' /proc/self/status) \
+			> "$T/got" 2> "$T/err" || fail "$mode: exited $?: $(cat "$T/err")"
+		same "$T/want" "$T/got"
+		[ ! -s "$T/err" ] || fail "$mode: not quiet: $(cat "$T/err")"
+	done
+}
+
 test_command_starts_with_no_signal_blocked() {
 	local mode
 	for mode in $MODES; do
