@@ -39,7 +39,7 @@ static void say(const char *call, const char *object, const char *reason, const 
 static _Noreturn void die(const char *call, const char *object, const char *reason, const char *fix);
 
 static int timeout_signal = SIGTERM, timed_out;
-static long long limit_ms, grace_ms = -1; /* -1: no -k, no SIGKILL */
+static long long limit_ms, grace_ms; /* -k 0, as no -k: no SIGKILL (timeout(1) too) */
 static const char *limit_text, *grace_text;
 
 int main(int argc, char *argv[])
@@ -152,7 +152,7 @@ static int supervise(pid_t child, int pidfd, int sigfd, const char *command)
 				       : "still running after %s s", timed_out ? grace_text : limit_text);
 			(void)snprintf(sent, sizeof sent, "sent signal %d", sig);
 			say(command, when, sent, NULL);
-			deadline = !timed_out && grace_ms >= 0 && sig != SIGKILL ? now_ms() + grace_ms : -1;
+			deadline = !timed_out && grace_ms > 0 && sig != SIGKILL ? now_ms() + grace_ms : -1;
 			timed_out = 1;
 		}
 

@@ -77,6 +77,22 @@ test_k_kills_a_command_that_ignores_the_signal() {
 	done
 }
 
+test_k_0_sends_no_sigkill_as_timeout_does() {
+	local mode spawned supervisor
+	for mode in $MODES; do
+		in_mode "$mode" spawn 18-supervise -k 0 1 sh -c 'trap "" TERM; exec sleep 30' 2> "$T/err"
+		spawned=$!
+		supervisor=$(supervisor_of "$mode" $spawned)
+		wait_until grep -q 'sent signal' "$T/err"
+		# A SIGKILL after 0 s would come at once: a moment lets it.
+		sleep 0.3
+		! exited "$supervisor" || fail "$mode: -k 0 sent SIGKILL: $(cat "$T/err")"
+		kill -KILL "$(child_of "$supervisor")"
+		finished $spawned "$(sig SIGKILL)"
+		stderr_is "$T/err" "18-supervise: sh still running after 1 s: sent signal $(signum SIGTERM)"
+	done
+}
+
 test_sigint_sigterm_and_sighup_are_passed_on() {
 	local mode signal spawned supervisor
 	# Job control: a background job that is not its own group has SIGINT
