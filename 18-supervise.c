@@ -169,7 +169,8 @@ static int supervise(pid_t child, int pidfd, int sigfd, const char *command)
 /* ======================================================================
  * Below: reading the arguments, ending like COMMAND, and the error line. */
 
-/* A name (TERM, SIGTERM) or a number; 0 if it is neither. */
+/* A name (TERM, SIGTERM) or any number the kernel has, 32 to 34 too (which
+ * a C library keeps for itself below SIGRTMIN); 0 if it is neither. */
 static int signal_number(const char *name)
 {
 	static const struct { const char *name; int number; } names[] = {
@@ -182,10 +183,7 @@ static int signal_number(const char *name)
 			return names[i].number;
 	char *end;
 	long number = strtol(name, &end, 10);
-	sigset_t check;
-	sigemptyset(&check);
-	return name[0] < '1' || name[0] > '9' || *end != '\0' || number > SIGRTMAX ||
-	       sigaddset(&check, (int)number) == -1 ? 0 : (int)number;
+	return name[0] < '1' || name[0] > '9' || *end != '\0' || number > SIGRTMAX ? 0 : (int)number;
 }
 
 /* SECONDS, a fraction allowed, as milliseconds; -1 if it is not one. */

@@ -93,6 +93,18 @@ test_k_0_sends_no_sigkill_as_timeout_does() {
 	done
 }
 
+test_s_takes_the_signal_numbers_a_c_library_keeps_below_sigrtmin() {
+	local mode number
+	# The kernel's 32 to 34, which glibc (32, 33) or musl (32 to 34) keep
+	# for themselves; sleep dies of each. With -k: not sent, not 124.
+	for mode in $MODES; do
+		for number in 32 33 34; do
+			in_mode "$mode" expect_status 124 run 18-supervise -s $number -k 10 0.2 sleep 30 2> "$T/err"
+			stderr_is "$T/err" "18-supervise: sleep still running after 0.2 s: sent signal $number"
+		done
+	done
+}
+
 test_sigint_sigterm_and_sighup_are_passed_on() {
 	local mode signal spawned supervisor
 	# Job control: a background job that is not its own group has SIGINT
