@@ -59,16 +59,20 @@ int main(int argc, char *argv[])
 	char **command = argv + optind + 1;
 
 	/* Step 1: a signalfd for the signals we pass on, and SIGCHLD (COMMAND's
-	 * end without pidfds). Blocked first, they wait for it to read them. */
+	 * end without pidfds). Blocked first, they wait for it to read them.
+	 * One ignored at our start (nohup) stays ignored, as in 15: not passed on. */
+	static const int passed_on[] = { SIGINT, SIGTERM, SIGHUP };
+	struct sigaction old, old_chld, default_action = { .sa_handler = SIG_DFL };
 	sigset_t taken, old_mask;
 	sigemptyset(&taken);
-	sigaddset(&taken, SIGINT);
-	sigaddset(&taken, SIGTERM);
-	sigaddset(&taken, SIGHUP);
 	sigaddset(&taken, SIGCHLD);
+	for (int i = 0; i < 3; i++)
+		if (sigaction(passed_on[i], NULL, &old) == -1)
+			die("sigaction", "SIGINT/SIGTERM/SIGHUP", strerror(errno), NULL);
+		else if (old.sa_handler != SIG_IGN)
+			sigaddset(&taken, passed_on[i]);
 	/* An ignored SIGCHLD would have the kernel reap COMMAND, and waitpid
 	 * fail; COMMAND gets it back as it ran alone (timeout(1): default). */
-	struct sigaction default_action = { .sa_handler = SIG_DFL }, old_chld;
 	if (sigaction(SIGCHLD, &default_action, &old_chld) == -1)
 		die("sigaction", "SIGCHLD", strerror(errno), NULL);
 	if (sigprocmask(SIG_BLOCK, &taken, &old_mask) == -1)

@@ -125,6 +125,28 @@ test_sigint_sigterm_and_sighup_are_passed_on() {
 	done
 }
 
+test_a_signal_ignored_at_our_start_stays_ignored_and_is_not_passed_on() {
+	needs cmd perl
+	local mode spawned supervisor
+	# perl, unlike sh, can catch a signal ignored at its start (nohup's
+	# SIGHUP); its status says which signal reached it.
+	for mode in $MODES; do
+		: > "$T/out"
+		trap '' HUP
+		in_mode "$mode" spawn 18-supervise 0 perl -e '$| = 1;
+			$SIG{HUP} = sub { print "HUP\n"; exit 3 }; $SIG{TERM} = sub { print "TERM\n"; exit 4 };
+			print "ready\n"; sleep 1 while 1' > "$T/out"
+		spawned=$!
+		trap - HUP
+		supervisor=$(supervisor_of "$mode" $spawned)
+		wait_until grep -q ready "$T/out"
+		kill -HUP "$supervisor"
+		kill -TERM "$supervisor"
+		finished $spawned 4
+		printf 'ready\nTERM\n' | cmp - "$T/out" || fail "$mode: SIGHUP was passed on"
+	done
+}
+
 # unbounded PROGRAM ARGS...: start one example as run does, but not under
 # timeout(1), which would set SIGCHLD back to its default (the runner's
 # time limit bounds the case).
