@@ -159,8 +159,9 @@ test_an_ignored_sigchld_cannot_reap_command_and_command_gets_it_back() {
 	for mode in $MODES; do
 		(trap '' CHLD && in_mode "$mode" unbounded 18-supervise 10 grep '^SigIgn' /proc/self/status) \
 			> "$T/got" 2> "$T/err" || fail "$mode: exited $?: $(cat "$T/err")"
-		same "$T/want" "$T/got"
 		[ ! -s "$T/err" ] || fail "$mode: not quiet: $(cat "$T/err")"
+		# valgrind (RUN) gives SIGCHLD's default at exec to any program.
+		[ -n "${RUN:-}" ] || same "$T/want" "$T/got"
 	done
 }
 
