@@ -39,7 +39,7 @@ static void say(const char *call, const char *object, const char *reason, const 
 static _Noreturn void die(const char *call, const char *object, const char *reason, const char *fix);
 
 static int timeout_signal = SIGTERM, timed_out;
-static long long limit_ms, grace_ms = -1; /* -1: no -k, no SIGKILL */
+static long long limit_ms, grace_ms; /* -k 0, as no -k: no SIGKILL (timeout(1) too) */
 static const char *limit_text, *grace_text;
 
 int main(int argc, char *argv[])
@@ -59,13 +59,22 @@ int main(int argc, char *argv[])
 	char **command = argv + optind + 1;
 
 	/* Step 1: a signalfd for the signals we pass on, and SIGCHLD (COMMAND's
-	 * end without pidfds). Blocked first, they wait for it to read them. */
+	 * end without pidfds). Blocked first, they wait for it to read them.
+	 * One ignored at our start (nohup) stays ignored, as in 15: not passed on. */
+	static const int passed_on[] = { SIGINT, SIGTERM, SIGHUP };
+	struct sigaction old, old_chld, default_action = { .sa_handler = SIG_DFL };
 	sigset_t taken, old_mask;
 	sigemptyset(&taken);
-	sigaddset(&taken, SIGINT);
-	sigaddset(&taken, SIGTERM);
-	sigaddset(&taken, SIGHUP);
 	sigaddset(&taken, SIGCHLD);
+	for (int i = 0; i < 3; i++)
+		if (sigaction(passed_on[i], NULL, &old) == -1)
+			die("sigaction", "SIGINT/SIGTERM/SIGHUP", strerror(errno), NULL);
+		else if (old.sa_handler != SIG_IGN)
+			sigaddset(&taken, passed_on[i]);
+	/* An ignored SIGCHLD would have the kernel reap COMMAND, and waitpid
+	 * fail; COMMAND gets it back as it ran alone (timeout(1): default). */
+	if (sigaction(SIGCHLD, &default_action, &old_chld) == -1)
+		die("sigaction", "SIGCHLD", strerror(errno), NULL);
 	if (sigprocmask(SIG_BLOCK, &taken, &old_mask) == -1)
 		die("sigprocmask", "SIG_BLOCK", strerror(errno), NULL);
 	int sigfd = signalfd(-1, &taken, SFD_CLOEXEC);
@@ -73,8 +82,8 @@ int main(int argc, char *argv[])
 		die("signalfd", "SIGINT/SIGTERM/SIGHUP/SIGCHLD", strerror(errno), NULL);
 
 	/* Step 2: fork. The child asks for SIGKILL at our death, checks that we
-	 * had not died already, gives back the mask (exec keeps it), and ends
-	 * with _exit: exit would flush stdio buffers that are ours too. */
+	 * had not died already, gives back the mask (exec keeps it) and SIGCHLD,
+	 * and ends with _exit: exit would flush stdio buffers that are ours too. */
 	pid_t parent = getpid(), child = fork();
 	if (child == -1)
 		die("fork", command[0], strerror(errno), NULL);
@@ -82,6 +91,7 @@ int main(int argc, char *argv[])
 		if (prctl(PR_SET_PDEATHSIG, (unsigned long)SIGKILL) == -1 || getppid() != parent)
 			_exit(FAILED); /* prctl cannot fail for SIGKILL; with us dead, no one to tell */
 		(void)sigprocmask(SIG_SETMASK, &old_mask, NULL); /* a valid mask: cannot fail */
+		(void)sigaction(SIGCHLD, &old_chld, NULL); /* valid: cannot fail */
 		execvp(command[0], command);
 		int error = errno;
 		say("exec", command[0], strerror(error), NULL);
@@ -146,7 +156,7 @@ static int supervise(pid_t child, int pidfd, int sigfd, const char *command)
 				       : "still running after %s s", timed_out ? grace_text : limit_text);
 			(void)snprintf(sent, sizeof sent, "sent signal %d", sig);
 			say(command, when, sent, NULL);
-			deadline = !timed_out && grace_ms >= 0 && sig != SIGKILL ? now_ms() + grace_ms : -1;
+			deadline = !timed_out && grace_ms > 0 && sig != SIGKILL ? now_ms() + grace_ms : -1;
 			timed_out = 1;
 		}
 
@@ -163,7 +173,8 @@ static int supervise(pid_t child, int pidfd, int sigfd, const char *command)
 /* ======================================================================
  * Below: reading the arguments, ending like COMMAND, and the error line. */
 
-/* A name (TERM, SIGTERM) or a number; 0 if it is neither. */
+/* A name (TERM, SIGTERM) or any number the kernel has, 32 to 34 too (which
+ * a C library keeps for itself below SIGRTMIN); 0 if it is neither. */
 static int signal_number(const char *name)
 {
 	static const struct { const char *name; int number; } names[] = {
@@ -176,10 +187,7 @@ static int signal_number(const char *name)
 			return names[i].number;
 	char *end;
 	long number = strtol(name, &end, 10);
-	sigset_t check;
-	sigemptyset(&check);
-	return name[0] < '1' || name[0] > '9' || *end != '\0' || number > SIGRTMAX ||
-	       sigaddset(&check, (int)number) == -1 ? 0 : (int)number;
+	return name[0] < '1' || name[0] > '9' || *end != '\0' || number > SIGRTMAX ? 0 : (int)number;
 }
 
 /* SECONDS, a fraction allowed, as milliseconds; -1 if it is not one. */

@@ -220,6 +220,23 @@ test_sigterm_and_sighup_are_passed_on_to_command() {
 	done
 }
 
+test_a_signal_ignored_at_our_start_stays_ignored_and_is_not_passed_on() {
+	needs cmd perl
+	# perl, unlike sh, can catch a signal ignored at its start (nohup's
+	# SIGHUP); its status says which signal reached it. As in 18.
+	trap '' HUP
+	spawn 15-lock -f "$T/lock" perl -e '$| = 1;
+		$SIG{HUP} = sub { print "HUP\n"; exit 3 }; $SIG{TERM} = sub { print "TERM\n"; exit 4 };
+		print "ready\n"; sleep 1 while 1' > "$T/out"
+	holder=$!
+	trap - HUP
+	wait_until grep -q ready "$T/out"
+	kill -HUP "$holder"
+	kill -TERM "$holder"
+	finished "$holder" 4
+	printf 'ready\nTERM\n' | cmp - "$T/out" || fail "SIGHUP was passed on"
+}
+
 test_bad_usage_exits_2() {
 	local usage bad
 	usage="usage: 15-lock [-m ofd|posix|flock] [-s] [-n | -w SECONDS] [-f FILE] [-r] COMMAND [ARG...]   (default FILE: /tmp/ipc-15-$(id -u).lock, SECONDS: 1 to 86400)"

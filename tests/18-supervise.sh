@@ -77,6 +77,54 @@ test_k_kills_a_command_that_ignores_the_signal() {
 	done
 }
 
+test_k_0_sends_no_sigkill_as_timeout_does() {
+	local mode spawned supervisor
+	for mode in $MODES; do
+		in_mode "$mode" spawn 18-supervise -k 0 1 sh -c 'trap "" TERM; exec sleep 30' 2> "$T/err"
+		spawned=$!
+		supervisor=$(supervisor_of "$mode" $spawned)
+		wait_until grep -q 'sent signal' "$T/err"
+		# A SIGKILL after 0 s would come at once: a moment lets it.
+		sleep 0.3
+		! exited "$supervisor" || fail "$mode: -k 0 sent SIGKILL: $(cat "$T/err")"
+		kill -KILL "$(child_of "$supervisor")"
+		finished $spawned "$(sig SIGKILL)"
+		stderr_is "$T/err" "18-supervise: sh still running after 1 s: sent signal $(signum SIGTERM)"
+	done
+}
+
+test_s_takes_the_signal_numbers_a_c_library_keeps_below_sigrtmin() {
+	local mode number
+	# The kernel's 32 to 34, which glibc (32, 33) or musl (32 to 34) keep
+	# for themselves. COMMAND may have inherited them ignored (glibc's
+	# posix_spawn, in make, ignores 32 and 33 for its child), which only a
+	# raw rt_sigaction undoes: an all-zero action is the default on every
+	# architecture. Then sleep dies of each; with -k: not sent, not 124.
+	cat > "$T/default.c" <<-'EOF'
+		#include <signal.h>
+		#include <sys/syscall.h>
+		#include <unistd.h>
+		int main(int argc, char *argv[])
+		{
+			unsigned long action[8] = { 0 };
+			for (int sig = 32; sig <= 34; sig++)
+				if (syscall(SYS_rt_sigaction, sig, action, NULL, _NSIG / 8) == -1)
+					return 125;
+			if (argc > 1)
+				execvp(argv[1], argv + 1);
+			return 127;
+		}
+	EOF
+	"${CC:-cc}" -o "$T/default" "$T/default.c" || fail "cannot build a helper with ${CC:-cc}"
+	for mode in $MODES; do
+		for number in 32 33 34; do
+			in_mode "$mode" expect_status 124 run 18-supervise -s $number -k 10 0.5 \
+				"$T/default" sleep 30 2> "$T/err"
+			stderr_is "$T/err" "18-supervise: $T/default still running after 0.5 s: sent signal $number"
+		done
+	done
+}
+
 test_sigint_sigterm_and_sighup_are_passed_on() {
 	local mode signal spawned supervisor
 	# Job control: a background job that is not its own group has SIGINT
@@ -94,6 +142,46 @@ test_sigint_sigterm_and_sighup_are_passed_on() {
 			finished $spawned 3
 			printf 'ready\ngot %s\n' "$signal" | cmp - "$T/out" || fail "$mode $signal: wrong output"
 		done
+	done
+}
+
+test_a_signal_ignored_at_our_start_stays_ignored_and_is_not_passed_on() {
+	needs cmd perl
+	local mode spawned supervisor
+	# perl, unlike sh, can catch a signal ignored at its start (nohup's
+	# SIGHUP); its status says which signal reached it.
+	for mode in $MODES; do
+		: > "$T/out"
+		trap '' HUP
+		in_mode "$mode" spawn 18-supervise 0 perl -e '$| = 1;
+			$SIG{HUP} = sub { print "HUP\n"; exit 3 }; $SIG{TERM} = sub { print "TERM\n"; exit 4 };
+			print "ready\n"; sleep 1 while 1' > "$T/out"
+		spawned=$!
+		trap - HUP
+		supervisor=$(supervisor_of "$mode" $spawned)
+		wait_until grep -q ready "$T/out"
+		kill -HUP "$supervisor"
+		kill -TERM "$supervisor"
+		finished $spawned 4
+		printf 'ready\nTERM\n' | cmp - "$T/out" || fail "$mode: SIGHUP was passed on"
+	done
+}
+
+# unbounded PROGRAM ARGS...: start one example as run does, but not under
+# timeout(1), which would set SIGCHLD back to its default (the runner's
+# time limit bounds the case).
+# shellcheck disable=SC2086 # RUN is a command prefix and must be split
+unbounded() { ${RUN:-} "$BIN/$1" "${@:2}"; }
+
+test_an_ignored_sigchld_cannot_reap_command_and_command_gets_it_back() {
+	local mode
+	(trap '' CHLD && grep '^SigIgn' /proc/self/status) > "$T/want"
+	for mode in $MODES; do
+		(trap '' CHLD && in_mode "$mode" unbounded 18-supervise 10 grep '^SigIgn' /proc/self/status) \
+			> "$T/got" 2> "$T/err" || fail "$mode: exited $?: $(cat "$T/err")"
+		[ ! -s "$T/err" ] || fail "$mode: not quiet: $(cat "$T/err")"
+		# valgrind (RUN) gives SIGCHLD's default at exec to any program.
+		[ -n "${RUN:-}" ] || same "$T/want" "$T/got"
 	done
 }
 
