@@ -38,6 +38,7 @@ static _Noreturn void die(const char *call, const char *object, const char *reas
 
 static const char *socket_path;
 static volatile sig_atomic_t must_remove, answered, peer = -1;
+static struct stat bound; /* the socket file bind made, as lstat saw it */
 
 int main(int argc, char *argv[])
 {
@@ -58,9 +59,11 @@ int main(int argc, char *argv[])
 	while ((peer = accept(listener, NULL, NULL)) == -1)
 		if (errno != EINTR && errno != ECONNABORTED)
 			die("accept", socket_path, strerror(errno), NULL);
-	must_remove = 0;
-	if (unlink(socket_path) == -1)
+	struct stat now; /* the name goes only while it is still our socket (README) */
+	if (lstat(socket_path, &now) == 0 && now.st_dev == bound.st_dev &&
+	    now.st_ino == bound.st_ino && unlink(socket_path) == -1)
 		die("unlink", socket_path, strerror(errno), NULL);
+	must_remove = 0;
 	if (close(listener) == -1)
 		die("close", socket_path, strerror(errno), NULL);
 
@@ -185,19 +188,24 @@ static int listen_at(void)
 	if (bind(sock, (struct sockaddr *)&address, sizeof address) == -1)
 		die("bind", socket_path, strerror(errno), NULL);
 	umask(old_umask);
+	if (lstat(socket_path, &bound) == -1)
+		die("lstat", socket_path, strerror(errno), NULL);
 	must_remove = 1;
 	if (listen(sock, 1) == -1)
 		die("listen", socket_path, strerror(errno), NULL);
 	return sock;
 }
 
-/* At exit and on every stop signal; unlink and send are async-signal-safe. */
+/* At exit and on every stop signal: the socket file, while it is the one we
+ * bound (README, 09), and 'N' to an unanswered sender. lstat, unlink and
+ * send are async-signal-safe. */
 static void clean_up(void)
 {
-	if (must_remove) {
-		must_remove = 0;
+	struct stat now;
+	if (must_remove && lstat(socket_path, &now) == 0 && now.st_dev == bound.st_dev &&
+	    now.st_ino == bound.st_ino)
 		(void)unlink(socket_path); /* best effort: nobody is left to tell */
-	}
+	must_remove = 0;
 	if (peer != -1 && !answered) {
 		answered = 1;
 		(void)send(peer, "N", 1, MSG_NOSIGNAL); /* the sender may be gone */
