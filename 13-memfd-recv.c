@@ -155,7 +155,7 @@ static int listen_at(void)
 		die("bind", socket_path, strerror(ENAMETOOLONG), "a socket path must be shorter");
 	memcpy(address.sun_path, socket_path, strlen(socket_path) + 1);
 	struct stat existing;
-	if (lstat(socket_path, &existing) == 0) {
+	if (lstat(socket_path, &existing) == 0) { /* else nothing there, or bind fails as well */
 		if (S_ISDIR(existing.st_mode))
 			die("bind", socket_path, strerror(EISDIR), "pass a socket path");
 		if (!S_ISSOCK(existing.st_mode))
@@ -178,16 +178,13 @@ static int listen_at(void)
 			die("close", socket_path, strerror(errno), NULL);
 		if (unlink(socket_path) == -1) /* stale: nobody listens */
 			die("unlink", socket_path, strerror(errno), NULL);
-	} else if (errno != ENOENT) {
-		die("lstat", socket_path, strerror(errno), NULL);
 	}
 	int sock = socket(AF_UNIX, SOCK_STREAM, 0);
 	if (sock == -1)
 		die("socket", "AF_UNIX", strerror(errno), NULL);
-	mode_t old_umask = umask(0177); /* a 0600 socket: only we may connect */
+	umask(0177); /* a 0600 socket: only we may connect */
 	if (bind(sock, (struct sockaddr *)&address, sizeof address) == -1)
 		die("bind", socket_path, strerror(errno), NULL);
-	umask(old_umask);
 	if (lstat(socket_path, &bound) == -1)
 		die("lstat", socket_path, strerror(errno), NULL);
 	must_remove = 1;
