@@ -61,14 +61,12 @@ int main(int argc, char *argv[])
 		die("bind", path, strerror(ENAMETOOLONG), "a socket path must be shorter");
 	memcpy(address.sun_path, path, strlen(path) + 1);
 
-	/* Step 2: bind makes the socket file, so a stale one goes first. The
-	 * umask makes it 0600: connecting takes write permission on it (Linux). */
+	/* Step 2: bind makes the socket file, so a stale one goes first. */
 	remove_stale_socket(&address, SOCK_STREAM);
-	mode_t old_umask = umask(0177);
+	umask(0177); /* the file 0600: connecting takes write permission on it (Linux) */
 	if (bind(listener, (struct sockaddr *)&address, sizeof address) == -1)
 		die("bind", path, strerror(errno),
 		    errno == EADDRINUSE ? "another server is listening on it" : NULL);
-	umask(old_umask);
 	if (lstat(path, &bound) == -1)
 		die("lstat", path, strerror(errno), NULL);
 	must_remove = 1;
@@ -108,8 +106,7 @@ static const char *serve(int client)
 	return NULL;
 }
 
-/* Below: a stale socket told from a live one, accept's passing errors, what
- * removes the socket file when we are stopped, and the error lines. */
+/* Below: a stale socket told from a live one, accept's passing errors, cleanup, error lines. */
 
 /* Only our own socket that nobody answers on (its server was killed) goes:
  * lstat never follows a symlink, and the probe never blocks (README, 09). */

@@ -38,6 +38,7 @@ static _Noreturn void die(const char *call, const char *object, const char *reas
 
 static const char *socket_path;
 static volatile sig_atomic_t must_remove, answered, peer = -1;
+static struct stat bound; /* the socket file bind made, as lstat saw it */
 
 int main(int argc, char *argv[])
 {
@@ -58,9 +59,11 @@ int main(int argc, char *argv[])
 	while ((peer = accept(listener, NULL, NULL)) == -1)
 		if (errno != EINTR && errno != ECONNABORTED)
 			die("accept", socket_path, strerror(errno), NULL);
-	must_remove = 0;
-	if (unlink(socket_path) == -1)
+	struct stat now; /* the name goes only while it is still our socket (README) */
+	if (lstat(socket_path, &now) == 0 && now.st_dev == bound.st_dev &&
+	    now.st_ino == bound.st_ino && unlink(socket_path) == -1)
 		die("unlink", socket_path, strerror(errno), NULL);
+	must_remove = 0;
 	if (close(listener) == -1)
 		die("close", socket_path, strerror(errno), NULL);
 
@@ -152,7 +155,7 @@ static int listen_at(void)
 		die("bind", socket_path, strerror(ENAMETOOLONG), "a socket path must be shorter");
 	memcpy(address.sun_path, socket_path, strlen(socket_path) + 1);
 	struct stat existing;
-	if (lstat(socket_path, &existing) == 0) {
+	if (lstat(socket_path, &existing) == 0) { /* else nothing there, or bind fails as well */
 		if (S_ISDIR(existing.st_mode))
 			die("bind", socket_path, strerror(EISDIR), "pass a socket path");
 		if (!S_ISSOCK(existing.st_mode))
@@ -175,29 +178,31 @@ static int listen_at(void)
 			die("close", socket_path, strerror(errno), NULL);
 		if (unlink(socket_path) == -1) /* stale: nobody listens */
 			die("unlink", socket_path, strerror(errno), NULL);
-	} else if (errno != ENOENT) {
-		die("lstat", socket_path, strerror(errno), NULL);
 	}
 	int sock = socket(AF_UNIX, SOCK_STREAM, 0);
 	if (sock == -1)
 		die("socket", "AF_UNIX", strerror(errno), NULL);
-	mode_t old_umask = umask(0177); /* a 0600 socket: only we may connect */
+	umask(0177); /* a 0600 socket: only we may connect */
 	if (bind(sock, (struct sockaddr *)&address, sizeof address) == -1)
 		die("bind", socket_path, strerror(errno), NULL);
-	umask(old_umask);
+	if (lstat(socket_path, &bound) == -1)
+		die("lstat", socket_path, strerror(errno), NULL);
 	must_remove = 1;
 	if (listen(sock, 1) == -1)
 		die("listen", socket_path, strerror(errno), NULL);
 	return sock;
 }
 
-/* At exit and on every stop signal; unlink and send are async-signal-safe. */
+/* At exit and on every stop signal: the socket file, while it is the one we
+ * bound (README, 09), and 'N' to an unanswered sender. lstat, unlink and
+ * send are async-signal-safe. */
 static void clean_up(void)
 {
-	if (must_remove) {
-		must_remove = 0;
+	struct stat now;
+	if (must_remove && lstat(socket_path, &now) == 0 && now.st_dev == bound.st_dev &&
+	    now.st_ino == bound.st_ino)
 		(void)unlink(socket_path); /* best effort: nobody is left to tell */
-	}
+	must_remove = 0;
 	if (peer != -1 && !answered) {
 		answered = 1;
 		(void)send(peer, "N", 1, MSG_NOSIGNAL); /* the sender may be gone */

@@ -72,11 +72,10 @@ int main(int argc, char *argv[])
 		die("socket", "AF_UNIX SOCK_SEQPACKET", strerror(errno), NULL);
 	if (!abstract)
 		remove_stale_socket(&address, SOCK_SEQPACKET);
-	mode_t old_umask = umask(0177);
+	umask(0177); /* a path's socket file 0600, as in 09 */
 	if (bind(listener, (struct sockaddr *)&address, length) == -1)
 		die("bind", socket_name, strerror(errno),
 		    errno == EADDRINUSE ? "another server is listening on it" : NULL);
-	umask(old_umask);
 	if (!abstract && lstat(name, &bound) == -1)
 		die("lstat", socket_name, strerror(errno), NULL);
 	must_remove = !abstract;
@@ -143,8 +142,7 @@ static const char *serve(int client)
 	return NULL;
 }
 
-/* Below: a stale socket told from a live one, accept's passing errors, what
- * removes the socket file when we are stopped, and the error lines. */
+/* Below: a stale socket told from a live one, accept's passing errors, cleanup, error lines. */
 
 /* Only our own socket that nobody answers on (its server was killed) goes:
  * lstat never follows a symlink, and the probe never blocks (README, 09). */

@@ -274,6 +274,71 @@ test_a_live_receiver_is_refused() {
 	stderr_is "$T/rerr" "13-memfd-recv: recvmsg $T/s: peer closed without sending a descriptor"
 }
 
+# fill_backlog PATH: connect to PATH without blocking until the listener's
+# backlog is full (connect fails with EAGAIN); the connections stay queued.
+fill_backlog() {
+	python3 -c 'import socket, sys
+for _ in range(100):
+	s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+	s.setblocking(False)
+	try:
+		s.connect(sys.argv[1])
+	except BlockingIOError:
+		sys.exit(0)
+sys.exit("the backlog never filled")' "$1"
+}
+
+test_a_second_receiver_is_refused_at_once_while_the_backlog_is_full() {
+	start_receiver
+	wait_until is_blocked $receiver
+	# Stopped, the receiver accepts nobody: its backlog fills, and a
+	# blocking probe would wait in connect for a place in it. Nothing may
+	# fail the case before SIGCONT: a stopped receiver outlives SIGTERM.
+	local filled=0 status=0 kept=no
+	kill -STOP $receiver
+	fill_backlog "$T/s" || filled=$?
+	run 13-memfd-recv "$T/s" > /dev/null 2> "$T/err" || status=$?
+	[ ! -S "$T/s" ] || kept=yes
+	kill -TERM $receiver
+	kill -CONT $receiver
+	[ "$filled" = 0 ] || fail "the backlog of $T/s did not fill"
+	[ "$status" = 1 ] || fail "the second receiver exited $status, expected 1"
+	[ "$kept" = yes ] || fail "the live receiver's socket is gone"
+	stderr_is "$T/err" "13-memfd-recv: bind $T/s: another receiver is listening on it (stop it or pass another PATH)"
+	finished $receiver 143
+	[ ! -e "$T/s" ] || fail "the socket was left behind"
+}
+
+test_a_socket_path_replaced_by_a_symlink_before_a_stop_signal_is_left_alone() {
+	printf 'precious\n' > "$T/file"
+	start_receiver
+	wait_until is_blocked $receiver
+	# Our socket moved away, a symlink to a file of the user's in its place:
+	# the path is no longer ours to remove.
+	mv "$T/s" "$T/moved"
+	ln -s "$T/file" "$T/s"
+	kill -TERM $receiver
+	finished $receiver 143
+	[ -L "$T/s" ] || fail "the symlink at the path was removed"
+	printf 'precious\n' | cmp - "$T/file" || fail "the file was touched"
+	rm "$T/s" "$T/moved"
+}
+
+test_a_socket_path_replaced_by_a_file_before_the_sender_comes_is_left_alone() {
+	start_receiver
+	# The sender reaches our socket under its new name; the file now at the
+	# old one is not ours, so step 1 must not remove it.
+	mv "$T/s" "$T/moved"
+	printf 'precious\n' > "$T/s"
+	printf 'through the moved socket\n' > "$T/in"
+	run 13-memfd-send "$T/moved" < "$T/in"
+	finished $receiver 0
+	same "$T/in" "$T/out"
+	printf 'precious\n' | cmp - "$T/s" || fail "the file at the path was removed"
+	[ -S "$T/moved" ] || fail "the moved socket is gone"
+	rm "$T/s" "$T/moved"
+}
+
 test_a_file_or_directory_at_the_path_is_refused() {
 	: > "$T/file"
 	expect_status 1 run 13-memfd-recv "$T/file" 2> "$T/err"
