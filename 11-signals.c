@@ -156,8 +156,10 @@ static void block_stop_signals(sigset_t *stop_set)
 		sigdelset(stop_set, not_stop[i]);
 	if (sigprocmask(SIG_BLOCK, stop_set, NULL) == -1)
 		die("sigprocmask", "stop signals", strerror(errno), NULL);
-	if (signal(SIGXFSZ, SIG_IGN) == SIG_ERR || signal(SIGPIPE, SIG_DFL) == SIG_ERR)
-		die("signal", "SIGXFSZ/SIGPIPE", strerror(errno), NULL);
+	/* SIGCHLD at its default: inherited ignored, the kernel would reap the child for us. */
+	if (signal(SIGXFSZ, SIG_IGN) == SIG_ERR || signal(SIGPIPE, SIG_DFL) == SIG_ERR ||
+	    signal(SIGCHLD, SIG_DFL) == SIG_ERR)
+		die("signal", "SIGXFSZ/SIGPIPE/SIGCHLD", strerror(errno), NULL);
 }
 
 /* A call of ours failed: stop the child, which would wait for ever. SIGKILL:
