@@ -65,6 +65,7 @@ int main(int argc, char *argv[])
 	}
 	static char line_buffer[8192]; /* workers die together: each line whole, at once */
 	(void)setvbuf(stderr, line_buffer, _IOLBF, sizeof line_buffer); /* valid: cannot fail */
+	(void)signal(SIGCHLD, SIG_DFL); /* inherited ignored, the kernel would reap the workers */
 	(void)signal(SIGPIPE, SIG_IGN); /* a closed or full output: an error line (fflush) */
 	(void)signal(SIGXFSZ, SIG_IGN); /* valid signals: signal cannot fail */
 
