@@ -28,7 +28,6 @@ static void send_signal(pid_t child, int sig, int payload, const sigset_t *stop_
 static void take_signal(pid_t child, const sigset_t *stop_set, const struct timespec *timeout);
 static _Noreturn void stop_child_and_die(pid_t child, const char *call,
 					 const char *object, int error, const char *fix);
-static int reap(pid_t child);
 static int child_result(int status);
 static _Noreturn void die(const char *call, const char *object, const char *reason, const char *fix);
 
@@ -156,17 +155,20 @@ static void block_stop_signals(sigset_t *stop_set)
 		sigdelset(stop_set, not_stop[i]);
 	if (sigprocmask(SIG_BLOCK, stop_set, NULL) == -1)
 		die("sigprocmask", "stop signals", strerror(errno), NULL);
-	if (signal(SIGXFSZ, SIG_IGN) == SIG_ERR || signal(SIGPIPE, SIG_DFL) == SIG_ERR)
-		die("signal", "SIGXFSZ/SIGPIPE", strerror(errno), NULL);
+	/* SIGCHLD at its default: inherited ignored, the kernel would reap the child for us. */
+	if (signal(SIGXFSZ, SIG_IGN) == SIG_ERR || signal(SIGPIPE, SIG_DFL) == SIG_ERR ||
+	    signal(SIGCHLD, SIG_DFL) == SIG_ERR)
+		die("signal", "SIGXFSZ/SIGPIPE/SIGCHLD", strerror(errno), NULL);
 }
 
 /* A call of ours failed: stop the child, which would wait for ever. SIGKILL:
- * unlike SIGTERM it also ends a stopped child, so reap always returns. */
+ * unlike SIGTERM it also ends a stopped child, so waitpid always returns. */
 static _Noreturn void stop_child_and_die(pid_t child, const char *call,
 					 const char *object, int error, const char *fix)
 {
 	(void)kill(child, SIGKILL); /* it can only be gone already */
-	(void)reap(child);
+	if (waitpid(child, NULL, 0) == -1) /* no handler runs: no EINTR */
+		die("waitpid", "child", strerror(errno), NULL);
 	die(call, object, strerror(error), fix);
 }
 
@@ -179,23 +181,13 @@ static void take_signal(pid_t child, const sigset_t *stop_set, const struct time
 		stop_child_and_die(child, "sigtimedwait", "stop signals", errno, NULL);
 	if (sig != -1 && sig != SIGCHLD) {
 		(void)kill(child, SIGKILL);
-		(void)reap(child);
+		if (waitpid(child, NULL, 0) == -1) /* no handler runs: no EINTR */
+			die("waitpid", "child", strerror(errno), NULL);
 		signal(sig, SIG_DFL);
 		raise(sig);
 		(void)sigprocmask(SIG_UNBLOCK, stop_set, NULL);
 		exit(1); /* not reached: every stop signal ends a process */
 	}
-}
-
-/* Wait for the child, retrying after a signal; its status as waitpid
- * gives it. */
-static int reap(pid_t child)
-{
-	int status;
-	while (waitpid(child, &status, 0) == -1)
-		if (errno != EINTR)
-			die("waitpid", "child", strerror(errno), NULL);
-	return status;
 }
 
 /* 0 if the child succeeded. A child that failed said why itself; one

@@ -25,8 +25,6 @@
 #include <unistd.h>
 
 #define PROGRAM "14-robust-mutex"
-#define USAGE "usage: 14-robust-mutex [-w WORKERS] [-n TRANSFERS] [-k K] [-r] [-s] [-u]" \
-	"   (default: 4 workers, 10000 transfers each)"
 enum { MAX_WORKERS = 64, MAX_TRANSFERS = 1000000, TOTAL = 1000000 };
 
 /* The workers share it and the parent checks it: outside a transfer, sum TOTAL. */
@@ -60,11 +58,13 @@ int main(int argc, char *argv[])
 		skip_consistent |= option == 'u';
 	}
 	if (value == 0 || optind != argc || workers > MAX_WORKERS || kill_at > transfers) {
-		fprintf(stderr, "%s\n", USAGE);
+		fprintf(stderr, "usage: %s [-w WORKERS] [-n TRANSFERS] [-k K] [-r] [-s] [-u]"
+			"   (default: 4 workers, 10000 transfers each)\n", PROGRAM);
 		return 2;
 	}
 	static char line_buffer[8192]; /* workers die together: each line whole, at once */
 	(void)setvbuf(stderr, line_buffer, _IOLBF, sizeof line_buffer); /* valid: cannot fail */
+	(void)signal(SIGCHLD, SIG_DFL); /* inherited ignored, the kernel would reap the workers */
 	(void)signal(SIGPIPE, SIG_IGN); /* a closed or full output: an error line (fflush) */
 	(void)signal(SIGXFSZ, SIG_IGN); /* valid signals: signal cannot fail */
 
@@ -76,8 +76,7 @@ int main(int argc, char *argv[])
 		die("mmap", "MAP_SHARED | MAP_ANONYMOUS", strerror(errno), NULL);
 	bank->books.account[0] = bank->books.account[1] = TOTAL / 2;
 
-	/* Step 2: one mutex for all processes, robust unless -s. No #ifdef
-	 * PTHREAD_MUTEX_ROBUST: glibc's is an enum, so #ifdef would drop it. */
+	/* Step 2: one mutex for all processes, robust unless -s (no #ifdef: glibc's is an enum). */
 	pthread_mutexattr_t attributes;
 	int error = pthread_mutexattr_init(&attributes);
 	if (error != 0)
@@ -103,16 +102,15 @@ int main(int argc, char *argv[])
 			if (prctl(PR_SET_PDEATHSIG, (unsigned long)SIGKILL) == -1)
 				die("prctl", "PR_SET_PDEATHSIG", strerror(errno), NULL);
 			if (getppid() != parent)
-				_exit(1); /* the parent died before our prctl: nobody waits for us */
+				_exit(1); /* the parent died before prctl: nobody waits for us */
 			work(bank, w);
 			exit(0);
 		}
 	}
 
 	/* Step 4: reap them. A killed worker is the lesson; a failed one said why. */
-	int killed = 0, failed = 0;
+	int killed = 0, failed = 0, status;
 	for (int w = 0; w < workers; w++) {
-		int status;
 		if (waitpid(pids[w], &status, 0) == -1) /* no handlers: no EINTR */
 			die("waitpid", "worker", strerror(errno), NULL);
 		killed += WIFSIGNALED(status);
@@ -121,8 +119,7 @@ int main(int argc, char *argv[])
 	if (failed)
 		return 1;
 
-	/* Step 5: check under the lock (the last worker may have died holding
-	 * it, with nobody left to repair): each counted transfer moved 1. */
+	/* Step 5: lock (if the last holder died, we repair), then check: each transfer moved 1. */
 	kill_recoverer = 0; /* -r kills a worker, never the parent */
 	lock(bank);
 	long count = bank->books.done, *account = bank->books.account;
@@ -170,8 +167,8 @@ static void lock(struct bank *bank)
 		error = pthread_mutex_timedlock(&bank->lock, &deadline);
 	} while (error == ETIMEDOUT && !stalled); /* -s: a dead holder's lock stays locked */
 	const char *fix = error == ETIMEDOUT ? "its holder died: a default mutex never recovers"
-		: error == ENOTRECOVERABLE ? "an owner died and nobody called pthread_mutex_consistent"
-		: NULL;
+	    : error == ENOTRECOVERABLE ? "an owner died and nobody called pthread_mutex_consistent"
+	    : NULL;
 	if (error != 0 && error != EOWNERDEAD)
 		die("pthread_mutex_timedlock", "the accounts' lock",
 		    error == ETIMEDOUT ? "still held after 1 s" : strerror(error), fix);
@@ -186,8 +183,7 @@ static void lock(struct bank *bank)
 	atomic_store(&bank->active, 0);
 	fprintf(stderr, "%s: worker %d died holding the lock %s\n", PROGRAM, dead, active
 		? "in mid-transfer; rolled it back" : "between transfers; nothing to repair");
-	/* consistent repairs nothing: it says we did. -u unlocks without it instead,
-	 * and locks again: from then on every lock is ENOTRECOVERABLE. */
+	/* consistent repairs nothing: it says we did. -u unlocks without it: later locks fail. */
 	const char *call = skip_consistent ? "pthread_mutex_unlock" : "pthread_mutex_consistent";
 	error = skip_consistent ? pthread_mutex_unlock(&bank->lock)
 				: pthread_mutex_consistent(&bank->lock);

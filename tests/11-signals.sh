@@ -16,6 +16,20 @@ limited() {
 		bash -c 'ulimit -i "$1" && shift && exec "$@"' _ "$1" ${RUN:-} "$BIN/$2" "${@:3}"
 }
 
+# ignoring_sigchld PROGRAM ARGS...: like run, but with SIGCHLD ignored, as a
+# parent may leave it (timeout(1) sets it to its default: a shell inside
+# ignores it again, then becomes the program).
+# shellcheck disable=SC2086
+ignoring_sigchld() {
+	timeout -k 2 "$TMO" bash -c 'trap "" CHLD && exec "$@"' _ ${RUN:-} "$BIN/$1" "${@:2}"
+}
+
+# spawn_ignoring_sigchld PROGRAM ARGS...: like spawn, with SIGCHLD ignored.
+# shellcheck disable=SC2086
+spawn_ignoring_sigchld() {
+	bash -c 'trap "" CHLD && exec "$@"' _ ${RUN:-} "$BIN/$1" "${@:2}" <&0 &
+}
+
 USR1_LINE() { printf '11-signals: standard signal SIGUSR1: sent %d, received 1\n' "$1"; }
 
 test_default_count_gives_exactly_5_lines_in_order() {
@@ -63,6 +77,14 @@ test_bad_counts_are_usage_errors() {
 	done
 	expect_status 2 run 11-signals 1 2 2> "$T/err"
 	stderr_is "$T/err" "usage: 11-signals [COUNT]   (default COUNT: 5, at most 1000)"
+}
+
+test_sigchld_inherited_ignored_still_leaves_the_child_to_the_parent() {
+	# Ignored, it would have the kernel reap the child: waitpid, ECHILD.
+	ignoring_sigchld 11-signals 3 > "$T/out" 2> "$T/err"
+	squares 3 > "$T/expected"
+	same "$T/expected" "$T/out"
+	stderr_is "$T/err" "$(USR1_LINE 3)"
 }
 
 test_a_closed_standard_output_ends_both_processes_quietly() {
@@ -125,12 +147,13 @@ test_a_signal_from_another_process_is_ignored_and_reported() {
 # fill_the_stall: $STALL's pipe full, so the child's first line blocks.
 fill_the_stall() { dd if=/dev/zero of=/dev/fd/4 bs=4096 oflag=nonblock 2> /dev/null || true; }
 
-# stopped_by SIGNAL: the parent, waiting for a child blocked on a stalled
-# output, takes SIGNAL, stops the child and dies of SIGNAL.
+# stopped_by SIGNAL [SPAWN]: the parent, started by SPAWN (spawn unless
+# given), waiting for a child blocked on a stalled output, takes SIGNAL,
+# stops the child and dies of SIGNAL.
 stopped_by() {
 	stall_output
 	fill_the_stall
-	spawn 11-signals 5 > "$STALL" 2> "$T/err"
+	"${2:-spawn}" 11-signals 5 > "$STALL" 2> "$T/err"
 	local parent=$! child
 	child=$(child_of $parent)
 	wait_until is_blocked $parent
@@ -146,6 +169,7 @@ test_sigquit_while_waiting_for_the_child_stops_it_too() { stopped_by SIGQUIT; }
 test_sigusr1_on_the_parent_stops_both() { stopped_by SIGUSR1; }
 test_the_real_time_signal_of_the_lesson_on_the_parent_stops_both() { stopped_by SIGRTMIN; }
 test_another_real_time_signal_on_the_parent_stops_both() { stopped_by SIGRTMIN+3; }
+test_sigterm_with_sigchld_inherited_ignored_stops_both() { stopped_by SIGTERM spawn_ignoring_sigchld; }
 
 test_a_killed_child_is_reported_by_the_parent() {
 	stall_output
