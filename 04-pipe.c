@@ -38,9 +38,10 @@ int main(int argc, char *argv[])
 		return 2;
 	}
 	/* Both sides: standard output beyond ulimit -f must give EFBIG to
-	 * report, not a kill by SIGXFSZ (the child inherits this). */
-	if (signal(SIGXFSZ, SIG_IGN) == SIG_ERR)
-		die("signal", "SIGXFSZ", strerror(errno), NULL);
+	 * report, not a kill by SIGXFSZ (the child inherits this). SIGCHLD at
+	 * its default: inherited ignored, the kernel would reap the child for us. */
+	if (signal(SIGXFSZ, SIG_IGN) == SIG_ERR || signal(SIGCHLD, SIG_DFL) == SIG_ERR)
+		die("signal", "SIGXFSZ/SIGCHLD", strerror(errno), NULL);
 
 	/* Step 1: the pipe: fds[0] is the read end, fds[1] the write end. */
 	int fds[2];

@@ -49,9 +49,11 @@ int main(int argc, char *argv[])
 		return 2;
 	}
 	hold_standard_descriptors();
-	/* EFBIG past ulimit -f; SIGPIPE at its default even if inherited ignored (| head). */
-	if (signal(SIGXFSZ, SIG_IGN) == SIG_ERR || signal(SIGPIPE, SIG_DFL) == SIG_ERR)
-		die("signal", "SIGXFSZ/SIGPIPE", strerror(errno), NULL);
+	/* EFBIG past ulimit -f; SIGPIPE at its default even if inherited ignored (| head);
+	 * SIGCHLD at its default: inherited ignored, the kernel would reap the child for us. */
+	if (signal(SIGXFSZ, SIG_IGN) == SIG_ERR || signal(SIGPIPE, SIG_DFL) == SIG_ERR ||
+	    signal(SIGCHLD, SIG_DFL) == SIG_ERR)
+		die("signal", "SIGXFSZ/SIGPIPE/SIGCHLD", strerror(errno), NULL);
 
 	/* Step 1: a connected pair of Unix sockets, one end for each process. */
 	int sv[2];

@@ -93,6 +93,7 @@ int main(int argc, char *argv[])
 		die("socketpair", "for the peer's death", strerror(errno), NULL);
 
 	/* Step 4: fork, the stop signals blocked so clean_up knows the child. */
+	(void)signal(SIGCHLD, SIG_DFL); /* inherited ignored, the kernel would reap the child */
 	sigset_t all, old_mask;
 	sigfillset(&all);
 	if (sigprocmask(SIG_BLOCK, &all, &old_mask) == -1)

@@ -22,6 +22,14 @@ test_text_goes_through() {
 	same "$T/in" "$T/out"
 }
 
+test_sigchld_inherited_ignored_still_leaves_the_child_to_the_parent() {
+	# Ignored, it would have the kernel reap the child: waitpid, ECHILD.
+	printf 'hello through a pipe\n' > "$T/in"
+	ignoring_sigchld 04-pipe < "$T/in" > "$T/out" 2> "$T/err"
+	same "$T/in" "$T/out"
+	[ ! -s "$T/err" ] || fail "not quiet: $(cat "$T/err")"
+}
+
 test_empty_input_gives_empty_output() {
 	run 04-pipe < /dev/null > "$T/out"
 	[ ! -s "$T/out" ] || fail "output not empty"

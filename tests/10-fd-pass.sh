@@ -8,6 +8,14 @@ test_text_file_comes_out_unchanged() {
 	[ ! -s "$T/err" ] || fail "unexpected messages"
 }
 
+test_sigchld_inherited_ignored_still_leaves_the_child_to_the_parent() {
+	# Ignored, it would have the kernel reap the child: waitpid, ECHILD.
+	printf 'a descriptor passed\n' > "$T/in"
+	ignoring_sigchld 10-fd-pass "$T/in" > "$T/out" 2> "$T/err"
+	same "$T/in" "$T/out"
+	[ ! -s "$T/err" ] || fail "not quiet: $(cat "$T/err")"
+}
+
 test_nul_bytes_survive() {
 	printf 'a\0b\0\0c\n\0' > "$T/in"
 	run 10-fd-pass "$T/in" > "$T/out"

@@ -16,14 +16,6 @@ limited() {
 		bash -c 'ulimit -i "$1" && shift && exec "$@"' _ "$1" ${RUN:-} "$BIN/$2" "${@:3}"
 }
 
-# ignoring_sigchld PROGRAM ARGS...: like run, but with SIGCHLD ignored, as a
-# parent may leave it (timeout(1) sets it to its default: a shell inside
-# ignores it again, then becomes the program).
-# shellcheck disable=SC2086
-ignoring_sigchld() {
-	timeout -k 2 "$TMO" bash -c 'trap "" CHLD && exec "$@"' _ ${RUN:-} "$BIN/$1" "${@:2}"
-}
-
 # spawn_ignoring_sigchld PROGRAM ARGS...: like spawn, with SIGCHLD ignored.
 # shellcheck disable=SC2086
 spawn_ignoring_sigchld() {

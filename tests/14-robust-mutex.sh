@@ -79,14 +79,6 @@ test_unlocking_without_consistent_makes_the_lock_unrecoverable() {
 	[ ! -s "$T/out" ] || fail "a summary was printed"
 }
 
-# ignoring_sigchld PROGRAM ARGS...: like run, but with SIGCHLD ignored, as a
-# parent may leave it (timeout(1) sets it to its default: a shell inside
-# ignores it again, then becomes the program).
-# shellcheck disable=SC2086
-ignoring_sigchld() {
-	timeout -k 2 "$TMO" bash -c 'trap "" CHLD && exec "$@"' _ ${RUN:-} "$BIN/$1" "${@:2}"
-}
-
 test_sigchld_inherited_ignored_still_leaves_the_workers_to_the_parent() {
 	# Ignored, it would have the kernel reap them: waitpid, ECHILD.
 	ignoring_sigchld 14-robust-mutex -n 100 -k 5 > "$T/out" 2> "$T/err"

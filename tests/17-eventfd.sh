@@ -66,6 +66,17 @@ test_text_empty_binary_and_100_MB_come_through_unchanged() {
 	done
 }
 
+test_sigchld_inherited_ignored_still_leaves_the_child_to_the_parent() {
+	# Ignored, it would have the kernel reap the child: waitpid, ECHILD.
+	local mode
+	printf 'hello through a ring with doorbells\n' > "$T/in"
+	for mode in $MODES; do
+		in_mode "$mode" ignoring_sigchld 17-eventfd < "$T/in" > "$T/out" 2> "$T/err"
+		same "$T/in" "$T/out"
+		[ ! -s "$T/err" ] || fail "$mode: not quiet: $(cat "$T/err")"
+	done
+}
+
 test_a_child_killed_mid_stream_is_noticed_at_once() {
 	local mode started
 	for mode in $MODES; do

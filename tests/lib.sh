@@ -38,6 +38,14 @@ spawn() {
 	${RUN:-} "$BIN/$1" "${@:2}" <&0 &
 }
 
+# ignoring_sigchld PROGRAM ARGS...: like run, but with SIGCHLD ignored, as a
+# parent may leave it (timeout(1) sets it to its default: a shell inside
+# ignores it again, then becomes the program).
+# shellcheck disable=SC2086
+ignoring_sigchld() {
+	timeout -k 2 "$TMO" bash -c 'trap "" CHLD && exec "$@"' _ ${RUN:-} "$BIN/$1" "${@:2}"
+}
+
 # note_names ARGS...: remember the arguments that name a POSIX object of
 # this case ("/" then a name holding $ID), so that its queues can be found
 # even where no /dev/mqueue lists them (see mq_names).
