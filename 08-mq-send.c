@@ -69,13 +69,16 @@ int main(int argc, char *argv[])
 	if (owner.st_uid != geteuid())
 		die("mq_open", queue_name, "Queue exists and belongs to another user", "pass another NAME");
 
-	/* Step 3: claim the sender's byte; the kernel lets go however we end. */
-	pid_t other = lock_holder(queue, SENDER_BYTE, F_SETLK);
+	/* Step 3: claim the sender's byte (the kernel lets go however we end) only if
+	 * no messages wait, or a receiver would take us for their sender. */
+	if (mq_getattr(queue, &attr) == -1)
+		die("mq_getattr", queue_name, strerror(errno), NULL);
+	pid_t other = lock_holder(queue, SENDER_BYTE, attr.mq_curmsgs == 0 ? F_SETLK : F_GETLK);
 	char why[64];
 	(void)snprintf(why, sizeof why, "already has a sender, process %ld", (long)other);
 	if (other != 0)
 		die("mq_open", queue_name, why, "pass another NAME");
-	if (mq_getattr(queue, &attr) == -1)
+	if (attr.mq_curmsgs == 0 && mq_getattr(queue, &attr) == -1) /* claimed: look again */
 		die("mq_getattr", queue_name, strerror(errno), NULL);
 	if (attr.mq_curmsgs != 0) /* another run's: not ours to remove */
 		die("mq_open", queue_name, "holds the messages of an earlier run",
