@@ -121,13 +121,13 @@ int main(int argc, char *argv[])
 
 /* Below: the locks and the tick that tell who runs; what removes the queue. */
 
-/* The pid of another who read-locks BYTE of KEYPATH, else 0. CLAIM: first open
- * KEYPATH (O_NONBLOCK: a FIFO will do) and read-lock BYTE ourselves, till we end.
+/* The pid of another who read-locks BYTE of KEYPATH, else 0. Opens KEYPATH once
+ * (O_NONBLOCK: a FIFO will do); CLAIM: read-locks BYTE ourselves, till we end.
  * A lock ends with its holder, so no reused or forged pid passes for one. */
 static pid_t holder(int byte, int claim)
 {
 	struct flock lock = { .l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = byte, .l_len = 1 };
-	if (claim && (lock_fd = open(keypath, O_RDONLY | O_NONBLOCK | O_NOCTTY)) == -1)
+	if (lock_fd == -1 && (lock_fd = open(keypath, O_RDONLY | O_NONBLOCK | O_NOCTTY)) == -1)
 		die("open", keypath, strerror(errno), "both sides lock KEYPATH: it must be readable");
 	if (claim && fcntl(lock_fd, F_SETLK, &lock) == -1)
 		die("fcntl F_SETLK", keypath, strerror(errno), NULL);

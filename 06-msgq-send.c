@@ -72,16 +72,14 @@ int main(int argc, char *argv[])
 	if (info.msg_perm.uid != geteuid() || info.msg_perm.cuid != geteuid())
 		die("msgget", queue, "belongs to another user", "pass another KEYPATH");
 
-	/* Step 3: claim the sender's byte of KEYPATH. A queue another sender
-	 * used is another stream's: look before the claim and after it. */
-	if (info.msg_qnum == 0) {
-		pid_t other = holder(SENDER_BYTE, 1);
-		(void)snprintf(reason, sizeof reason, "already has a sender, process %ld", (long)other);
-		if (other != 0)
-			die("msgget", queue, reason, "pass another KEYPATH");
-		if (msgctl(id, IPC_STAT, &info) == -1)
-			die("msgctl IPC_STAT", queue, strerror(errno), NULL);
-	}
+	/* Step 3: claim the sender's byte only if no messages wait, or a receiver would
+	 * take us for their sender. A queue another sender used is another stream's. */
+	pid_t other = holder(SENDER_BYTE, info.msg_qnum == 0);
+	(void)snprintf(reason, sizeof reason, "already has a sender, process %ld", (long)other);
+	if (other != 0)
+		die("msgget", queue, reason, "pass another KEYPATH");
+	if (info.msg_qnum == 0 && msgctl(id, IPC_STAT, &info) == -1) /* claimed: look again */
+		die("msgctl IPC_STAT", queue, strerror(errno), NULL);
 	if (info.msg_qnum != 0)
 		die("msgget", queue, "holds the messages of an earlier run",
 		    "read them with 06-msgq-recv, or pass another KEYPATH");
@@ -127,13 +125,13 @@ int main(int argc, char *argv[])
 
 /* Below: the locks and the tick that tell who runs; what removes the queue. */
 
-/* The pid of another who read-locks BYTE of KEYPATH, else 0. CLAIM: first open
- * KEYPATH (O_NONBLOCK: a FIFO will do) and read-lock BYTE ourselves, till we end.
+/* The pid of another who read-locks BYTE of KEYPATH, else 0. Opens KEYPATH once
+ * (O_NONBLOCK: a FIFO will do); CLAIM: read-locks BYTE ourselves, till we end.
  * A lock ends with its holder, so no reused or forged pid passes for one. */
 static pid_t holder(int byte, int claim)
 {
 	struct flock lock = { .l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = byte, .l_len = 1 };
-	if (claim && (lock_fd = open(keypath, O_RDONLY | O_NONBLOCK | O_NOCTTY)) == -1)
+	if (lock_fd == -1 && (lock_fd = open(keypath, O_RDONLY | O_NONBLOCK | O_NOCTTY)) == -1)
 		die("open", keypath, strerror(errno), "both sides lock KEYPATH: it must be readable");
 	if (claim && fcntl(lock_fd, F_SETLK, &lock) == -1)
 		die("fcntl F_SETLK", keypath, strerror(errno), NULL);

@@ -36,7 +36,7 @@ static _Noreturn void die(const char *call, const char *object, const char *reas
 static void clean_up(void);
 static void on_stop_signal(int sig);
 
-static const char *queue_name; /* what clean_up removes, once it is ours */
+static const char *queue_name; /* NAME: clean_up removes it while must_remove */
 static volatile sig_atomic_t must_remove;
 static char message[1024 * 1024]; /* the largest message we take */
 
@@ -49,42 +49,40 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "usage: %s [NAME]   (default NAME: %s)\n", PROGRAM, default_name);
 		return 2;
 	}
-	const char *name = argc == 2 ? argv[1] : default_name;
+	queue_name = argc == 2 ? argv[1] : default_name;
 	catch_stop_signals();
 	if (atexit(clean_up) != 0)
 		die("atexit", "clean_up", "failed", NULL);
 
 	/* Step 1: create it, or open the sender's (O_RDWR: step 3 write-locks). */
 	struct mq_attr attr = { .mq_maxmsg = QUEUE_MESSAGES, .mq_msgsize = MESSAGE_SIZE };
-	mqd_t queue = mq_open(name, O_RDWR | O_CREAT, 0600, &attr);
+	mqd_t queue = mq_open(queue_name, O_RDWR | O_CREAT, 0600, &attr);
 	if (queue == (mqd_t)-1)
-		die("mq_open", name, strerror(errno),
+		die("mq_open", queue_name, strerror(errno),
 		    errno == EINVAL ? "over the limits in /proc/sys/fs/mqueue (Linux)"
-		    : errno == EMFILE || errno == ENOMEM
-		    ? "over the per-user limit on queue memory: ulimit -q"
+		    : errno == EMFILE || errno == ENOMEM ? "over the per-user limit on queue memory: ulimit -q"
 		    : errno == EACCES ? "not ours to open: pass another NAME" : NULL);
 
 	/* Step 2: it must be ours (Linux: fstat works on a queue descriptor). */
 	struct stat st;
 	if (fstat(queue, &st) == -1)
-		die("fstat", name, strerror(errno), NULL);
+		die("fstat", queue_name, strerror(errno), NULL);
 	if (st.st_uid != geteuid())
-		die("mq_open", name, "Queue exists and belongs to another user", "pass another NAME");
+		die("mq_open", queue_name, "Queue exists and belongs to another user", "pass another NAME");
 
 	/* Step 3: claim the receiver's byte; the kernel lets go however we end. */
 	pid_t other = lock_holder(queue, RECEIVER_BYTE, F_SETLK);
 	char why[64];
 	(void)snprintf(why, sizeof why, "already has a receiver, process %ld", (long)other);
 	if (other != 0)
-		die("mq_open", name, why, "pass another NAME");
-	queue_name = name;
+		die("mq_open", queue_name, why, "pass another NAME");
 	must_remove = 1; /* from here on, every way out removes it */
 
 	/* Step 4: a queue keeps the size it was made with: check it. */
 	if (mq_getattr(queue, &attr) == -1)
-		die("mq_getattr", name, strerror(errno), NULL);
-	if (attr.mq_msgsize < 1 || attr.mq_msgsize > (long)sizeof message)
-		die("mq_getattr", name, "message size over this program's limit of 1 MiB",
+		die("mq_getattr", queue_name, strerror(errno), NULL);
+	if (attr.mq_msgsize > (long)sizeof message)
+		die("mq_getattr", queue_name, "message size over this program's limit of 1 MiB",
 		    "remove the queue or pass another NAME");
 
 	/* Step 5: HELLO, data, END, which overtakes the data: the rest is here
@@ -99,12 +97,14 @@ int main(int argc, char *argv[])
 		unsigned priority;
 		ssize_t n = mq_timedreceive(queue, message, sizeof message, &priority, &deadline);
 		if (n == -1 && errno != EINTR && errno != ETIMEDOUT)
-			die("mq_receive", name, strerror(errno), NULL);
+			die("mq_receive", queue_name, strerror(errno), NULL);
 		else if (gone && !ending && (n == -1 || priority != END || n != 0)) /* no END */
-			die("mq_receive", name, "08-mq-send stopped before the end of the stream",
+			die("mq_receive", queue_name, "08-mq-send stopped before the end of the stream",
 			    hello ? NULL : "a killed run's stream, now removed: run the pair again");
-		else if (n == -1 && !hello && (fstat(queue, &st) == -1 || st.st_nlink == 0))
-			die("mq_receive", name, "the queue was removed", "run the pair again");
+		else if (n == -1 && !hello && fstat(queue, &st) == -1)
+			die("fstat", queue_name, strerror(errno), NULL);
+		else if (n == -1 && !hello && st.st_nlink == 0)
+			die("mq_receive", queue_name, "the queue was removed", "run the pair again");
 		else if (n == -1)
 			continue; /* a round for nothing: look again */
 		else if (priority == END && n == 0)
@@ -112,24 +112,24 @@ int main(int argc, char *argv[])
 		else if (priority == HELLO && n == 0 && !hello)
 			hello = 1;
 		else if (!hello) /* the start went to another receiver */
-			die("mq_receive", name, "the stream began before we came", "run the pair again");
+			die("mq_receive", queue_name, "the stream began before we came", "run the pair again");
 		else if (priority != DATA || n == 0) /* the peer's word is never trusted */
-			die("mq_receive", name, "a message out of the protocol", NULL);
+			die("mq_receive", queue_name, "a message out of the protocol", NULL);
 		else if (write_all(STDOUT_FILENO, message, (size_t)n) == -1) {
 			if (errno == EPIPE)
 				on_stop_signal(SIGPIPE); /* clean up, end quietly as cat does */
 			die("write", "standard output", strerror(errno), NULL);
 		}
 		if (ending && mq_getattr(queue, &attr) == -1)
-			die("mq_getattr", name, strerror(errno), NULL);
+			die("mq_getattr", queue_name, strerror(errno), NULL);
 	}
 
 	/* Step 6: remove the queue, then close it, which drops our claim. */
 	must_remove = 0;
-	if (mq_unlink(name) == -1 && errno != ENOENT)
-		die("mq_unlink", name, strerror(errno), NULL);
+	if (mq_unlink(queue_name) == -1 && errno != ENOENT)
+		die("mq_unlink", queue_name, strerror(errno), NULL);
 	if (mq_close(queue) == -1)
-		die("mq_close", name, strerror(errno), NULL);
+		die("mq_close", queue_name, strerror(errno), NULL);
 	return 0;
 }
 

@@ -31,11 +31,11 @@ static void hold_standard_descriptors(void);
 static int valid_name(const char *name);
 static void catch_stop_signals(void);
 static pid_t lock_holder(mqd_t queue, int byte, int command);
-static void send(mqd_t queue, const char *name, const char *buf, size_t len, unsigned priority);
+static void send(mqd_t queue, const char *buf, size_t len, unsigned priority);
 static _Noreturn void die(const char *call, const char *object, const char *reason, const char *fix);
 static void clean_up(void);
 
-static const char *queue_name; /* what clean_up removes, until END is in it */
+static const char *queue_name; /* NAME: clean_up removes it while must_remove */
 static volatile sig_atomic_t must_remove;
 static char message[1024 * 1024]; /* the largest message we send */
 
@@ -48,63 +48,64 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "usage: %s [NAME]   (default NAME: %s)\n", PROGRAM, default_name);
 		return 2;
 	}
-	const char *name = argc == 2 ? argv[1] : default_name;
+	queue_name = argc == 2 ? argv[1] : default_name;
 	catch_stop_signals();
 	if (atexit(clean_up) != 0)
 		die("atexit", "clean_up", "failed", NULL);
 
 	/* Step 1: O_CREAT, no O_EXCL: create the queue or open the receiver's. */
 	struct mq_attr attr = { .mq_maxmsg = QUEUE_MESSAGES, .mq_msgsize = MESSAGE_SIZE };
-	mqd_t queue = mq_open(name, O_WRONLY | O_CREAT, 0600, &attr);
+	mqd_t queue = mq_open(queue_name, O_WRONLY | O_CREAT, 0600, &attr);
 	if (queue == (mqd_t)-1)
-		die("mq_open", name, strerror(errno),
+		die("mq_open", queue_name, strerror(errno),
 		    errno == EINVAL ? "over the limits in /proc/sys/fs/mqueue (Linux)"
-		    : errno == EMFILE || errno == ENOMEM
-		    ? "over the per-user limit on queue memory: ulimit -q"
+		    : errno == EMFILE || errno == ENOMEM ? "over the per-user limit on queue memory: ulimit -q"
 		    : errno == EACCES ? "not ours to open: pass another NAME" : NULL);
 
 	/* Step 2: it must be ours (Linux: fstat works on a queue descriptor). */
 	struct stat owner;
 	if (fstat(queue, &owner) == -1)
-		die("fstat", name, strerror(errno), NULL);
+		die("fstat", queue_name, strerror(errno), NULL);
 	if (owner.st_uid != geteuid())
-		die("mq_open", name, "Queue exists and belongs to another user", "pass another NAME");
+		die("mq_open", queue_name, "Queue exists and belongs to another user", "pass another NAME");
 
-	/* Step 3: claim the sender's byte; the kernel lets go however we end. */
-	pid_t other = lock_holder(queue, SENDER_BYTE, F_SETLK);
+	/* Step 3: claim the sender's byte (the kernel lets go however we end) only if
+	 * no messages wait, or a receiver would take us for their sender. */
+	if (mq_getattr(queue, &attr) == -1)
+		die("mq_getattr", queue_name, strerror(errno), NULL);
+	pid_t other = lock_holder(queue, SENDER_BYTE, attr.mq_curmsgs == 0 ? F_SETLK : F_GETLK);
 	char why[64];
 	(void)snprintf(why, sizeof why, "already has a sender, process %ld", (long)other);
 	if (other != 0)
-		die("mq_open", name, why, "pass another NAME");
-	if (mq_getattr(queue, &attr) == -1)
-		die("mq_getattr", name, strerror(errno), NULL);
+		die("mq_open", queue_name, why, "pass another NAME");
+	if (attr.mq_curmsgs == 0 && mq_getattr(queue, &attr) == -1) /* claimed: look again */
+		die("mq_getattr", queue_name, strerror(errno), NULL);
 	if (attr.mq_curmsgs != 0) /* another run's: not ours to remove */
-		die("mq_open", name, "holds the messages of an earlier run",
+		die("mq_open", queue_name, "holds the messages of an earlier run",
 		    "read them with 08-mq-recv, or pass another NAME");
-	queue_name = name;
 	must_remove = 1; /* until END is in the queue */
 
 	/* Step 4: a queue keeps the size it was made with: send what it holds. */
-	if (attr.mq_msgsize < 1 || attr.mq_msgsize > (long)sizeof message)
-		die("mq_getattr", name, "message size over this program's limit of 1 MiB",
+	if (attr.mq_msgsize > (long)sizeof message)
+		die("mq_getattr", queue_name, "message size over this program's limit of 1 MiB",
 		    "remove the queue or pass another NAME");
 	if (isatty(STDIN_FILENO))
 		fprintf(stderr, "%s: reading standard input; end it with Ctrl-D\n", PROGRAM);
 
 	/* Step 5: HELLO, one message per read at priority 0, so that they come
 	 * out in order, then END, which overtakes them: the rest is there then. */
-	send(queue, name, message, 0, HELLO);
+	send(queue, message, 0, HELLO);
 	for (ssize_t n; (n = read(STDIN_FILENO, message, (size_t)attr.mq_msgsize)) != 0;)
 		if (n == -1 && errno != EINTR)
 			die("read", "standard input", strerror(errno), NULL);
 		else if (n > 0)
-			send(queue, name, message, (size_t)n, DATA);
-	send(queue, name, message, 0, END);
+			send(queue, message, (size_t)n, DATA);
+	send(queue, message, 0, END);
 
 	/* Step 6: the stream is complete; the receiver removes the queue. */
 	must_remove = 0;
 	if (mq_close(queue) == -1)
-		die("mq_close", name, strerror(errno), NULL);
+		die("mq_close", queue_name, strerror(errno), NULL);
 	return 0;
 }
 
@@ -135,18 +136,20 @@ static pid_t lock_holder(mqd_t queue, int byte, int command)
 
 /* mq_send in rounds of 200 ms, looking between two and before END: a receiver
  * that took some of ours and let go of its byte is gone; none finds a removed name. */
-static void send(mqd_t queue, const char *name, const char *buf, size_t len, unsigned priority)
+static void send(mqd_t queue, const char *buf, size_t len, unsigned priority)
 {
 	static long sent;
 	for (int look = priority == END;; look = 1) {
 		struct mq_attr attr;
 		struct stat st;
 		if (look && mq_getattr(queue, &attr) == -1)
-			die("mq_getattr", name, strerror(errno), NULL);
+			die("mq_getattr", queue_name, strerror(errno), NULL);
 		if (look && attr.mq_curmsgs < sent && lock_holder(queue, RECEIVER_BYTE, F_GETLK) == 0)
-			die("mq_send", name, "08-mq-recv stopped before the end of the stream", NULL);
-		if (look && (fstat(queue, &st) == -1 || st.st_nlink == 0))
-			die("mq_send", name, "the queue was removed", "run the pair again");
+			die("mq_send", queue_name, "08-mq-recv stopped before the end of the stream", NULL);
+		if (look && fstat(queue, &st) == -1)
+			die("fstat", queue_name, strerror(errno), NULL);
+		if (look && st.st_nlink == 0)
+			die("mq_send", queue_name, "the queue was removed", "run the pair again");
 		struct timespec deadline;
 		if (clock_gettime(CLOCK_REALTIME, &deadline) == -1)
 			die("clock_gettime", "CLOCK_REALTIME", strerror(errno), NULL);
@@ -155,7 +158,7 @@ static void send(mqd_t queue, const char *name, const char *buf, size_t len, uns
 		if (mq_timedsend(queue, buf, len, priority, &deadline) == 0)
 			break;
 		if (errno != EINTR && errno != ETIMEDOUT)
-			die("mq_send", name, strerror(errno), NULL);
+			die("mq_send", queue_name, strerror(errno), NULL);
 	}
 	sent++;
 }

@@ -269,6 +269,25 @@ test_a_second_pair_at_the_same_key_is_refused() {
 	! queue_exists "$key" || fail "queue left behind"
 }
 
+test_a_second_sender_is_told_of_the_live_sender_whose_messages_wait() {
+	local key data
+	key=$(keyfile q.key)
+	data=$(input small-a 300000)
+	stall_output # the receiver's output goes nowhere: the queue stays full
+	spawn 06-msgq-recv "$key" > "$STALL"
+	local receiver=$!
+	spawn 06-msgq-send "$key" < "$data" 2> /dev/null
+	local sender=$!
+	wait_until queue_holds "$key" $(($(cat /proc/sys/kernel/msgmnb) / 4096)) # full
+	# Those messages are no earlier run's: their sender still runs.
+	echo intruder | expect_status 1 run 06-msgq-send "$key" 2> "$T/err"
+	stderr_is "$T/err" "06-msgq-send: msgget $(queue_name "$key"): already has a sender, process $sender (pass another KEYPATH)"
+	kill -TERM $receiver
+	finished $receiver "$(status_of SIGTERM)"
+	finished $sender 1
+	! queue_exists "$key" || fail "queue left behind"
+}
+
 test_a_new_sender_never_continues_the_stream_of_a_killed_one() {
 	local key
 	key=$(keyfile q.key)
