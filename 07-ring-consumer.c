@@ -86,7 +86,7 @@ int main(int argc, char *argv[])
 }
 
 /* Wait for the name as long as it takes, then 2 s at most while it is empty (size
- * or state 0: a producer at work). Trust nothing: ours, its size, its state word. */
+ * or state 0: a producer at work). Trust nothing: its owner, type, size, state. */
 static struct region *attach_region(const char *name)
 {
 	const char *fix = "remove it or pass another NAME";
@@ -107,12 +107,14 @@ static struct region *attach_region(const char *name)
 			die("fstat", name, strerror(errno), NULL);
 		if (st.st_uid != geteuid())
 			die("shm_open", name, "belongs to another user", "pass another NAME");
-		if (st.st_size != 0 && st.st_size != (off_t)sizeof(struct region))
-			die("fstat", name, "wrong size for a 07 ring", fix);
+		if (!S_ISREG(st.st_mode) ||
+		    (st.st_size != 0 && st.st_size != (off_t)sizeof(struct region)))
+			die("fstat", name, "wrong type or size for a 07 ring", fix);
 		if (pread(region_fd, &state, sizeof state, 0) == -1)
 			die("pread", name, strerror(errno), NULL);
 		if (state == 0 && ++empty > 40) /* 2 s */
-			die(st.st_size > 0 ? "pread" : "fstat", name, "still empty after 2 s", fix);
+			die(st.st_size > 0 ? "pread" : "fstat", name, "still empty after 2 s",
+			    "left by a killed run: a new " PEER " replaces it");
 	}
 	if (state != RING_READY && state != RING_JOINED)
 		die("pread", name, "not a 07 ring (wrong magic number)", fix);

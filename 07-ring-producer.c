@@ -113,14 +113,21 @@ int main(int argc, char *argv[])
  * empty until a consumer joins), then store RING_READY with release ordering. */
 static struct region *create_region(const char *name)
 {
-	while ((region_fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600)) == -1) {
-		if (errno != EEXIST)
-			die("shm_open", name, strerror(errno), NULL);
-		replace_stale_region(name);
+	struct stat st = { .st_nlink = 0 };
+	while (st.st_nlink == 0) { /* 0: a producer took it, still empty, for a killed run's */
+		while ((region_fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600)) == -1) {
+			if (errno != EEXIST)
+				die("shm_open", name, strerror(errno), NULL);
+			replace_stale_region(name);
+		}
+		/* F_SETLKW: another producer may hold it a moment while it looks at it. */
+		lock_byte(region_fd, F_SETLKW, PRODUCER_BYTE);
+		if (fstat(region_fd, &st) == -1)
+			die("fstat", name, strerror(errno), NULL);
+		if (st.st_nlink == 0 && close(region_fd) == -1)
+			die("close", name, strerror(errno), NULL);
 	}
-	must_remove = 1;
-	/* F_SETLKW: another producer may hold it a moment while it refuses our region. */
-	lock_byte(region_fd, F_SETLKW, PRODUCER_BYTE);
+	must_remove = 1; /* only now: a name removed or replaced is not ours */
 	int error = posix_fallocate(region_fd, 0, (off_t)sizeof(struct region));
 	if (error != 0)
 		die("posix_fallocate", name, strerror(error), NULL);
@@ -137,9 +144,10 @@ static struct region *create_region(const char *name)
 /* Below: what removes the region when we are stopped early, replaces one that
  * a killed run left, and keeps a dead or late partner from hanging us. */
 
-/* The name is taken: replace it only if it is a ring a killed run left: ours,
- * of its size and state word, nobody's lock on it. We hold the producer's lock
- * from our look to the removal, so that two producers cannot both replace it. */
+/* The name is taken: replace it only if a killed run left it: ours, nobody's
+ * lock on it, and a ring or one its producer was making (size 0, or state 0).
+ * We hold the producer's lock from our look to the removal, so that two
+ * producers cannot both replace it. */
 static void replace_stale_region(const char *name)
 {
 	struct stat st;
@@ -156,9 +164,11 @@ static void replace_stale_region(const char *name)
 		die("fstat", name, strerror(errno), NULL);
 	if (st.st_uid != geteuid())
 		die("shm_open", name, "belongs to another user", "pass another NAME");
-	if (st.st_size == (off_t)sizeof(struct region) && pread(fd, &state, sizeof state, 0) == -1)
+	int sized = st.st_size == (off_t)sizeof(struct region);
+	if (sized && pread(fd, &state, sizeof state, 0) == -1)
 		die("pread", name, strerror(errno), NULL);
-	if (state != RING_READY && state != RING_JOINED)
+	if (!S_ISREG(st.st_mode) || (st.st_size != 0 && !sized) ||
+	    (state != 0 && state != RING_READY && state != RING_JOINED))
 		die("shm_open", name, strerror(EEXIST),
 		    "not a 07 ring: remove it or pass another NAME");
 	if (!lock_byte(fd, F_GETLK, CONSUMER_BYTE))

@@ -441,6 +441,8 @@ test_a_second_pair_at_the_same_name_makes_its_own_ring_and_the_first_is_undistur
 	no_region
 }
 
+# stopped PID: the process is stopped, by a signal or at a tracer's stop.
+stopped() { case $(state "$1") in T | t) true ;; *) false ;; esac; }
 # new_ready_region INODE: a region other than INODE is at /$ID-r, ready.
 new_ready_region() { [ "$(stat -c %i "/dev/shm/$ID-r" 2> /dev/null)" != "$1" ] && state_is "$RING_READY"; }
 # replaced_round_trip: a producer replaces the stale region at /$ID-r, says
@@ -528,7 +530,7 @@ test_usage_errors_exit_2() {
 }
 
 test_a_control_byte_in_a_name_is_shown_escaped() {
-	: > "/dev/shm/$ID-r
+	printf 'junk' > "/dev/shm/$ID-r
 x"
 	expect_status 1 run 07-ring-producer "/$ID-r
 x" < /dev/null 2> "$T/err"
@@ -554,7 +556,7 @@ test_a_truncated_region_is_refused_by_the_consumer() {
 	a_waiting_producer
 	truncate -s 4096 "/dev/shm/$ID-r"
 	expect_status 1 run 07-ring-consumer "/$ID-r" > /dev/null 2> "$T/err"
-	stderr_is "$T/err" "07-ring-consumer: fstat /$ID-r: wrong size for a 07 ring (remove it or pass another NAME)"
+	stderr_is "$T/err" "07-ring-consumer: fstat /$ID-r: wrong type or size for a 07 ring (remove it or pass another NAME)"
 	kill -TERM $producer
 	finished $producer $((128 + $(signum SIGTERM)))
 	no_region
@@ -571,22 +573,92 @@ test_truncating_the_region_under_a_waiting_producer_removes_it() {
 	no_region
 }
 
-test_an_object_its_creator_never_initialized_is_refused_after_two_seconds() {
-	: > "/dev/shm/$ID-r"
-	expect_status 1 run 07-ring-consumer "/$ID-r" > /dev/null 2> "$T/err"
-	stderr_is "$T/err" "07-ring-consumer: fstat /$ID-r: still empty after 2 s (remove it or pass another NAME)"
-	[ -e "/dev/shm/$ID-r" ] || fail "the producer removed what was not its own"
+# Empty, but no region of ours could be a FIFO: refused at once, left alone.
+test_a_fifo_at_the_name_is_refused_and_left_alone() {
+	mkfifo "/dev/shm/$ID-r"
+	expect_status 1 run 07-ring-producer "/$ID-r" < /dev/null 2> "$T/err"
+	stderr_is "$T/err" "07-ring-producer: shm_open /$ID-r: $(errtext EEXIST) (not a 07 ring: remove it or pass another NAME)"
+	TMO=1 expect_status 1 run 07-ring-consumer "/$ID-r" > /dev/null 2> "$T/err"
+	stderr_is "$T/err" "07-ring-consumer: fstat /$ID-r: wrong type or size for a 07 ring (remove it or pass another NAME)"
+	[ -p "/dev/shm/$ID-r" ] || fail "the FIFO was removed"
 	rm "/dev/shm/$ID-r"
 }
 
+# What a producer killed (or stopped by a signal) between its shm_open and
+# its posix_fallocate leaves: an empty object that nobody holds a lock on.
+test_an_empty_object_is_refused_after_two_seconds_and_the_next_producer_replaces_it() {
+	ring_layout
+	: > "/dev/shm/$ID-r"
+	expect_status 1 run 07-ring-consumer "/$ID-r" > /dev/null 2> "$T/err"
+	stderr_is "$T/err" "07-ring-consumer: fstat /$ID-r: still empty after 2 s (left by a killed run: a new 07-ring-producer replaces it)"
+	[ -e "/dev/shm/$ID-r" ] || fail "the consumer removed the object"
+	replaced_round_trip
+}
+
 # What a producer killed between posix_fallocate and its RING_READY leaves.
-test_a_sized_region_whose_state_word_stays_0_is_refused_after_two_seconds() {
+test_a_sized_region_whose_state_word_stays_0_is_refused_after_two_seconds_and_replaced() {
 	ring_layout
 	truncate -s "$REGION_SIZE" "/dev/shm/$ID-r"
 	expect_status 1 run 07-ring-consumer "/$ID-r" > /dev/null 2> "$T/err"
-	stderr_is "$T/err" "07-ring-consumer: pread /$ID-r: still empty after 2 s (remove it or pass another NAME)"
+	stderr_is "$T/err" "07-ring-consumer: pread /$ID-r: still empty after 2 s (left by a killed run: a new 07-ring-producer replaces it)"
 	head -c "$REGION_SIZE" /dev/zero | cmp - "/dev/shm/$ID-r" || fail "the consumer wrote into the region"
-	rm "/dev/shm/$ID-r"
+	replaced_round_trip
+}
+
+test_a_producer_killed_while_it_makes_its_region_is_replaced_by_the_next_one() {
+	needs cmd strace
+	ring_layout
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+		expect_status 137 strace -qq -o /dev/null -e inject=fallocate:signal=SIGKILL:when=1 \
+		"$BIN/07-ring-producer" "/$ID-r" < /dev/null
+	local state
+	state=$(word "$STATE_AT")
+	[ -e "/dev/shm/$ID-r" ] && [ "${state:-0}" = 0 ] || fail "no half-made region left to prove"
+	replaced_round_trip
+}
+
+# The name of an empty object may be taken in the moment between another
+# producer's shm_open and its lock: stopped there (by a SIGSTOP as its
+# shm_open returns), it finds its object gone once it has the lock, tries
+# again, and is refused.
+test_a_producer_whose_new_region_was_taken_for_a_killed_runs_tries_again() {
+	needs cmd strace
+	ring_layout
+	# Which call of open or openat is shm_open's: count them in a run
+	# stopped once ready (the loader opens files first, as many as it needs).
+	strace -qq -o "$T/trace" -e trace=open,openat "$BIN/07-ring-producer" "/$ID-r" \
+		< /dev/null 2> /dev/null &
+	local tracer=$!
+	wait_until state_is "$RING_READY"
+	kill -TERM "$(child_of $tracer)"
+	wait $tracer || :
+	no_region
+	local call nth
+	read -r call nth < <(awk -v name="/$ID-r\"" '{ call = substr($0, 1, index($0, "(") - 1); n[call]++ }
+		index($0, name) && /O_EXCL/ { print call, n[call]; exit }' "$T/trace")
+	[ -n "$nth" ] || fail "no shm_open in $(cat "$T/trace")"
+	strace -qq -o /dev/null -e inject="$call":signal=SIGSTOP:when="$nth" \
+		"$BIN/07-ring-producer" "/$ID-r" < /dev/null 2> "$T/first" &
+	tracer=$!
+	local first
+	first=$(child_of $tracer)
+	wait_until stopped "$first"
+	[ -e "/dev/shm/$ID-r" ] && [ ! -s "/dev/shm/$ID-r" ] || fail "no empty region to take"
+	local taken
+	taken=$(stat -c %i "/dev/shm/$ID-r")
+	printf 'after the replacement\n' > "$T/in"
+	spawn 07-ring-producer "/$ID-r" < "$T/in" 2> "$T/perr"
+	local producer=$!
+	wait_until new_ready_region "$taken"
+	kill -CONT "$first"
+	TMO=$NOTICE finished $tracer 1
+	stderr_is "$T/first" "07-ring-producer: shm_open /$ID-r: already has a 07-ring-producer (wait for it to end or pass another NAME)"
+	run 07-ring-consumer "/$ID-r" > "$T/out" 2> "$T/cerr"
+	finished $producer 0
+	same "$T/in" "$T/out"
+	says "$T/perr" "$(replacing_line)"
+	says "$T/cerr"
+	no_region
 }
 
 # The consumer is stopped while the producer fills the first slot; that
