@@ -143,6 +143,7 @@ extern const char *const store_names[N_STORES];
 enum { N_MECHANISMS_MAX = 16 };
 struct options {
 	int csv, quick, reps, no_references;
+	int store;                       /* --store: STORE_*, or -1: the spin ring's choice */
 	uint64_t count, rep_ns, spin_ns, corrupt;
 	size_t sizes[MAX_SIZES];
 	int n_sizes;
