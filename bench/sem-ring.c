@@ -13,11 +13,13 @@
  * the other side pays for a wake-up. So on two CPUs a side first tries
  * sem_trywait for up to --spin-us (the other side is running and about to
  * post); on one CPU it does not, since the other side cannot run while
- * this one spins.
+ * this one spins. "Fill the slot" is done the way every ring here stores a
+ * message (ring_choose_store): in place, or built aside and copied in.
  */
 #include "ipc-bench.h"
 
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -69,6 +71,7 @@ void shm_ring_create(struct chan *c)
 	if (shm_unlink(name) == -1)
 		die("shm_unlink", name, strerror(errno), NULL);
 	ring_map(c, region);
+	c->sbuf = alloc_buffer(c->max_bytes);
 }
 
 /* Both rings are empty between phases, so A may reshape them for the next
@@ -107,6 +110,30 @@ struct slot *slot(struct chan *c, struct ring *r, uint32_t index)
 	return (struct slot *)(void *)(r->slots + (size_t)(index & c->mask) * c->stride);
 }
 
+/* How a ring stores the messages of a phase: built in the slot with
+ * ordinary stores, or built aside in the private buffer and copied in with
+ * memcpy or streaming stores (store_message, references.c). The round
+ * trip's 64 bytes, one cache line, are always built in place; a larger
+ * message is stored the way store_for says: --store's, else across CPUs
+ * the way this run's spin ring found fastest at that size. */
+void ring_choose_store(struct chan *c, size_t bytes)
+{
+	c->store = bytes > PING_BYTES ? store_for(bytes, c->placement) : STORE_IN_PLACE;
+}
+
+/* Where the sender builds its next message: the slot, or the buffer. */
+void *ring_message(struct chan *c)
+{
+	return c->store == STORE_IN_PLACE ? slot(c, c->tx, c->head)->message : (void *)c->sbuf;
+}
+
+/* A message built aside goes into its slot; the ring publishes it after. */
+void ring_store(struct chan *c, size_t bytes)
+{
+	if (c->store != STORE_IN_PLACE)
+		store_message(c->store, slot(c, c->tx, c->head)->message, c->sbuf, bytes);
+}
+
 /* The length comes from the other process: check it before use. */
 const void *checked_message(struct chan *c, size_t bytes)
 {
@@ -118,6 +145,7 @@ const void *checked_message(struct chan *c, size_t bytes)
 
 void shm_ring_destroy(struct chan *c)
 {
+	free(c->sbuf);
 	if (munmap(c->region, 2 * c->ring_bytes) == -1)
 		die("munmap", c->mech->name, strerror(errno), NULL);
 }
@@ -137,6 +165,7 @@ static void sem_ring_create(struct chan *c)
 static void sem_ring_begin(struct chan *c, size_t bytes)
 {
 	ring_reset(c, bytes);
+	ring_choose_store(c, bytes);
 	if (c->side != 0)
 		return;
 	for (int i = 0; i < 2; i++) {
@@ -172,11 +201,12 @@ static void *sem_ring_send_buf(struct chan *c, size_t bytes)
 {
 	(void)bytes;
 	sem_wait_checked(c, &c->tx->free_slots);
-	return slot(c, c->tx, c->head)->message;
+	return ring_message(c);
 }
 
 static void sem_ring_send(struct chan *c, size_t bytes)
 {
+	ring_store(c, bytes);
 	slot(c, c->tx, c->head++)->length = (uint32_t)bytes;
 	if (sem_post(&c->tx->used_slots) == -1)
 		die("sem_post", "ring", strerror(errno), NULL);
