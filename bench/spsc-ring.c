@@ -219,18 +219,12 @@ static void spsc_release(struct chan *c)
 		show_tail(c);
 }
 
-static void spsc_begin(struct chan *c, size_t bytes)
-{
-	ring_reset(c, bytes);
-	ring_choose_store(c, bytes);
-}
-
 const struct mechanism mech_spsc_ring = {
 	.name = "shm-spsc-ring",
 	.counts_syscalls = 1,
 	.ring = 1,
 	.create = shm_ring_create,
-	.begin = spsc_begin,
+	.begin = ring_reset,
 	.send_buf = spsc_send_buf,
 	.send = spsc_send,
 	.recv = spsc_recv,
