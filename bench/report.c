@@ -151,8 +151,8 @@ void print_table(void)
 	       "spin-ring: the fastest of its ways of storing, named at the end of its row.\n"
 	       "vcsw, ivcsw: voluntary and involuntary context switches of both processes.\n");
 	if (opt.store >= 0)
-		printf("--store %s: the rings that follow the spin ring's choice stored every message\n"
-		       "     over 64 B with %s instead, in both placements.\n",
+		printf("--store %s: every ring stored its messages over 64 B with %s, in both\n"
+		       "     placements, not the way the spin ring found fastest.\n",
 		       store_names[opt.store], store_names[opt.store]);
 	for (int i = 0; i < n_mechanisms; i++)
 		if (opt.run[i] && mechanisms[i]->note)
