@@ -86,11 +86,12 @@ static void *eventfd_ring_send_buf(struct chan *c, size_t bytes)
 		if (c->head - c->tail_seen > c->mask + 1)
 			die("send", c->mech->name, "tail index out of range", NULL);
 	}
-	return slot(c, c->tx, c->head)->message;
+	return ring_message(c);
 }
 
 static void eventfd_ring_send(struct chan *c, size_t bytes)
 {
+	ring_store(c, bytes);
 	slot(c, c->tx, c->head)->length = (uint32_t)bytes;
 	atomic_store_explicit(&c->tx->head, ++c->head, memory_order_seq_cst);
 	ring_bell(c, &c->tx->consumer_sleeping, c->bell[c->side][0]);

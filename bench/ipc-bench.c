@@ -162,7 +162,7 @@ static _Noreturn void usage(int status)
 	FILE *out = status == 0 ? stdout : stderr;
 	fprintf(out, "usage: %s [--csv] [--quick] [--mechanisms LIST] [--sizes LIST] [--reps N]\n"
 		     "       [--count N] [--rep-ms MS] [--spin-us US] [--placement same|cross|both]\n"
-		     "       [--corrupt SEQ] [--no-references] [--help]\n",
+		     "       [--store WAY] [--corrupt SEQ] [--no-references] [--help]\n",
 		PROGRAM);
 	if (status != 0)
 		exit(status);
@@ -184,6 +184,10 @@ static _Noreturn void usage(int status)
 		"  --rep-ms MS        length of one repetition (default 40, quick 6)\n"
 		"  --spin-us US       how long a ring spins before sleeping (default 20)\n"
 		"  --placement P      same, cross or both (default both)\n"
+		"  --store WAY        how the rings store a message over 64 B: stores (built in\n"
+		"                     the slot), memcpy or streaming (built aside, then copied),\n"
+		"                     or auto: across CPUs the spin ring's fastest at that size,\n"
+		"                     else stores (default auto)\n"
 		"  --corrupt SEQ      flip a bit in the last byte of streamed message SEQ:\n"
 		"                     the run must stop with an error (a test of the checks)\n"
 		"  --no-references    measure the mechanisms only (for tests: no ratios, no targets)\n",
@@ -201,9 +205,21 @@ static long number(const char *text, long low, long high)
 	return value;
 }
 
+/* --store: a way of storing by its name, or -1 for auto. */
+static int store_named(const char *name)
+{
+	if (strcmp(name, "auto") == 0)
+		return -1;
+	for (int s = 0; s < N_STORES; s++)
+		if (strcmp(name, store_names[s]) == 0)
+			return s;
+	usage(2);
+}
+
 static void parse(int argc, char *argv[])
 {
 	opt.reps = -1;
+	opt.store = -1;
 	long rep_ms = -1, spin_us = 20;
 	const char *mech_list = NULL, *size_list = NULL, *placement = "both";
 	for (int i = 1; i < argc; i++) {
@@ -239,6 +255,8 @@ static void parse(int argc, char *argv[])
 			spin_us = number(value, 0, 1000000);
 		else if (strcmp(a, "--placement") == 0)
 			placement = value;
+		else if (strcmp(a, "--store") == 0)
+			opt.store = store_named(value);
 		else if (strcmp(a, "--corrupt") == 0)
 			opt.corrupt = (uint64_t)number(value, 1, 1L << 30);
 		else

@@ -8,11 +8,13 @@
  *   harness.c       the control protocol between the two processes, a measurement
  *   kernel.c        pipe, FIFO, Unix sockets, TCP
  *   queues.c        System V and POSIX message queues
- *   sem-ring.c      the rings' shared region, and 07's semaphore ring
+ *   sem-ring.c      the rings' shared region and how they store a message,
+ *                   and 07's semaphore ring
  *   spsc-ring.c     the ring on C11 atomics and a futex
  *   sysv-ring.c     07's design on a System V segment and semaphore set
  *   eventfd-ring.c  a ring whose waiter sleeps on an eventfd
- *   references.c    the machine's own limits: cache line, memcpy, spin ring
+ *   references.c    the machine's own limits: cache line, memcpy, spin ring;
+ *                   the ways of storing a message (store_message), and which won
  *   report.c        the table, the CSV and the targets
  */
 #ifndef IPC_BENCH_H
@@ -93,7 +95,8 @@ struct chan {
 	int in, out;                     /* this side's */
 	mqd_t mq[2];                     /* [0] carries A to B, [1] B to A */
 	size_t fragment;                 /* message queues: largest message */
-	char *sbuf, *rbuf;               /* for the transports that copy */
+	char *sbuf, *rbuf;               /* for the transports that copy; the rings:
+					    sbuf, a message built aside */
 	void *region;                    /* the rings' shared memory */
 	struct ring *ring[2];            /* [0] carries A to B, [1] B to A */
 	size_t ring_bytes;
@@ -104,7 +107,7 @@ struct chan {
 	size_t stride;
 	uint64_t spin_ns;                /* atomic ring: how long to spin before sleeping */
 	int sem_spin;                    /* semaphore rings: spin before sleeping */
-	int store;                       /* atomic ring: how a message is stored (STORE_*) */
+	int store;                       /* rings: how a message is stored (STORE_*) */
 	long syscalls;
 };
 
@@ -134,7 +137,7 @@ struct slot {
 	unsigned char message[];
 };
 
-/* How the atomic ring stores a message: in place, or built aside and
+/* How a ring stores a message: in place, or built aside and
  * copied with memcpy or with streaming stores (see references.c). */
 enum { STORE_IN_PLACE, STORE_MEMCPY, STORE_STREAM, N_STORES };
 extern const char *const store_names[N_STORES];
@@ -143,6 +146,7 @@ extern const char *const store_names[N_STORES];
 enum { N_MECHANISMS_MAX = 16 };
 struct options {
 	int csv, quick, reps, no_references;
+	int store;                       /* --store: STORE_*, or -1: the spin ring's choice */
 	uint64_t count, rep_ns, spin_ns, corrupt;
 	size_t sizes[MAX_SIZES];
 	int n_sizes;
@@ -209,6 +213,8 @@ void ring_layout(struct chan *c);
 void ring_map(struct chan *c, void *region);
 void ring_reset(struct chan *c, size_t bytes);
 struct slot *slot(struct chan *c, struct ring *r, uint32_t index);
+void *ring_message(struct chan *c);
+void ring_store(struct chan *c, size_t bytes);
 const void *checked_message(struct chan *c, size_t bytes);
 void shm_ring_create(struct chan *c);
 void shm_ring_destroy(struct chan *c);

@@ -205,11 +205,13 @@ void store_message(int store, void *to, const void *from, size_t bytes)
 		copy_with_stores(to, from, bytes);
 }
 
-/* The store the latest spin-ring measurement found fastest at this size,
- * for the atomic ring across CPUs; on one CPU, and before any measurement,
- * the message is built in place. */
+/* The store --store asks for; else the one the latest spin-ring
+ * measurement found fastest at this size, for the atomic ring across CPUs;
+ * on one CPU, and before any measurement, the message is built in place. */
 int store_for(size_t bytes, int placement)
 {
+	if (opt.store >= 0)
+		return opt.store;
 	if (placement != CROSS)
 		return STORE_IN_PLACE;
 	const struct result *r = find("spin-ring", CROSS, bytes);

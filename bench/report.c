@@ -150,6 +150,10 @@ void print_table(void)
 	       "     trip across the CPUs measured just before (near < 250 ns, far above).\n"
 	       "spin-ring: the fastest of its ways of storing, named at the end of its row.\n"
 	       "vcsw, ivcsw: voluntary and involuntary context switches of both processes.\n");
+	if (opt.store >= 0)
+		printf("--store %s: every ring stored its messages over 64 B with %s, in both\n"
+		       "     placements, not the way the spin ring found fastest.\n",
+		       store_names[opt.store], store_names[opt.store]);
 	for (int i = 0; i < n_mechanisms; i++)
 		if (opt.run[i] && mechanisms[i]->note)
 			printf("%s: %s.\n", mechanisms[i]->name, mechanisms[i]->note);

@@ -1,10 +1,17 @@
 /*
- * sem-ring.c: the rings' shared region, and the semaphore ring.
+ * sem-ring.c: the rings' shared region, how every ring stores a message,
+ * and the semaphore ring.
  *
  * The region: one ring per direction in one shm_open region, 4 MiB of
  * slots each (at least 16 slots of the largest message). A slot starts
  * with a header that holds the message's length, which the consumer
  * checks before it uses the message: the other process wrote it.
+ *
+ * Storing: all four rings build a message where ring_message says (its
+ * slot, or a private buffer) and call ring_store before they publish it,
+ * so that the way of storing chosen for a phase (see ring_reset) is the
+ * same in every ring, and a ring differs from another only in how it
+ * counts and waits.
  *
  * The semaphore ring is 07's design: sem_wait(free_slots), fill the slot,
  * sem_post(used_slots); the consumer mirrors that. Each side's index is
@@ -13,11 +20,13 @@
  * the other side pays for a wake-up. So on two CPUs a side first tries
  * sem_trywait for up to --spin-us (the other side is running and about to
  * post); on one CPU it does not, since the other side cannot run while
- * this one spins.
+ * this one spins. "Fill the slot" is done the way every ring stores a
+ * message (above): in place, or built aside and copied in.
  */
 #include "ipc-bench.h"
 
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -39,8 +48,11 @@ void ring_layout(struct chan *c)
 					       (size_t)BIG_SLOTS * largest : RING_BYTES);
 }
 
+/* The region, and the buffer a sender builds a message aside in (A makes
+ * both before the fork; B's copy of the buffer is its own). */
 void ring_map(struct chan *c, void *region)
 {
+	c->sbuf = alloc_buffer(c->max_bytes);
 	c->region = region;
 	for (int i = 0; i < 2; i++)
 		c->ring[i] = (struct ring *)(void *)((char *)region + (size_t)i * c->ring_bytes);
@@ -71,9 +83,34 @@ void shm_ring_create(struct chan *c)
 	ring_map(c, region);
 }
 
+/* How every ring stores the messages of a phase: built in the slot with
+ * ordinary stores, or built aside in the private buffer and copied in with
+ * memcpy or streaming stores (store_message, references.c). The round
+ * trip's 64 bytes, one cache line, are always built in place; a larger
+ * message is stored the way store_for says: --store's, else across CPUs
+ * the way this run's spin ring found fastest at that size. */
+static void choose_store(struct chan *c, size_t bytes)
+{
+	c->store = bytes > PING_BYTES ? store_for(bytes, c->placement) : STORE_IN_PLACE;
+}
+
+/* Where the sender builds its next message: the slot, or the buffer. */
+void *ring_message(struct chan *c)
+{
+	return c->store == STORE_IN_PLACE ? slot(c, c->tx, c->head)->message : (void *)c->sbuf;
+}
+
+/* A message built aside goes into its slot; the ring publishes it after. */
+void ring_store(struct chan *c, size_t bytes)
+{
+	if (c->store != STORE_IN_PLACE)
+		store_message(c->store, slot(c, c->tx, c->head)->message, c->sbuf, bytes);
+}
+
 /* Both rings are empty between phases, so A may reshape them for the next
  * message size while B waits for its command: capacity is a power of two
- * (slots of the 64-byte messages stay in a few pages, 64 KiB ones in 16). */
+ * (slots of the 64-byte messages stay in a few pages, 64 KiB ones in 16).
+ * Each side also chooses how it will store this phase's messages. */
 void ring_reset(struct chan *c, size_t bytes)
 {
 	size_t largest = bytes > PING_BYTES ? bytes : PING_BYTES;
@@ -86,6 +123,7 @@ void ring_reset(struct chan *c, size_t bytes)
 	c->head = c->head_shown = c->tail_seen = c->tail = c->tail_shown = c->flushed = 0;
 	c->tx = c->ring[c->side];
 	c->rx = c->ring[1 - c->side];
+	choose_store(c, bytes);
 	if (c->side != 0)
 		return;
 	for (int i = 0; i < 2; i++) {
@@ -118,6 +156,7 @@ const void *checked_message(struct chan *c, size_t bytes)
 
 void shm_ring_destroy(struct chan *c)
 {
+	free(c->sbuf);
 	if (munmap(c->region, 2 * c->ring_bytes) == -1)
 		die("munmap", c->mech->name, strerror(errno), NULL);
 }
@@ -172,11 +211,12 @@ static void *sem_ring_send_buf(struct chan *c, size_t bytes)
 {
 	(void)bytes;
 	sem_wait_checked(c, &c->tx->free_slots);
-	return slot(c, c->tx, c->head)->message;
+	return ring_message(c);
 }
 
 static void sem_ring_send(struct chan *c, size_t bytes)
 {
+	ring_store(c, bytes);
 	slot(c, c->tx, c->head++)->length = (uint32_t)bytes;
 	if (sem_post(&c->tx->used_slots) == -1)
 		die("sem_post", "ring", strerror(errno), NULL);

@@ -42,7 +42,6 @@
  */
 #include "ipc-bench.h"
 
-#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -141,7 +140,7 @@ static void *spsc_send_buf(struct chan *c, size_t bytes)
 		if (c->head - c->tail_seen > c->mask)
 			die("send", c->mech->name, "tail index out of range", NULL);
 	}
-	return c->store == STORE_IN_PLACE ? slot(c, c->tx, c->head)->message : (void *)c->sbuf;
+	return ring_message(c);
 }
 
 /* Each side shows its index only every few KiB (at most a quarter ring),
@@ -163,9 +162,8 @@ static void show_head(struct chan *c)
  * message; the head only tells a consumer about to sleep how far it is. */
 static void spsc_send(struct chan *c, size_t bytes)
 {
+	ring_store(c, bytes);
 	struct slot *s = slot(c, c->tx, c->head);
-	if (c->store != STORE_IN_PLACE)
-		store_message(c->store, s->message, c->sbuf, bytes);
 	s->length = (uint32_t)bytes;
 	atomic_store_explicit(&s->sequence, c->head + 1, memory_order_release);
 	if (time_to_show(c, ++c->head - c->head_shown))
@@ -221,35 +219,16 @@ static void spsc_release(struct chan *c)
 		show_tail(c);
 }
 
-static void spsc_create(struct chan *c)
-{
-	shm_ring_create(c);
-	c->sbuf = alloc_buffer(c->max_bytes);
-}
-
-/* The round trip's 64 bytes are built in place: one cache line, no copy. */
-static void spsc_begin(struct chan *c, size_t bytes)
-{
-	ring_reset(c, bytes);
-	c->store = bytes > PING_BYTES ? store_for(bytes, c->placement) : STORE_IN_PLACE;
-}
-
-static void spsc_destroy(struct chan *c)
-{
-	free(c->sbuf);
-	shm_ring_destroy(c);
-}
-
 const struct mechanism mech_spsc_ring = {
 	.name = "shm-spsc-ring",
 	.counts_syscalls = 1,
 	.ring = 1,
-	.create = spsc_create,
-	.begin = spsc_begin,
+	.create = shm_ring_create,
+	.begin = ring_reset,
 	.send_buf = spsc_send_buf,
 	.send = spsc_send,
 	.recv = spsc_recv,
 	.release = spsc_release,
 	.flush = spsc_flush,
-	.destroy = spsc_destroy,
+	.destroy = shm_ring_destroy,
 };

@@ -15,6 +15,7 @@
  */
 #include "ipc-bench.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ipc.h>
 #include <sys/sem.h>
@@ -81,11 +82,12 @@ static void *sysv_ring_send_buf(struct chan *c, size_t bytes)
 {
 	(void)bytes;
 	change(c, free_sem(c->side), -1);
-	return slot(c, c->tx, c->head)->message;
+	return ring_message(c);
 }
 
 static void sysv_ring_send(struct chan *c, size_t bytes)
 {
+	ring_store(c, bytes);
 	slot(c, c->tx, c->head++)->length = (uint32_t)bytes;
 	change(c, used_sem(c->side), 1);
 }
@@ -104,6 +106,7 @@ static void sysv_ring_release(struct chan *c)
 
 static void sysv_ring_destroy(struct chan *c)
 {
+	free(c->sbuf);
 	if (shmdt(c->region) == -1)
 		die("shmdt", c->mech->name, strerror(errno), NULL);
 	if (semctl(c->semid, 0, IPC_RMID) == -1)

@@ -157,6 +157,25 @@ test_a_corrupted_last_byte_stops_every_mechanism_with_an_error() {
 	done
 }
 
+# --store makes every ring build its messages aside and copy them in (or
+# build them in place): each way must deliver every message, and a
+# corrupted one must still stop the run, in every ring.
+test_every_ring_checks_its_messages_with_each_way_of_storing() {
+	local ring store
+	for store in stores memcpy streaming; do
+		for ring in $RINGS; do
+			expect_status 0 bench --mechanisms "$ring" --sizes 4104,65536 --placement same \
+				--reps 1 --rep-ms 1 --store "$store" --no-references > "$T/out" 2> /dev/null
+			[ "$(grep -c "^$ring " "$T/out")" = 3 ] || fail "$ring, --store $store: rows missing"
+			expect_status 1 bench --mechanisms "$ring" --sizes 65536 --placement same \
+				--reps 1 --rep-ms 1 --store "$store" --corrupt 10 --no-references \
+				> /dev/null 2> "$T/err"
+			grep -q '^ipc-bench: verify message 10 of 65536 bytes: wrong content on arrival' "$T/err" ||
+				fail "$ring, --store $store: the corrupted message was not caught"
+		done
+	done
+}
+
 # With no spin, every wait of the atomic ring sleeps on its futex: the
 # batched wake-ups and the flushes must still deliver every message, or
 # the run hangs until the timeout.
@@ -246,6 +265,7 @@ test_usage_errors_exit_2_and_help_exits_0() {
 	expect_status 2 bench --sizes 12 2> /dev/null
 	expect_status 2 bench --mechanisms pipe,carrier-pigeon 2> /dev/null
 	expect_status 2 bench --reps 2> /dev/null
+	expect_status 2 bench --store carrier-pigeon 2> /dev/null
 	expect_status 0 bench --help > "$T/out"
 	[ "$(head -n 1 "$T/out")" = "$usage" ] || fail "--help does not start with the usage line"
 	grep -q -- '--quick' "$T/out" || fail "--help does not explain --quick"
