@@ -238,3 +238,15 @@ test_a_consumer_stopped_by_sigquit_or_sigterm_dies_of_it_and_keeps_the_data() {
 	run 02-consumer "/$ID" > "$T/out"
 	same "$T/in" "$T/out"
 }
+
+# Started under nohup, a producer waiting for its input keeps SIGHUP ignored.
+test_a_sighup_ignored_at_the_start_stays_ignored() {
+	mkfifo "$T/in"
+	exec 3<> "$T/in"
+	RUN="$NOHUP ${RUN:-}" spawn 02-producer "/$ID" < "$T/in"
+	local producer=$!
+	wait_until is_blocked $producer
+	keeps_ignored $producer HUP
+	exec 3>&-
+	[ ! -e "/dev/shm/$ID" ] || fail "object left behind"
+}

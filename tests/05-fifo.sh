@@ -297,3 +297,16 @@ test_a_newline_in_a_path_is_shown_escaped_on_one_line() {
 such/f" < /dev/null 2> "$T/err"
 	stderr_is "$T/err" "05-fifo-writer: mkfifo $T/no\\012such/f: $(errtext ENOENT)"
 }
+
+# Started under nohup, a waiting reader or writer keeps SIGHUP ignored.
+test_a_sighup_ignored_at_the_start_stays_ignored() {
+	local program
+	for program in 05-fifo-reader 05-fifo-writer; do
+		RUN="$NOHUP ${RUN:-}" spawn $program "$T/f" < /dev/null > /dev/null
+		local pid=$!
+		wait_until test -p "$T/f"
+		wait_until is_blocked $pid
+		keeps_ignored $pid HUP
+		[ ! -e "$T/f" ] || fail "$program: FIFO left behind"
+	done
+}

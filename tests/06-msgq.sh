@@ -437,3 +437,15 @@ test_a_sender_reading_a_terminal_says_how_to_end_the_input() {
 	run 06-msgq-recv "$key" > "$T/out"
 	[ ! -s "$T/out" ] || fail "output not empty"
 }
+
+# Started under nohup, a waiting receiver keeps SIGHUP ignored.
+test_a_sighup_ignored_at_the_start_stays_ignored() {
+	local key
+	key=$(keyfile q.key)
+	RUN="$NOHUP ${RUN:-}" spawn 06-msgq-recv "$key" > /dev/null
+	local receiver=$!
+	wait_until queue_exists "$key"
+	wait_until is_blocked $receiver
+	keeps_ignored $receiver HUP
+	! queue_exists "$key" || fail "queue left behind"
+}

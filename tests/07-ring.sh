@@ -724,3 +724,10 @@ test_scribbled_semaphores_never_give_a_wrong_output_a_hang_or_a_leftover() {
 		[ $pstatus != 0 ] || fail "the producer exited 0 without delivering its data"
 	fi
 }
+
+# Started under nohup, a producer waiting for its consumer keeps SIGHUP ignored.
+test_a_sighup_ignored_at_the_start_stays_ignored() {
+	RUN="$NOHUP ${RUN:-}" a_waiting_producer
+	keeps_ignored $producer HUP
+	no_region
+}

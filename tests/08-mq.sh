@@ -563,3 +563,14 @@ test_a_sender_reading_a_terminal_says_how_to_end_the_input() {
 	finished $receiver 0
 	queue_gone "/$ID-q"
 }
+
+# Started under nohup, a waiting receiver keeps SIGHUP ignored.
+test_a_sighup_ignored_at_the_start_stays_ignored() {
+	mq_case
+	RUN="$NOHUP ${RUN:-}" spawn 08-mq-recv "/$ID-q" > /dev/null
+	local receiver=$!
+	wait_until queue_exists "/$ID-q"
+	wait_until is_blocked $receiver
+	keeps_ignored $receiver HUP
+	queue_gone "/$ID-q"
+}

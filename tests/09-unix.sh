@@ -428,3 +428,11 @@ test_a_client_past_the_file_size_limit_reports_it_and_the_server_goes_on() {
 	same "$T/in" "$T/out"
 	stop_server "$T/s"
 }
+
+# Started under nohup, an idle server keeps SIGHUP ignored.
+test_a_sighup_ignored_at_the_start_stays_ignored() {
+	RUN="$NOHUP ${RUN:-}" start_server "$T/s"
+	wait_until is_blocked "$server"
+	keeps_ignored "$server" HUP
+	[ ! -e "$T/s" ] || fail "socket left behind"
+}

@@ -195,3 +195,18 @@ test_an_output_past_the_file_size_limit_is_reported() {
 	stderr_is "$T/err" "11-signals: dprintf standard output: $(errtext EFBIG)"
 	squares 1000 | head -c 1024 | cmp - "$T/out" || fail "the output is not the first 1024 bytes"
 }
+
+# Started under nohup, the parent keeps SIGHUP ignored: it does not take it
+# with its stop signals.
+test_a_sighup_ignored_at_the_start_stays_ignored() {
+	stall_output
+	fill_the_stall
+	RUN="$NOHUP ${RUN:-}" spawn 11-signals 5 > "$STALL" 2> "$T/err"
+	local parent=$! child
+	child=$(child_of $parent)
+	wait_until is_blocked $parent
+	wait_until is_blocked "$child"
+	keeps_ignored $parent HUP
+	[ ! -e "/proc/$child" ] || fail "child $child outlived its parent"
+	[ ! -s "$T/err" ] || fail "unexpected messages: $(cat "$T/err")"
+}

@@ -487,3 +487,14 @@ test_usage_errors_exit_2() {
 	expect_status 2 run 12-sysv-producer '' < /dev/null 2> "$T/err"
 	stderr_is "$T/err" 'usage: 12-sysv-producer [KEYPATH]   (default KEYPATH: $HOME)'
 }
+
+# Started under nohup, a waiting consumer keeps SIGHUP ignored.
+test_a_sighup_ignored_at_the_start_stays_ignored() {
+	local key
+	key=$(keyfile k)
+	RUN="$NOHUP ${RUN:-}" spawn 12-sysv-consumer "$key" > /dev/null 2> "$T/cerr"
+	local consumer=$!
+	wait_until test -s "$T/cerr"
+	keeps_ignored $consumer HUP
+	nothing_left "$key"
+}

@@ -393,3 +393,12 @@ test_sigint_on_a_waiting_receiver_removes_the_socket() {
 	[ ! -e "$T/s" ] || fail "the socket was left behind"
 	[ ! -s "$T/rerr" ] || fail "unexpected message"
 }
+
+# Started under nohup, a waiting receiver keeps SIGHUP ignored.
+test_a_sighup_ignored_at_the_start_stays_ignored() {
+	RUN="$NOHUP ${RUN:-}" start_receiver
+	wait_until is_blocked $receiver
+	keeps_ignored $receiver HUP
+	[ ! -e "$T/s" ] || fail "the socket was left behind"
+	[ ! -s "$T/rerr" ] || fail "unexpected message"
+}

@@ -235,3 +235,11 @@ test_usage_errors_exit_2() {
 		expect_status 2 run $program '' < /dev/null 2> /dev/null
 	done
 }
+
+# Started under nohup, an idle server keeps SIGHUP ignored.
+test_a_sighup_ignored_at_the_start_stays_ignored() {
+	RUN="$NOHUP ${RUN:-}" start_server "$T/s"
+	wait_until is_blocked "$server"
+	keeps_ignored "$server" HUP
+	[ ! -e "$T/s" ] || fail "socket left behind"
+}

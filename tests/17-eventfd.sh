@@ -192,3 +192,12 @@ test_a_parent_that_fails_stops_its_child_and_says_one_line() {
 	! pgrep -f "$BIN/17-eventfd" > /dev/null || fail "a 17-eventfd is left"
 	[ ! -s "$T/out" ] || fail "output from a failed run"
 }
+
+# Started under nohup, the parent keeps SIGHUP ignored.
+test_a_sighup_ignored_at_the_start_stays_ignored() {
+	RUN="$NOHUP ${RUN:-}" start pidfd
+	keeps_ignored "$parent" HUP
+	wait_until exited "$child"
+	[ ! -s "$T/err" ] || fail "not quiet: $(cat "$T/err")"
+	exec 3>&-
+}

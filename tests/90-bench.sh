@@ -190,7 +190,8 @@ test_the_atomic_ring_delivers_when_every_wait_sleeps() {
 test_every_fatal_signal_removes_the_queues_and_ends_the_partner() {
 	local sig pid partner
 	for sig in SIGINT SIGQUIT SIGXCPU SIGRTMIN+3; do
-		"$ROOT/bench/ipc-bench" --mechanisms sysv-mq --placement same --sizes 64 --reps 1 \
+		env --default-signal=SIGINT,SIGQUIT \
+			"$ROOT/bench/ipc-bench" --mechanisms sysv-mq --placement same --sizes 64 --reps 1 \
 			--rep-ms 1 --count 100000000 --no-references > /dev/null 2>&1 &
 		pid=$!
 		wait_until has_sysv_queue $pid
@@ -201,6 +202,20 @@ test_every_fatal_signal_removes_the_queues_and_ends_the_partner() {
 		wait_until exited "$partner"
 		[ -z "$(sysv_queues_of $pid "$partner")" ] || fail "$sig: queues left behind"
 	done
+}
+
+# Started under nohup, the benchmark keeps SIGHUP ignored.
+test_a_sighup_ignored_at_the_start_stays_ignored() {
+	local pid partner
+	$NOHUP "$ROOT/bench/ipc-bench" --mechanisms sysv-mq --placement same --sizes 64 --reps 1 \
+		--rep-ms 1 --count 100000000 --no-references > /dev/null 2>&1 &
+	pid=$!
+	wait_until has_sysv_queue $pid
+	partner=$(partner_of $pid)
+	[ -n "$partner" ] || fail "no partner process"
+	keeps_ignored $pid HUP
+	wait_until exited "$partner"
+	[ -z "$(sysv_queues_of $pid "$partner")" ] || fail "queues left behind"
 }
 
 # A SIGCHLD that no child sent (kill -CHLD) must not pass for the

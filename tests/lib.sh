@@ -30,12 +30,28 @@ run() {
 }
 
 # spawn PROGRAM ARGS...: start one example in the background, so that $!
-# is the program itself (to signal it); reap it with finished.
+# is the program itself (to signal it); reap it with finished. It gets
+# SIGINT and SIGQUIT at their defaults, as a terminal's shell starts a job:
+# a shell without job control ignores them in a background command, and the
+# examples keep a signal ignored at their start ignored (see keeps_ignored).
 # shellcheck disable=SC2086
 # (<&0: without it, bash gives a background command /dev/null as input.)
 spawn() {
 	note_names "${@:2}"
-	${RUN:-} "$BIN/$1" "${@:2}" <&0 &
+	env --default-signal=SIGINT,SIGQUIT ${RUN:-} "$BIN/$1" "${@:2}" <&0 &
+}
+
+# NOHUP: a RUN prefix that starts a program with SIGHUP ignored, as nohup
+# does: RUN="$NOHUP ${RUN:-}" spawn PROGRAM...
+NOHUP="env --ignore-signal=SIGHUP"
+
+# keeps_ignored PID SIGNAL: send SIGNAL, then SIGTERM; PID, started with
+# SIGNAL ignored, must die of SIGTERM: a SIGNAL it caught would end it
+# first (of two pending at once, the lower number comes first).
+keeps_ignored() {
+	kill -s "$2" "$1"
+	kill -s TERM "$1"
+	finished "$1" $((128 + $(signum SIGTERM)))
 }
 
 # ignoring_sigchld PROGRAM ARGS...: like run, but with SIGCHLD ignored, as a
