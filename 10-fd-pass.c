@@ -93,6 +93,11 @@ static void pass_file(const char *path, int sock)
 	if (!S_ISREG(st.st_mode)) /* a directory opens too, but cannot be read */
 		die("open", path, S_ISDIR(st.st_mode) ? strerror(EISDIR) : "not a regular file",
 		    "pass a file");
+	struct stat out; /* the parent's output, ours too: FILE there would copy into itself */
+	if (fstat(STDOUT_FILENO, &out) == -1)
+		die("fstat", "standard output", strerror(errno), NULL);
+	if (S_ISREG(out.st_mode) && out.st_dev == st.st_dev && out.st_ino == st.st_ino)
+		die("open", path, "input file is output file", "write the copy to another file");
 
 	/* The descriptor rides beside one byte: a stream socket sends no ancillary data alone. */
 	char byte = 'F';

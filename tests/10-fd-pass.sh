@@ -79,6 +79,19 @@ test_a_directory_is_refused_with_its_name() {
 	[ ! -s "$T/out" ] || fail "output not empty"
 }
 
+# As cat does: a file copied onto its own end would grow as fast as it is read.
+test_a_file_that_is_also_the_output_is_refused_and_left_as_it_was() {
+	printf 'copied onto itself\n' > "$T/f"
+	cp "$T/f" "$T/orig"
+	expect_status 1 run 10-fd-pass "$T/f" >> "$T/f" 2> "$T/err"
+	stderr_is "$T/err" "10-fd-pass: open $T/f: input file is output file (write the copy to another file)"
+	same "$T/orig" "$T/f"
+	ln "$T/f" "$T/link" # another name for the same file
+	expect_status 1 run 10-fd-pass "$T/link" >> "$T/f" 2> "$T/err"
+	stderr_is "$T/err" "10-fd-pass: open $T/link: input file is output file (write the copy to another file)"
+	same "$T/orig" "$T/f"
+}
+
 test_usage_errors_exit_2() {
 	expect_status 2 run 10-fd-pass 2> "$T/err"
 	stderr_is "$T/err" "usage: 10-fd-pass FILE"
