@@ -43,6 +43,7 @@ spawn() {
 
 # NOHUP: a RUN prefix that starts a program with SIGHUP ignored, as nohup
 # does: RUN="$NOHUP ${RUN:-}" spawn PROGRAM...
+# shellcheck disable=SC2034 # used by the test files
 NOHUP="env --ignore-signal=SIGHUP"
 
 # keeps_ignored PID SIGNAL: send SIGNAL, then SIGTERM; PID, started with
