@@ -104,6 +104,7 @@ struct chan {
 	int semid;                       /* System V ring: its semaphore set */
 	int bell[2][2];                  /* eventfd ring: [direction][0 consumer, 1 producer] */
 	uint32_t head, head_shown, tail_seen, tail, tail_shown, mask, flushed;
+	int replying;                    /* atomic ring: sent since its last receive */
 	size_t stride;
 	uint64_t spin_ns;                /* atomic ring: how long to spin before sleeping */
 	int sem_spin;                    /* semaphore rings: spin before sleeping */
