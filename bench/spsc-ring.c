@@ -57,10 +57,12 @@ static long futex(atomic_uint *word, int op, unsigned value)
 }
 
 /* Spin until *word holds want (or, want_change: no longer holds it);
- * 0 when the spin's time ran out first. */
-static int spin_until(struct chan *c, atomic_uint *word, uint32_t want, int want_change)
+ * 0 when the spin's time (--spin-us, less what `spent` of it is gone)
+ * ran out first. */
+static int spin_until(struct chan *c, atomic_uint *word, uint32_t want, int want_change,
+		      uint64_t spent)
 {
-	uint64_t start = now_ns();
+	uint64_t start = now_ns() - spent;
 	for (unsigned spins = 1;; spins++) {
 		uint32_t seen = atomic_load_explicit(word, memory_order_acquire);
 		if ((seen == want) != want_change)
@@ -129,7 +131,7 @@ static void *spsc_send_buf(struct chan *c, size_t bytes)
 	uint32_t full = c->head - c->mask - 1;
 	if (c->tail_seen == full) {
 		atomic_uint *tail = &c->tx->tail;
-		if (spin_until(c, tail, full, 1))
+		if (spin_until(c, tail, full, 1, 0))
 			c->tail_seen = atomic_load_explicit(tail, memory_order_acquire);
 		else {
 			spsc_flush(c);
@@ -195,17 +197,18 @@ static void show_tail(struct chan *c)
  * producer shows every few KiB, not for the slot the producer is writing:
  * each look at that slot takes its line back from the producer while it
  * fills it (at 64 B, about a third of the stream). Bounded by the spin:
- * a producer that stops without flushing is then watched slot by slot. */
-static void wait_for_batch(struct chan *c)
+ * a producer that stops without flushing is then watched slot by slot
+ * for what is left of it. Returns the time spent. */
+static uint64_t wait_for_batch(struct chan *c)
 {
-	uint64_t start = now_ns();
+	uint64_t start = now_ns(), spent;
 	for (unsigned spins = 1;; spins++) {
 		uint32_t head = atomic_load_explicit(&c->rx->head, memory_order_acquire);
 		if ((int32_t)(head - c->tail) > 0)
-			return;
+			return spins < 64 ? 0 : now_ns() - start;
 		cpu_relax();
-		if (spins % 64 == 0 && now_ns() - start > c->spin_ns)
-			return;
+		if (spins % 64 == 0 && (spent = now_ns() - start) > c->spin_ns)
+			return spent;
 	}
 }
 
@@ -225,9 +228,10 @@ static const void *spsc_recv(struct chan *c, size_t bytes)
 		 * reply: it watches the slot, the shortest round trip. And
 		 * where the head is shown after every message (from 4 KiB),
 		 * waiting for it only adds the crossing of its line. */
+		uint64_t spent = 0;
 		if (!replying && 2 * c->stride <= SHOW_BYTES)
-			wait_for_batch(c);
-		if (!spin_until(c, sequence, c->tail + 1, 0)) {
+			spent = wait_for_batch(c);
+		if (!spin_until(c, sequence, c->tail + 1, 0, spent)) {
 			/* The head moves after the slot is filled: once it has
 			 * passed our index, the sequence must be there. */
 			sleep_until(c, &c->rx->head, &c->rx->consumer_sleeping,
