@@ -27,6 +27,12 @@
  * before either can run dry, and a side that stays slower costs one sleep
  * per half ring, not one per message.
  *
+ * A consumer that has caught up with a stream of small messages, and has
+ * sent nothing since its last one (it is not waiting for a reply), waits
+ * for the head the producer shows every few KiB before it looks at the
+ * slot: looking at the slot the producer is filling takes its line away
+ * from the producer mid-fill. A side waiting for a reply watches the slot.
+ *
  * A consumer left asleep with less than half a ring to read must still
  * get it once the producer stops sending: before a side waits, and when
  * it leaves the ring (the harness calls flush), it flushes. A flush
