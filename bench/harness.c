@@ -208,7 +208,8 @@ struct result *new_result(const char *mechanism, int placement, size_t bytes)
 	struct result *r = &results[n_results++];
 	*r = (struct result){ .mechanism = mechanism, .placement = placement, .bytes = bytes,
 			      .rtt_median = -1, .rtt_p99 = -1, .msgs_per_s = -1, .mb_per_s = -1,
-			      .vcsw = -1, .ivcsw = -1, .syscalls = -1, .line_ns = -1, .store = -1 };
+			      .vcsw = -1, .ivcsw = -1, .syscalls = -1, .line_ns = -1,
+			      .line_median = -1, .store = -1 };
 	return r;
 }
 

@@ -116,13 +116,16 @@ static void measure_ring(const struct mechanism *m, int placement, uint32_t *rtt
 {
 	for (int attempt = 1;; attempt++) {
 		int first = n_results;
-		double before = placement == CROSS ? line_now() : -1;
+		double before_median = -1;
+		double before = placement == CROSS ? line_now(&before_median) : -1;
 		measure_pair(m, placement, rtt);
 		if (placement != CROSS)
 			return;
-		double after = line_now();
-		for (int i = first; i < n_results; i++)
+		double after = line_now(NULL);
+		for (int i = first; i < n_results; i++) {
 			results[i].line_ns = before;
+			results[i].line_median = before_median;
+		}
 		if (before < 0 || after < 0 || (after < 2 * before && before < 2 * after))
 			return; /* not measured (--no-references), or the CPUs stayed */
 		fprintf(stderr, "%s: the CPUs moved during %s (cache line %.0f ns before, %.0f ns after)%s\n",

@@ -104,6 +104,7 @@ struct chan {
 	int semid;                       /* System V ring: its semaphore set */
 	int bell[2][2];                  /* eventfd ring: [direction][0 consumer, 1 producer] */
 	uint32_t head, head_shown, tail_seen, tail, tail_shown, mask, flushed;
+	int replying;                    /* atomic ring: sent since its last receive */
 	size_t stride;
 	uint64_t spin_ns;                /* atomic ring: how long to spin before sleeping */
 	int sem_spin;                    /* semaphore rings: spin before sleeping */
@@ -164,7 +165,9 @@ struct result {
 	double rtt_median, rtt_p99;      /* ns; < 0: not measured */
 	double msgs_per_s, mb_per_s;
 	double vcsw, ivcsw, syscalls;    /* per message; syscalls < 0: not counted */
-	double line_ns;                  /* cache-line round trip when measured, or < 0 */
+	double line_ns;                  /* cache-line round trip when measured (10th
+					    percentile: the placement), or < 0 */
+	double line_median;              /* the median of the same trips: x_line, targets */
 	int after;                       /* a reference: 0 before, 1 between, 2 after */
 	int fragmented;
 	int store;                       /* spin ring, atomic ring: STORE_*, or -1 */
@@ -226,7 +229,7 @@ void *fd_send_buf(struct chan *c, size_t bytes);
 
 /* --- references.c ----------------------------------------------------- */
 void measure_references(int after, uint32_t *rtt);
-double line_now(void);
+double line_now(double *median_ns);
 int store_for(size_t bytes, int placement);
 void store_message(int store, void *to, const void *from, size_t bytes);
 int near_placement(double line_ns);

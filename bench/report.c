@@ -31,13 +31,15 @@ const struct result *find(const char *mechanism, int placement, size_t bytes)
 	return found;
 }
 
-/* The cache-line round trip a row is compared with: the one measured next
- * to it if there is one (the rings across CPUs), else the run's best in
- * the row's placement. */
+/* The cache-line round trip a row's median is compared with, itself a
+ * median: of the trips measured next to it if there are some (the rings
+ * across CPUs), else the run's best cacheline row in the row's placement.
+ * (line_ns, the 10th percentile of the trips beside a ring, only tells
+ * where the host placed the CPUs.) */
 static double line_for(const struct result *r)
 {
-	if (r->line_ns > 0)
-		return r->line_ns;
+	if (r->line_median > 0)
+		return r->line_median;
 	double best = -1;
 	for (int i = 0; i < n_results; i++)
 		if (is(&results[i], "cacheline") && results[i].placement == r->placement &&
@@ -144,7 +146,8 @@ void print_table(void)
 	printf("\nbefore/between/after: the references, measured before the mechanisms, between the\n"
 	       "kernel transports and the rings, and after them all.\n"
 	       "rtt: round trip (64 B, and 4 KiB for the rings), median and 99th percentile, in ns;\n"
-	       "     x_line: median / the cache-line round trip measured next to it (else the run's best).\n"
+	       "     x_line: median / the median cache-line round trip measured next to it (else the\n"
+	       "     run's best).\n"
 	       "msgs/s, MB/s: one-way stream, median of the repetitions; x_spin: MB/s / the spin ring's\n"
 	       "     at that size, in the same placement (near or far); line_ns: the cache-line round\n"
 	       "     trip across the CPUs measured just before (near < 250 ns, far above).\n"

@@ -121,6 +121,7 @@ void ring_reset(struct chan *c, size_t bytes)
 		capacity *= 2;
 	c->mask = (uint32_t)capacity - 1;
 	c->head = c->head_shown = c->tail_seen = c->tail = c->tail_shown = c->flushed = 0;
+	c->replying = 0;
 	c->tx = c->ring[c->side];
 	c->rx = c->ring[1 - c->side];
 	choose_store(c, bytes);
