@@ -105,6 +105,13 @@ static struct region *attach_region(const char *name)
 		}
 		if (fstat(region_fd, &st) == -1)
 			die("fstat", name, strerror(errno), NULL);
+		if (st.st_nlink == 0) { /* a producer replaced it: look at the name again */
+			if (close(region_fd) == -1)
+				die("close", name, strerror(errno), NULL);
+			region_fd = -1;
+			empty = 0;
+			continue;
+		}
 		if (st.st_uid != geteuid())
 			die("shm_open", name, "belongs to another user", "pass another NAME");
 		if (!S_ISREG(st.st_mode) ||

@@ -56,7 +56,7 @@ static _Noreturn void die(const char *call, const char *object, const char *reas
 
 static const char *region_name;           /* what clean_up removes, */
 static volatile sig_atomic_t must_remove; /* while the name is ours to remove */
-static int region_fd = -1; /* open while we run: closing it drops our lock */
+static volatile sig_atomic_t region_fd = -1; /* open while we run: closing it drops our lock */
 
 int main(int argc, char *argv[])
 {
@@ -79,7 +79,7 @@ int main(int argc, char *argv[])
 	wait_for_empty_slot(region);
 	if (shm_unlink(name) == -1 && errno != ENOENT)
 		die("shm_unlink", name, strerror(errno), NULL);
-	must_remove = 0; /* only now: a signal before this still removes the name */
+	must_remove = 0; /* a signal before this finds the name gone from our region */
 	if (isatty(STDIN_FILENO))
 		fprintf(stderr, "%s: reading standard input; end it with Ctrl-D\n", PROGRAM);
 
@@ -120,6 +120,7 @@ static struct region *create_region(const char *name)
 				die("shm_open", name, strerror(errno), NULL);
 			replace_stale_region(name);
 		}
+		must_remove = 1; /* while our region has the name (clean_up asks fstat) */
 		/* F_SETLKW: another producer may hold it a moment while it looks at it. */
 		lock_byte(region_fd, F_SETLKW, PRODUCER_BYTE);
 		if (fstat(region_fd, &st) == -1)
@@ -127,7 +128,6 @@ static struct region *create_region(const char *name)
 		if (st.st_nlink == 0 && close(region_fd) == -1)
 			die("close", name, strerror(errno), NULL);
 	}
-	must_remove = 1; /* only now: a name removed or replaced is not ours */
 	int error = posix_fallocate(region_fd, 0, (off_t)sizeof(struct region));
 	if (error != 0)
 		die("posix_fallocate", name, strerror(error), NULL);
@@ -251,9 +251,9 @@ static void on_stop_signal(int sig)
 
 /* Catch every signal whose default action ends the process, but those that stop,
  * continue or are ignored (SIGWINCH: beyond POSIX.1-2008, but everywhere), those
- * ignored at our start (nohup's SIGHUP stays ignored) and those sigaction refuses
- * (EINVAL: SIGKILL, SIGSTOP, the C library's or valgrind's). SIGPIPE and SIGXFSZ
- * are ignored instead. */
+ * sigaction refuses (EINVAL: SIGKILL, SIGSTOP, the C library's or valgrind's), and
+ * SIGHUP, SIGINT or SIGQUIT ignored at our start (nohup, a script's background job):
+ * they stay ignored. SIGPIPE and SIGXFSZ are ignored instead. */
 static void catch_stop_signals(void)
 {
 	struct sigaction sa = { .sa_handler = on_stop_signal }, old;
@@ -261,18 +261,22 @@ static void catch_stop_signals(void)
 	for (int sig = 1; sig <= SIGRTMAX; sig++)
 		if (sig != SIGCHLD && sig != SIGCONT && sig != SIGTSTP && sig != SIGTTIN &&
 		    sig != SIGTTOU && sig != SIGURG && sig != SIGWINCH &&
-		    sigaction(sig, NULL, &old) == 0 && old.sa_handler != SIG_IGN &&
+		    (sigaction(sig, NULL, &old) == -1 || old.sa_handler != SIG_IGN ||
+		     (sig != SIGHUP && sig != SIGINT && sig != SIGQUIT)) &&
 		    sigaction(sig, &sa, NULL) == -1 && errno != EINVAL)
 			die("sigaction", "stop signals", strerror(errno), NULL);
 	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR || signal(SIGXFSZ, SIG_IGN) == SIG_ERR)
 		die("signal", "SIGPIPE/SIGXFSZ", strerror(errno), NULL);
 }
 
-/* What a stop signal or any exit runs: remove the name while it is ours,
- * before the consumer has joined. */
+/* What a stop signal or any exit runs: remove the name while it is ours, before
+ * the consumer has joined and while our region has it (fstat: async-signal-safe);
+ * once removed, by main or by a producer that took it for a killed run's, the name
+ * may be another producer's. */
 static void clean_up(void)
 {
-	if (must_remove) {
+	struct stat st;
+	if (must_remove && fstat(region_fd, &st) == 0 && st.st_nlink > 0) {
 		must_remove = 0;
 		/* Not on POSIX's async-signal-safe list, but on Linux shm_unlink is
 		 * a single unlink of /dev/shm/NAME: no locks, no allocation.

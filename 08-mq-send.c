@@ -195,9 +195,9 @@ static void on_stop_signal(int sig)
 
 /* Catch every signal whose default action ends the process, but those that stop,
  * continue or are ignored (SIGWINCH: beyond POSIX.1-2008, but everywhere), those
- * ignored at our start (nohup's SIGHUP stays ignored) and those sigaction refuses
- * (EINVAL: SIGKILL, SIGSTOP, the C library's or valgrind's). SIGPIPE and SIGXFSZ
- * are ignored instead. */
+ * sigaction refuses (EINVAL: SIGKILL, SIGSTOP, the C library's or valgrind's), and
+ * SIGHUP, SIGINT or SIGQUIT ignored at our start (nohup, a script's background job):
+ * they stay ignored. SIGPIPE and SIGXFSZ are ignored instead. */
 static void catch_stop_signals(void)
 {
 	struct sigaction sa = { .sa_handler = on_stop_signal }, old;
@@ -205,7 +205,8 @@ static void catch_stop_signals(void)
 	for (int sig = 1; sig <= SIGRTMAX; sig++)
 		if (sig != SIGCHLD && sig != SIGCONT && sig != SIGTSTP && sig != SIGTTIN &&
 		    sig != SIGTTOU && sig != SIGURG && sig != SIGWINCH &&
-		    sigaction(sig, NULL, &old) == 0 && old.sa_handler != SIG_IGN &&
+		    (sigaction(sig, NULL, &old) == -1 || old.sa_handler != SIG_IGN ||
+		     (sig != SIGHUP && sig != SIGINT && sig != SIGQUIT)) &&
 		    sigaction(sig, &sa, NULL) == -1 && errno != EINVAL)
 			die("sigaction", "stop signals", strerror(errno), NULL);
 	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR || signal(SIGXFSZ, SIG_IGN) == SIG_ERR)

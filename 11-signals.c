@@ -144,9 +144,9 @@ static void send_signal(pid_t child, int sig, int payload, const sigset_t *stop_
  * that no stop signal or failing call leaves the child waiting on its own. */
 
 /* Block SIGCHLD and the stop signals (all but those that stop, continue or are
- * ignored, and those ignored at our start: nohup's SIGHUP stays ignored) in
- * STOP_SET; but SIGPIPE at its default, even if inherited ignored, so that the
- * child ends quietly like cat, and SIGXFSZ ignored: EFBIG to report. */
+ * ignored, and SIGHUP, SIGINT or SIGQUIT ignored at our start: nohup, a script's
+ * background job) in STOP_SET; but SIGPIPE at its default, even if inherited
+ * ignored, so that the child ends quietly like cat, and SIGXFSZ ignored: EFBIG. */
 static void block_stop_signals(sigset_t *stop_set)
 {
 	const int not_stop[] = { SIGCONT, SIGTSTP, SIGTTIN, SIGTTOU, SIGURG, SIGWINCH, SIGPIPE,
@@ -154,11 +154,11 @@ static void block_stop_signals(sigset_t *stop_set)
 	sigfillset(stop_set);
 	for (size_t i = 0; i < sizeof not_stop / sizeof not_stop[0]; i++)
 		sigdelset(stop_set, not_stop[i]);
-	struct sigaction old; /* the child's two stay blocked: ignored, they would be lost */
-	for (int sig = 1; sig <= SIGRTMAX; sig++)
-		if (sig != SIGCHLD && sig != SIGRTMIN && sig != SIGUSR1 &&
-		    sigaction(sig, NULL, &old) == 0 && old.sa_handler == SIG_IGN)
-			sigdelset(stop_set, sig);
+	const int kept[] = { SIGHUP, SIGINT, SIGQUIT }; /* ignored at our start: stay so */
+	struct sigaction old;
+	for (size_t i = 0; i < sizeof kept / sizeof kept[0]; i++)
+		if (sigaction(kept[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+			sigdelset(stop_set, kept[i]);
 	if (sigprocmask(SIG_BLOCK, stop_set, NULL) == -1)
 		die("sigprocmask", "stop signals", strerror(errno), NULL);
 	/* SIGCHLD at its default: inherited ignored, the kernel would reap the child for us. */

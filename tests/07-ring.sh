@@ -441,6 +441,14 @@ test_a_second_pair_at_the_same_name_makes_its_own_ring_and_the_first_is_undistur
 	no_region
 }
 
+# has_open PID: process PID has the object at /$ID-r open.
+has_open() {
+	local fd
+	for fd in /proc/"$1"/fd/*; do
+		[ "$(readlink "$fd")" != "/dev/shm/$ID-r" ] || return 0
+	done
+	return 1
+}
 # stopped PID: the process is stopped, by a signal or at a tracer's stop.
 stopped() { case $(state "$1") in T | t) true ;; *) false ;; esac; }
 # new_ready_region INODE: a region other than INODE is at /$ID-r, ready.
@@ -573,6 +581,54 @@ test_truncating_the_region_under_a_waiting_producer_removes_it() {
 	no_region
 }
 
+# The kernel raises the SIGBUS of a shrunk mapping even where it is ignored:
+# ignored at the start, it is still caught, and the region removed.
+test_truncating_the_region_under_a_producer_started_with_sigbus_ignored_removes_it() {
+	RUN="env --ignore-signal=SIGBUS ${RUN:-}" a_waiting_producer
+	truncate -s 0 "/dev/shm/$ID-r"
+	finished $producer $((128 + $(signum SIGBUS)))
+	sed -i '/waiting for/d' "$T/perr"
+	[ ! -s "$T/perr" ] || fail "unexpected message: $(cat "$T/perr")"
+	no_region
+}
+
+# A producer stopped by a signal in the moment between its removal of the
+# name and its must_remove = 0 must not remove the name again: by then it
+# may be another producer's region (held there by a SIGSTOP as its unlink
+# returns, while a second pair starts at the name).
+test_a_producer_stopped_as_it_removes_the_name_leaves_the_next_producers_region() {
+	needs cmd strace
+	ring_layout
+	mkfifo "$T/feed"
+	exec 3<> "$T/feed"
+	strace -qq -o /dev/null -e inject=unlink,unlinkat:signal=SIGSTOP:when=1 \
+		"$BIN/07-ring-producer" "/$ID-r" < "$T/feed" 2> "$T/perr" 3>&- &
+	local tracer=$! first
+	first=$(child_of $tracer)
+	wait_until state_is "$RING_READY"
+	spawn 07-ring-consumer "/$ID-r" > "$T/out" 2> "$T/cerr" 3>&-
+	local consumer=$!
+	wait_until stopped "$first"
+	no_region
+	printf 'the second pair\n' > "$T/in2"
+	spawn 07-ring-producer "/$ID-r" < "$T/in2" 2> "$T/perr2"
+	local second=$!
+	wait_until state_is "$RING_READY"
+	kill -TERM "$first"
+	kill -CONT "$first"
+	TMO=$NOTICE finished $tracer $((128 + $(signum SIGTERM)))
+	state_is "$RING_READY" || fail "the stopped producer removed the second one's region"
+	run 07-ring-consumer "/$ID-r" > "$T/out2" 2> "$T/cerr2"
+	finished $second 0
+	same "$T/in2" "$T/out2"
+	says "$T/perr2"
+	says "$T/cerr2"
+	TMO=$NOTICE finished $consumer 1
+	stderr_is "$T/cerr" "$(gone_line 07-ring-consumer 07-ring-producer)"
+	exec 3>&-
+	no_region
+}
+
 # Empty, but no region of ours could be a FIFO: refused at once, left alone.
 test_a_fifo_at_the_name_is_refused_and_left_alone() {
 	mkfifo "/dev/shm/$ID-r"
@@ -593,6 +649,23 @@ test_an_empty_object_is_refused_after_two_seconds_and_the_next_producer_replaces
 	stderr_is "$T/err" "07-ring-consumer: fstat /$ID-r: still empty after 2 s (left by a killed run: a new 07-ring-producer replaces it)"
 	[ -e "/dev/shm/$ID-r" ] || fail "the consumer removed the object"
 	replaced_round_trip
+}
+
+# A consumer that opened the empty object before a producer replaced it
+# looks at the name again, and takes the new producer's stream.
+test_a_consumer_waiting_on_an_empty_object_joins_the_producer_that_replaces_it() {
+	ring_layout
+	: > "/dev/shm/$ID-r"
+	printf 'after the replacement\n' > "$T/in"
+	spawn 07-ring-consumer "/$ID-r" > "$T/out" 2> "$T/cerr"
+	local consumer=$!
+	wait_until has_open $consumer
+	run 07-ring-producer "/$ID-r" < "$T/in" 2> "$T/perr"
+	finished $consumer 0
+	same "$T/in" "$T/out"
+	says "$T/perr" "$(replacing_line)"
+	says "$T/cerr"
+	no_region
 }
 
 # What a producer killed between posix_fallocate and its RING_READY leaves.
