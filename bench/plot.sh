@@ -123,7 +123,10 @@ function curves(top, height, place,    i, j, m, b, k, x, y, path, dash, c, n, ys
 		printf "<text x=\"%d\" y=\"%d\" class=\"key\">%s</text>\n", LEFT + WIDTH + 34, ky + 8, esc(m == "spin-ring" ? "spin-ring (limit)" : m == "checker" ? "checker alone" : m)
 	}
 }
-function bytes(b) { return b >= 1048576 ? b / 1048576 " MiB" : b >= 1024 ? b / 1024 " KiB" : b " B" }
+function bytes(b) {
+	b += 0 # a key of sizes[] is a string, which >= would compare as text
+	return b >= 1048576 ? b / 1048576 " MiB" : b >= 1024 ? b / 1024 " KiB" : b " B"
+}
 END {
 	LEFT = 150; WIDTH = 560; BAR = 7; GAP = 6
 	split("#4c72b0 #dd8452 #55a868 #c44e52 #8172b3 #937860 #da8bc3 #8c8c8c #ccb974 #64b5cd #2ca02c #d62728", color, " ")

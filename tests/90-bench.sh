@@ -299,3 +299,27 @@ test_make_bench_peers_runs_or_says_why_not() {
 		grep -q '^bench-peers: ' "$T/err" || fail "make bench-peers exited $status without saying why: $(cat "$T/err")"
 	fi
 }
+
+# The chart labels every streamed size in bytes, KiB or MiB, whatever the
+# order awk keeps them in, and draws the spin ring and the axis titles.
+test_make_plot_labels_each_size_and_draws_the_references() {
+	{
+		head -n 1 "$ROOT/bench/results.csv"
+		printf 'cacheline,cross-cpu,64,441,591,,,,,,\n'
+		local b
+		for b in 64 4096 65536 1048576; do
+			printf 'spin-ring,cross-cpu,%s,,,1000,%s.0,,,,290\n' "$b" "$b"
+			printf 'shm-spsc-ring,cross-cpu,%s,480,800,900,%s.0,0.0,0.0,0.9,280\n' "$b" "$b"
+		done
+	} > "$T/results.csv"
+	printf 'ipc-bench: 2 CPUs usable (a test)\n' > "$T/machine"
+	sh "$ROOT/bench/plot.sh" "$T/results.csv" "$T/machine" > "$T/chart.svg"
+	local label
+	for label in '64 B' '4 KiB' '64 KiB' '1 MiB'; do
+		grep -q "class=\"tick\">$label<" "$T/chart.svg" || fail "no tick labelled $label"
+	done
+	! grep -q 'e-0[0-9] MiB\|0\.[0-9]* MiB' "$T/chart.svg" || fail "a size shown as a fraction of a MiB"
+	grep -q 'spin-ring (limit)' "$T/chart.svg" || fail "no spin ring curve"
+	grep -q 'message size (bytes, log scale)' "$T/chart.svg" || fail "no axis title"
+	grep -q 'ipc-bench: 2 CPUs usable (a test)' "$T/chart.svg" || fail "no machine line"
+}
