@@ -453,8 +453,9 @@ has_open() {
 stopped() { case $(state "$1") in T | t) true ;; *) false ;; esac; }
 # new_ready_region INODE: a region other than INODE is at /$ID-r, ready.
 new_ready_region() { [ "$(stat -c %i "/dev/shm/$ID-r" 2> /dev/null)" != "$1" ] && state_is "$RING_READY"; }
-# replaced_round_trip: a producer replaces the stale region at /$ID-r, says
-# so in one line, and then carries a stream as usual.
+# replaced_round_trip [COMMAND...]: a producer replaces the stale region at
+# /$ID-r, says so in one line, and then carries a stream as usual; COMMAND,
+# if given, runs once its new region is ready, before the consumer starts.
 replaced_round_trip() {
 	local stale
 	stale=$(stat -c %i "/dev/shm/$ID-r")
@@ -464,6 +465,7 @@ replaced_round_trip() {
 	# A consumer started before the replacement would meet the stale
 	# region, and report its producer gone: wait for the new one.
 	wait_until new_ready_region "$stale"
+	[ $# -eq 0 ] || "$@"
 	run 07-ring-consumer "/$ID-r" > "$T/out" 2> "$T/cerr"
 	finished $producer 0
 	same "$T/in" "$T/out"
@@ -570,9 +572,11 @@ test_a_truncated_region_is_refused_by_the_consumer() {
 	no_region
 }
 
-# Only another process can truncate it (its pages are reserved): the
-# producer's next look raises SIGBUS, a stop signal like the others.
-test_truncating_the_region_under_a_waiting_producer_removes_it() {
+# truncated_under_a_waiting_producer: only another process can truncate
+# the region (its pages are reserved): the producer's next look raises
+# SIGBUS, a stop signal like the others; it dies of it, quietly, and the
+# region is removed.
+truncated_under_a_waiting_producer() {
 	a_waiting_producer
 	truncate -s 0 "/dev/shm/$ID-r"
 	finished $producer $((128 + $(signum SIGBUS)))
@@ -581,15 +585,12 @@ test_truncating_the_region_under_a_waiting_producer_removes_it() {
 	no_region
 }
 
+test_truncating_the_region_under_a_waiting_producer_removes_it() { truncated_under_a_waiting_producer; }
+
 # The kernel raises the SIGBUS of a shrunk mapping even where it is ignored:
 # ignored at the start, it is still caught, and the region removed.
 test_truncating_the_region_under_a_producer_started_with_sigbus_ignored_removes_it() {
-	RUN="env --ignore-signal=SIGBUS ${RUN:-}" a_waiting_producer
-	truncate -s 0 "/dev/shm/$ID-r"
-	finished $producer $((128 + $(signum SIGBUS)))
-	sed -i '/waiting for/d' "$T/perr"
-	[ ! -s "$T/perr" ] || fail "unexpected message: $(cat "$T/perr")"
-	no_region
+	RUN="env --ignore-signal=SIGBUS ${RUN:-}" truncated_under_a_waiting_producer
 }
 
 # A producer stopped by a signal in the moment between its removal of the
@@ -717,21 +718,14 @@ test_a_producer_whose_new_region_was_taken_for_a_killed_runs_tries_again() {
 	first=$(child_of $tracer)
 	wait_until stopped "$first"
 	[ -e "/dev/shm/$ID-r" ] && [ ! -s "/dev/shm/$ID-r" ] || fail "no empty region to take"
-	local taken
-	taken=$(stat -c %i "/dev/shm/$ID-r")
-	printf 'after the replacement\n' > "$T/in"
-	spawn 07-ring-producer "/$ID-r" < "$T/in" 2> "$T/perr"
-	local producer=$!
-	wait_until new_ready_region "$taken"
+	replaced_round_trip first_tries_again
+}
+# first_tries_again: the stopped producer goes on, finds its object gone,
+# and is refused by the one that replaced it.
+first_tries_again() {
 	kill -CONT "$first"
-	TMO=$NOTICE finished $tracer 1
+	TMO=$NOTICE finished "$tracer" 1
 	stderr_is "$T/first" "07-ring-producer: shm_open /$ID-r: already has a 07-ring-producer (wait for it to end or pass another NAME)"
-	run 07-ring-consumer "/$ID-r" > "$T/out" 2> "$T/cerr"
-	finished $producer 0
-	same "$T/in" "$T/out"
-	says "$T/perr" "$(replacing_line)"
-	says "$T/cerr"
-	no_region
 }
 
 # The consumer is stopped while the producer fills the first slot; that
