@@ -2,7 +2,7 @@
  * 07-ring-consumer: copy to standard output the stream 07-ring-producer puts
  * through its ring in POSIX shared memory. Either may start first:
  *   ./07-ring-consumer /demo > copy &   ./07-ring-producer /demo < file
- * Watch for: every value read from the region is checked before use; only an
+ * Watch for: every value but the semaphores is checked before use; only an
  * empty slot ends the stream. We own nothing. Tested on Linux, glibc and musl.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -148,15 +148,16 @@ static struct region *attach_region(const char *name)
 	return region;
 }
 
-/* Below: what keeps a dead or late partner from hanging us. */
+/* Below: what keeps a dead partner from hanging us. */
 
-/* sem_wait that cannot hang: every 200 ms, ask anew (F_GETLK overwrites the question)
- * whether the producer holds its lock, which the kernel drops however it ends. */
+/* sem_wait that a dead producer cannot hang: every 200 ms, ask anew (F_GETLK
+ * overwrites the question) whether it holds its lock, which the kernel drops
+ * however it ends. */
 static void wait_for_full_slot(struct region *region, const char *name)
 {
 	struct flock lock;
 	do {
-		struct timespec deadline; /* CLOCK_REALTIME: a step only makes one wait odd */
+		struct timespec deadline; /* CLOCK_REALTIME: a step stretches or cuts one wait */
 		if (clock_gettime(CLOCK_REALTIME, &deadline) == -1)
 			die("clock_gettime", "CLOCK_REALTIME", strerror(errno), NULL);
 		deadline.tv_sec += (deadline.tv_nsec + 200000000L) / 1000000000L;

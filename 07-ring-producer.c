@@ -152,7 +152,7 @@ static void replace_stale_region(const char *name)
 {
 	struct stat st;
 	unsigned state = 0; /* the state word comes first in the region */
-	int fd = shm_open(name, O_RDWR, 0); /* not O_RDONLY: a FIFO there would block it */
+	int fd = shm_open(name, O_RDWR, 0); /* O_RDWR: for a write lock; a FIFO opens at once */
 	if (fd == -1 && errno == ENOENT)
 		return;
 	if (fd == -1)
@@ -182,14 +182,14 @@ static void replace_stale_region(const char *name)
 		die("close", name, strerror(errno), NULL);
 }
 
-/* sem_wait that cannot hang: wait 200 ms at a time. Until the consumer has
+/* sem_wait that a dead consumer cannot hang: 200 ms at a time. Until it has
  * joined it is only late (after a second, say so); then it holds its lock,
  * which the kernel drops when it ends, however it ends (SIGKILL included). */
 static void wait_for_empty_slot(struct region *region)
 {
 	int slices = 0;
 	do {
-		struct timespec deadline; /* CLOCK_REALTIME: a step only makes one wait odd */
+		struct timespec deadline; /* CLOCK_REALTIME: a step stretches or cuts one wait */
 		if (clock_gettime(CLOCK_REALTIME, &deadline) == -1)
 			die("clock_gettime", "CLOCK_REALTIME", strerror(errno), NULL);
 		deadline.tv_sec += (deadline.tv_nsec + 200000000L) / 1000000000L;
