@@ -136,7 +136,7 @@ static void measure_cacheline(int placement, int after, uint32_t *rtt)
  * microseconds: where the host has placed them at this moment. The 10th
  * percentile, not the median: on a loaded machine the partner is often
  * preempted, and that must not pass for CPUs far apart. The median of the
- * same trips goes to *median (if not NULL): a ring's median round trip is
+ * same trips goes to *median_ns (if not NULL): a ring's median round trip is
  * compared with it, median with median, as with the cacheline rows. */
 double line_now(double *median_ns)
 {
@@ -149,9 +149,10 @@ double line_now(double *median_ns)
 	if (n == 0)
 		return -1;
 	qsort(rtt, n, sizeof rtt[0], by_rtt);
+	uint32_t median = rtt[n / 2], tenth = rtt[n / 10];
 	if (median_ns)
-		*median_ns = (double)rtt[n / 2];
-	return (double)rtt[n / 10];
+		*median_ns = median;
+	return tenth;
 }
 
 /* Hosts seen so far place two vCPUs either close (a cache line crosses in
