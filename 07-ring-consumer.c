@@ -28,7 +28,7 @@ enum { SLOT_COUNT = 16, SLOT_SIZE = 64 * 1024 };
 enum { RING_READY = 0x52494e47, RING_JOINED = 0x4a4f494e }; /* "RING", "JOIN" */
 enum { CONSUMER_BYTE = 0, PRODUCER_BYTE = 1 }; /* the byte each side locks */
 
-/* The region, the same in 07-ring-producer.c; its checked size pins the layout. */
+/* The region, the same in 07-ring-producer.c; a layout of another size is refused. */
 struct region {
 	atomic_uint state; /* RING_READY once made, RING_JOINED once we claim it */
 	sem_t empty;       /* counts the empty slots: the producer waits on it */
