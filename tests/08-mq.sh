@@ -394,7 +394,9 @@ test_a_second_pair_at_the_same_name_is_refused() {
 	queue_gone "/$ID-q"
 }
 
-test_a_stream_left_by_a_killed_sender_is_refused_and_removed() {
+# a_killed_senders_stream: a sender killed with SIGKILL mid-stream, its
+# HELLO and one message ("old") left in the queue /$ID-q.
+a_killed_senders_stream() {
 	mq_case
 	mkfifo "$T/feed"
 	exec 3<> "$T/feed"
@@ -404,6 +406,10 @@ test_a_stream_left_by_a_killed_sender_is_refused_and_removed() {
 	wait_until messages_are "/$ID-q" 2 # HELLO and the data
 	kill -KILL $sender
 	finished $sender 137
+}
+
+test_a_stream_left_by_a_killed_sender_is_refused_and_removed() {
+	a_killed_senders_stream
 	echo new | expect_status 1 run 08-mq-send "/$ID-q" 2> "$T/err"
 	stderr_is "$T/err" "08-mq-send: mq_open /$ID-q: holds the messages of an earlier run (read them with 08-mq-recv, or pass another NAME)"
 	expect_status 1 run 08-mq-recv "/$ID-q" > "$T/out" 2> "$T/err"
@@ -431,15 +437,7 @@ held_with_queue() {
 # run for what it is, not for the new sender's.
 test_a_receiver_never_takes_a_new_sender_for_the_sender_of_a_killed_runs_stream() {
 	needs cmd strace
-	mq_case
-	mkfifo "$T/feed"
-	exec 3<> "$T/feed"
-	spawn 08-mq-send "/$ID-q" < "$T/feed"
-	local old=$!
-	printf 'old\n' >&3
-	wait_until messages_are "/$ID-q" 2 # HELLO and the data
-	kill -KILL $old
-	finished $old 137
+	a_killed_senders_stream
 	# (LeakSanitizer cannot work under ptrace: off for this one run.)
 	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
 		strace -f --seccomp-bpf -qq -o /dev/null -e trace=mq_getsetattr \
