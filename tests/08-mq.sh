@@ -479,6 +479,36 @@ test_a_receiver_that_comes_mid_stream_is_refused() {
 	queue_gone "/$ID-q"
 }
 
+# A message the protocol has no place for, put in the queue mid-stream by
+# another process of ours, ends the receiver: PRIORITY TEXT, then the line.
+a_foreign_message_is_refused() {
+	mq_case
+	mkfifo "$T/feed"
+	exec 3<> "$T/feed"
+	spawn 08-mq-send "/$ID-q" < "$T/feed" 2> "$T/serr" 3>&- # EOF once we close 3
+	local sender=$!
+	spawn 08-mq-recv "/$ID-q" > "$T/out" 2> "$T/rerr" 3>&-
+	local receiver=$!
+	printf 'first part\n' >&3
+	wait_until test -s "$T/out"
+	mqtool send "/$ID-q" "$1" "$2"
+	finished $receiver 1
+	stderr_is "$T/rerr" "08-mq-recv: mq_receive /$ID-q: a message out of the protocol"
+	printf 'first part\n' | cmp -s - "$T/out" || fail "the receiver wrote what it refused"
+	exec 3>&-
+	finished $sender 1
+	stderr_is "$T/serr" "08-mq-send: mq_send /$ID-q: 08-mq-recv stopped before the end of the stream"
+	queue_gone "/$ID-q"
+}
+
+test_a_message_of_a_priority_outside_the_protocol_is_refused() {
+	a_foreign_message_is_refused 7 'not ours'
+}
+
+test_an_empty_data_message_is_refused() {
+	a_foreign_message_is_refused 0 ''
+}
+
 test_a_queue_removed_under_a_waiting_program_ends_it() {
 	mq_case
 	local data
