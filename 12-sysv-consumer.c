@@ -80,10 +80,9 @@ int main(int argc, char *argv[])
 	if (key == -1)
 		die("ftok", keypath, strerror(errno), "KEYPATH must be an existing file");
 
-	/* Step 1: a new set (IPC_EXCL: ours to initialise) or a stale one replaced,
-	 * its values, the segment (a stale one replaced too) and its header, then our
-	 * claim: the first semop sets sem_otime, the producer's "ready" mark, and
-	 * makes us PRODUCER_HERE's last user. */
+	/* Step 1: the set (IPC_EXCL: new, ours to initialise; a stale one is replaced),
+	 * its values, the segment and its header, then our claim: this first semop sets
+	 * sem_otime, the producer's "ready" mark, and makes us PRODUCER_HERE's last user. */
 	while ((set_id = semget(key, SEM_COUNT, IPC_CREAT | IPC_EXCL | 0600)) == -1) {
 		if (errno != EEXIST)
 			die("semget", keypath, strerror(errno), errno == ENOSPC
