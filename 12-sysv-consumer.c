@@ -51,7 +51,7 @@ union semun {
 };
 
 static void replace_stale_set(key_t key);
-static struct ring *create_ring(key_t key);
+static void replace_stale_segment(key_t key);
 static void take(int semaphore);
 static void check_object(const struct ipc_perm *perm, int ours, const char *call, const char *why);
 static int write_all(int fd, const void *buf, size_t len);
@@ -80,9 +80,9 @@ int main(int argc, char *argv[])
 	if (key == -1)
 		die("ftok", keypath, strerror(errno), "KEYPATH must be an existing file");
 
-	/* Step 1: a new set (IPC_EXCL: ours to initialise) or a stale one replaced,
-	 * its values, the segment, then our claim: the first semop sets sem_otime,
-	 * the producer's "ready" mark, and makes us PRODUCER_HERE's last user. */
+	/* Step 1: the set (IPC_EXCL: new, ours to initialise; a stale one is replaced),
+	 * its values, the segment and its header, then our claim: this first semop sets
+	 * sem_otime, the producer's "ready" mark, and makes us PRODUCER_HERE's last user. */
 	while ((set_id = semget(key, SEM_COUNT, IPC_CREAT | IPC_EXCL | 0600)) == -1) {
 		if (errno != EEXIST)
 			die("semget", keypath, strerror(errno), errno == ENOSPC
@@ -92,7 +92,17 @@ int main(int argc, char *argv[])
 	unsigned short values[SEM_COUNT] = { [EMPTY] = SLOT_COUNT };
 	if (semctl(set_id, 0, SETALL, (union semun){ .array = values }) == -1)
 		die("semctl", keypath, strerror(errno), NULL);
-	struct ring *ring = create_ring(key);
+	while ((segment_id = shmget(key, sizeof(struct ring), IPC_CREAT | IPC_EXCL | 0600)) == -1) {
+		if (errno != EEXIST)
+			die("shmget", keypath, strerror(errno), errno == ENOSPC
+			    ? "too many segments: see /proc/sys/kernel/shmmni" : NULL);
+		replace_stale_segment(key);
+	}
+	struct ring *ring = shmat(segment_id, NULL, 0);
+	if (ring == (void *)-1)
+		die("shmat", keypath, strerror(errno), NULL);
+	ring->magic = RING_MAGIC;
+	ring->version = RING_VERSION;
 	/* IPC_NOWAIT: no producer joins before our claim, so PRODUCER_HERE can be
 	 * 1 only if another consumer took our new set for a stale one. */
 	struct sembuf claim[] = { { CONSUMER_HERE, +1, SEM_UNDO },
@@ -167,32 +177,21 @@ static void replace_stale_set(key_t key)
 		die("semctl", keypath, strerror(errno), NULL);
 }
 
-/* A new segment (all zeros) and its header. One at the key (our set is new) was
- * left by a killed run: removed if ours, unattached and of our size, else refused. */
-static struct ring *create_ring(key_t key)
+/* shmget said EEXIST, and our set is new: a segment at the key was left by a
+ * killed run. Removed if ours, unattached and of our size, else refused. */
+static void replace_stale_segment(key_t key)
 {
 	struct shmid_ds info;
-	while ((segment_id = shmget(key, sizeof(struct ring), IPC_CREAT | IPC_EXCL | 0600)) == -1) {
-		if (errno != EEXIST)
-			die("shmget", keypath, strerror(errno), errno == ENOSPC
-			    ? "too many segments: see /proc/sys/kernel/shmmni" : NULL);
-		int id = shmget(key, 0, 0);
-		if (id == -1 && errno == ENOENT)
-			continue; /* removed meanwhile */
-		if (id == -1 || shmctl(id, IPC_STAT, &info) == -1)
-			die(id == -1 ? "shmget" : "shmctl", keypath, strerror(errno), NULL);
-		check_object(&info.shm_perm, info.shm_segsz == sizeof(struct ring) &&
-			     info.shm_nattch == 0, "shmget", info.shm_nattch
-			     ? "the segment at this key is in use" : "wrong size for a 12 ring");
-		if (shmctl(id, IPC_RMID, NULL) == -1)
-			die("shmctl", keypath, strerror(errno), NULL);
-	}
-	struct ring *ring = shmat(segment_id, NULL, 0);
-	if (ring == (void *)-1)
-		die("shmat", keypath, strerror(errno), NULL);
-	ring->magic = RING_MAGIC;
-	ring->version = RING_VERSION;
-	return ring;
+	int id = shmget(key, 0, 0);
+	if (id == -1 && errno == ENOENT)
+		return; /* removed meanwhile: create it */
+	if (id == -1 || shmctl(id, IPC_STAT, &info) == -1)
+		die(id == -1 ? "shmget" : "shmctl", keypath, strerror(errno), NULL);
+	check_object(&info.shm_perm, info.shm_segsz == sizeof(struct ring) && info.shm_nattch == 0,
+		     "shmget", info.shm_nattch ? "the segment at this key is in use"
+		     : "wrong size for a 12 ring");
+	if (shmctl(id, IPC_RMID, NULL) == -1)
+		die("shmctl", keypath, strerror(errno), NULL);
 }
 
 /* Take one (never SEM_UNDO: our exit would give back a slot we took), 200 ms
