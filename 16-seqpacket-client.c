@@ -41,16 +41,16 @@ static _Noreturn void die(const char *call, const char *object, const char *reas
 int main(int argc, char *argv[])
 {
 	hold_standard_descriptors();
-	int abstract = argc > 1 && strcmp(argv[1], "-a") == 0, first = 1 + abstract;
+	int abstract = argc > 1 && strcmp(argv[1], "-a") == 0;
 	char default_name[64], shown[128]; /* long enough: see address_of */
-	(void)snprintf(default_name, sizeof default_name, abstract ? "ipc-16-%ld" : "/tmp/ipc-16-%ld.sock",
-		       (long)getuid());
-	if (argc > first + 1 || (argc == first + 1 && (argv[first][0] == '-' || argv[first][0] == '\0'))) {
+	(void)snprintf(default_name, sizeof default_name,
+		       abstract ? "ipc-16-%ld" : "/tmp/ipc-16-%ld.sock", (long)getuid());
+	const char *name = argc > 1 + abstract ? argv[1 + abstract] : default_name;
+	if (argc > 2 + abstract || name[0] == '-' || name[0] == '\0') {
 		fprintf(stderr, "usage: %s [-a] [NAME]   (default NAME: /tmp/ipc-16-%ld.sock, "
 			"with -a: ipc-16-%ld)\n", PROGRAM, (long)getuid(), (long)getuid());
 		return 2;
 	}
-	const char *name = argc == first + 1 ? argv[first] : default_name;
 	/* A server that goes away is an error we report, not a silent death
 	 * by SIGPIPE; a full disk under standard output is EFBIG, reported. */
 	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR || signal(SIGXFSZ, SIG_IGN) == SIG_ERR)
@@ -64,8 +64,8 @@ int main(int argc, char *argv[])
 	if (sock == -1)
 		die("socket", "AF_UNIX SOCK_SEQPACKET", strerror(errno), NULL);
 	if (connect(sock, (struct sockaddr *)&address, length) == -1)
-		die("connect", shown, strerror(errno),
-		    errno == ENOENT || errno == ECONNREFUSED ? "is 16-seqpacket-server running?" : NULL);
+		die("connect", shown, strerror(errno), errno == ENOENT || errno == ECONNREFUSED ?
+		    "is 16-seqpacket-server running?" : NULL);
 
 	/* Step 2: who listens? The kernel took the credentials of the process
 	 * that called listen; a server of another user is not ours to use. */
@@ -79,7 +79,7 @@ int main(int argc, char *argv[])
 	if (peer.uid != geteuid())
 		die("connect", shown, reason, "another user holds the name");
 
-	/* Step 3: each line one message, each reply one message. */
+	/* Steps 3 and 4: each line one message, each reply one message. */
 	if (isatty(STDIN_FILENO))
 		fprintf(stderr, "%s: reading standard input; end it with Ctrl-D\n", PROGRAM);
 	char *line = NULL;
@@ -94,7 +94,7 @@ int main(int argc, char *argv[])
 		die("read", "standard input", strerror(errno), NULL);
 	free(line);
 
-	/* Step 4: closing is our end of file; the server serves the next. */
+	/* Closing is our end of file; the server serves the next client. */
 	if (close(sock) == -1)
 		die("close", shown, strerror(errno), NULL);
 	return 0;
@@ -147,8 +147,8 @@ static socklen_t address_of(const char *name, int abstract, struct sockaddr_un *
 	memset(address, 0, sizeof *address);
 	address->sun_family = AF_UNIX;
 	if (length + 1 > sizeof address->sun_path)
-		die("connect", name, strerror(ENAMETOOLONG),
-		    abstract ? "an abstract name has at most 107 bytes" : "a socket path must be shorter");
+		die("connect", name, strerror(ENAMETOOLONG), abstract ?
+		    "an abstract name has at most 107 bytes" : "a socket path must be shorter");
 	memcpy(address->sun_path + abstract, name, length);
 	/* A path and its NUL, or the NUL and the name: one byte more either way. */
 	return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + length);

@@ -72,7 +72,7 @@ int main(int argc, char *argv[])
 		die("socket", "AF_UNIX SOCK_SEQPACKET", strerror(errno), NULL);
 	if (!abstract)
 		remove_stale_socket(&address, SOCK_SEQPACKET);
-	umask(0177); /* a path's socket file 0600, as in 09 */
+	umask(0177); /* a path's file 0600: connecting takes write permission on it (Linux) */
 	if (bind(listener, (struct sockaddr *)&address, length) == -1)
 		die("bind", socket_name, strerror(errno),
 		    errno == EADDRINUSE ? "another server is listening on it" : NULL);
@@ -90,7 +90,8 @@ int main(int argc, char *argv[])
 				survive_accept_error(errno);
 		const char *failed = serve(client);
 		if (failed != NULL)
-			say(failed, socket_name, strerror(errno), "serving the next client");
+			say(failed, socket_name, strerror(errno),
+			    "client gone; serving the next one");
 		if (close(client) == -1)
 			die("close", socket_name, strerror(errno), NULL);
 	}
