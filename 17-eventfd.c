@@ -78,7 +78,7 @@ int main(int argc, char *argv[])
 		die("mmap", "ring", strerror(errno), NULL);
 
 	/* Step 2: semaphores count slots, a counter sums bytes; a full counter fails, not hangs.
-	 * No call on them waits (reads follow poll, writes would wait only near 2^64): no EINTR. */
+	 * Reads of them follow poll or cannot block, writes wait only near 2^64: no EINTR. */
 	ring.free_slots = eventfd((unsigned)count, EFD_SEMAPHORE | EFD_CLOEXEC);
 	ring.filled = eventfd(0, EFD_SEMAPHORE | EFD_CLOEXEC);
 	ring.bytes = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
