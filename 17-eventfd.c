@@ -44,10 +44,9 @@ struct ring { /* the slots, three doorbells, and what shows the peer's death */
 static void hold_standard_descriptors(void);
 static void catch_stop_signals(void);
 static void clean_up(void);
-static eventfd_t produce(const struct ring *ring);
 static void consume(const struct ring *ring);
+static eventfd_t produce(const struct ring *ring);
 static void wait_for(int fd, int peer);
-static void ring_bell(int doorbell, eventfd_t value, const char *name);
 static _Noreturn void child_ended(int status);
 static int write_all(int fd, const void *buf, size_t len);
 static int reap(pid_t child);
@@ -78,7 +77,8 @@ int main(int argc, char *argv[])
 	if (ring.slots == MAP_FAILED)
 		die("mmap", "ring", strerror(errno), NULL);
 
-	/* Step 2: semaphores count slots, a counter sums bytes; a full counter fails, not hangs. */
+	/* Step 2: semaphores count slots, a counter sums bytes; a full counter fails, not hangs.
+	 * Reads of them follow poll or cannot block, writes wait only near 2^64: no EINTR. */
 	ring.free_slots = eventfd((unsigned)count, EFD_SEMAPHORE | EFD_CLOEXEC);
 	ring.filled = eventfd(0, EFD_SEMAPHORE | EFD_CLOEXEC);
 	ring.bytes = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -105,21 +105,19 @@ int main(int argc, char *argv[])
 	if (sigprocmask(SIG_SETMASK, &old_mask, NULL) == -1)
 		die("sigprocmask", "SIG_SETMASK", strerror(errno), NULL);
 
-	/* Step 5, the child: alive[0] shows the parent's end; closed output kills us by SIGPIPE. */
+	/* Step 5: the child keeps alive[0], the parent alive[1] or else a pidfd
+	 * of its unreaped child; each closes the other's end. */
+	int ours = child != 0;
+	if (alive[!ours] != -1 && close(alive[!ours]) == -1)
+		die("close", "the peer's end", strerror(errno), NULL);
+	ring.peer = alive[ours] != -1 ? alive[ours] : (int)syscall(SYS_pidfd_open, child, 0);
+	if (ring.peer == -1)
+		die("pidfd_open", "child", strerror(errno), NULL);
+
+	/* Step 6: the child writes filled slots out, the parent fills free ones. */
 	if (child == 0) {
-		ring.peer = alive[0];
-		if (alive[1] != -1 && close(alive[1]) == -1)
-			die("close", "socket pair", strerror(errno), NULL);
-		if (signal(SIGPIPE, SIG_DFL) == SIG_ERR)
-			die("signal", "SIGPIPE", strerror(errno), NULL);
 		consume(&ring);
 	} else {
-		/* Step 6, the parent: a pidfd of our unreaped child, or alive[1]. */
-		if (close(alive[0]) == -1)
-			die("close", "the child's end", strerror(errno), NULL);
-		ring.peer = alive[1] != -1 ? alive[1] : (int)syscall(SYS_pidfd_open, child, 0);
-		if (ring.peer == -1)
-			die("pidfd_open", "child", strerror(errno), NULL);
 		eventfd_t sent = produce(&ring), counted = 0;
 
 		/* Step 7: the child's end, then the sum of all it added (EAGAIN: 0). */
@@ -138,6 +136,30 @@ int main(int argc, char *argv[])
 	return 0;
 }
 
+/* The child: SIGPIPE back to its default, so that a closed output kills us
+ * quietly; then wait for a filled slot, write it out, ring "free". */
+static void consume(const struct ring *ring)
+{
+	if (signal(SIGPIPE, SIG_DFL) == SIG_ERR)
+		die("signal", "SIGPIPE", strerror(errno), NULL);
+	for (int i = 0;; i = (i + 1) % ring->count) {
+		const struct slot *slot = &ring->slots[i];
+		wait_for(ring->filled, ring->peer);
+		size_t n = atomic_load_explicit(&slot->length, memory_order_acquire);
+		if (n > SLOT_SIZE) /* shared memory is untrusted */
+			die("read", "ring", "a length larger than the slot", NULL);
+		if (n == 0)
+			return;
+		if (write_all(STDOUT_FILENO, slot->data, n) == -1)
+			die("write", "standard output", strerror(errno), NULL);
+		if (eventfd_write(ring->bytes, n) == -1) /* EAGAIN: the sum would pass 2^64 - 2 */
+			die("write", "byte counter",
+			    errno == EAGAIN ? "the counter is full" : strerror(errno), NULL);
+		if (eventfd_write(ring->free_slots, 1) == -1)
+			die("write", "free slots", strerror(errno), NULL);
+	}
+}
+
 /* The parent: take a free slot, fill it from standard input, ring
  * "filled". An empty slot is the end. Returns the bytes sent. */
 static eventfd_t produce(const struct ring *ring)
@@ -154,32 +176,15 @@ static eventfd_t produce(const struct ring *ring)
 			die("read", "standard input", strerror(errno), NULL);
 		/* Release: C orders the data before the length (it promises nothing of eventfd) */
 		atomic_store_explicit(&slot->length, (unsigned)n, memory_order_release);
-		ring_bell(ring->filled, 1, "filled slots");
+		if (eventfd_write(ring->filled, 1) == -1)
+			die("write", "filled slots", strerror(errno), NULL);
 		if (n == 0)
 			return sent;
 		sent += (eventfd_t)n;
 	}
 }
 
-/* The child: wait for a filled slot, write it out, ring "free". */
-static void consume(const struct ring *ring)
-{
-	for (int i = 0;; i = (i + 1) % ring->count) {
-		const struct slot *slot = &ring->slots[i];
-		wait_for(ring->filled, ring->peer);
-		size_t n = atomic_load_explicit(&slot->length, memory_order_acquire);
-		if (n > SLOT_SIZE) /* shared memory is untrusted */
-			die("read", "ring", "a length larger than the slot", NULL);
-		if (n == 0)
-			return;
-		if (write_all(STDOUT_FILENO, slot->data, n) == -1)
-			die("write", "standard output", strerror(errno), NULL);
-		ring_bell(ring->bytes, n, "byte counter");
-		ring_bell(ring->free_slots, 1, "free slots");
-	}
-}
-
-/* Either side: sleep until fd is readable and take 1 from a doorbell (the
+/* Either side: sleep until fd is readable, and take 1 from a doorbell (the
  * caller reads standard input); a peer that ended first ends us too. */
 static void wait_for(int fd, int peer)
 {
@@ -193,18 +198,8 @@ static void wait_for(int fd, int peer)
 		    NULL);
 	if (fds[1].revents != 0)
 		child_ended(reap((pid_t)child_pid));
-	while (fd != STDIN_FILENO && eventfd_read(fd, &one) == -1)
-		if (errno != EINTR)
-			die("read", "doorbell", strerror(errno), NULL);
-}
-
-/* Add VALUE to a doorbell. EAGAIN: the counter would pass 2^64 - 2. */
-static void ring_bell(int doorbell, eventfd_t value, const char *name)
-{
-	while (eventfd_write(doorbell, value) == -1)
-		if (errno != EINTR)
-			die("write", name,
-			    errno == EAGAIN ? "the counter is full" : strerror(errno), NULL);
+	if (fd != STDIN_FILENO && eventfd_read(fd, &one) == -1)
+		die("read", "doorbell", strerror(errno), NULL);
 }
 
 /* Below: what stops the child when we are stopped or fail, how its end is
@@ -215,12 +210,10 @@ static void ring_bell(int doorbell, eventfd_t value, const char *name)
 static void clean_up(void)
 {
 	pid_t pid = (pid_t)child_pid;
-	if (pid > 0) {
-		child_pid = 0;
-		(void)kill(pid, SIGKILL); /* it can only be gone already */
+	child_pid = 0;
+	if (pid > 0 && kill(pid, SIGKILL) == 0) /* it fails only if the child is gone */
 		while (waitpid(pid, NULL, 0) == -1 && errno == EINTR)
 			continue;
-	}
 }
 
 /* The child ended early or failed. Killed by SIGPIPE, it found standard
