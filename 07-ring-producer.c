@@ -106,10 +106,10 @@ int main(int argc, char *argv[])
 	return 0;
 }
 
-/* O_EXCL: the region is new and ours (once keep_or_replace has looked at the
- * name). Reserve the pages (ftruncate would not, and a store could raise SIGBUS),
- * make both semaphores (no slot is empty until a consumer joins), then store
- * RING_READY with release ordering. */
+/* O_EXCL: the region is new and ours; keep_or_replace keeps it, or clears a name
+ * that a killed run left, and we try again. Reserve the pages (ftruncate would not,
+ * and a store could raise SIGBUS), make both semaphores (no slot is empty until a
+ * consumer joins), then store RING_READY with release ordering. */
 static struct region *create_region(const char *name)
 {
 	do {
@@ -134,11 +134,11 @@ static struct region *create_region(const char *name)
  * are stopped early, and keeps a dead or late partner from hanging us. */
 
 /* One look, under the producer's lock, at our new object (fd) or, given -1, at
- * what has the name. Ours, with the name still, is kept: 1. Anything else must
- * be what a killed run left (ours, nobody's lock on it, a ring or one its
- * producer was making: size 0, or state 0), or we refuse it; if it has the name,
- * it is removed; 0: try again. Without the name, it was taken for a killed run's
- * by a producer that held the lock from its look to the removal, as we do. */
+ * what has the name. Ours, with the name still, is kept: 1. Anything else must be
+ * what a killed run left (our user's, nobody's lock on it, a ring or one its
+ * producer was making: size 0, or state 0), or it is refused; then it is removed
+ * unless another producer, which held the lock from its look to the removal as we
+ * do, took it first (no name left), and we try again: 0. */
 static int keep_or_replace(const char *name, int fd)
 {
 	struct stat st;
