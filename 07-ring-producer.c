@@ -46,7 +46,6 @@ _Static_assert(ATOMIC_INT_LOCK_FREE == 2, "only a lock-free atomic works between
 static struct region *create_region(const char *name);
 static int keep_or_replace(const char *name, int fd);
 static void wait_for_empty_slot(struct region *region);
-static int lock_byte(int fd, int command, off_t byte);
 static void hold_standard_descriptors(void);
 static int valid_name(const char *name);
 static void catch_stop_signals(void);
@@ -133,6 +132,19 @@ static struct region *create_region(const char *name)
 /* Below: what replaces a region that a killed run left, removes ours when we
  * are stopped early, and keeps a dead or late partner from hanging us. */
 
+/* Take our lock on one byte of the region (F_SETLK, F_SETLKW), or ask
+ * whether nobody else holds one there (F_GETLK): 1 if so, 0 if another does. */
+static int lock_byte(int fd, int command, off_t byte)
+{
+	struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = byte,
+			      .l_len = 1 };
+	if (fcntl(fd, command, &lock) == 0)
+		return command != F_GETLK || lock.l_type == F_UNLCK;
+	if (errno != EAGAIN && errno != EACCES)
+		die("fcntl", region_name, strerror(errno), NULL);
+	return 0;
+}
+
 /* One look, under the producer's lock, at our new object (fd) or, given -1, at
  * what has the name. Ours, with the name still, is kept: 1. Anything else must be
  * what a killed run left (our user's, nobody's lock on it, a ring or one its
@@ -201,19 +213,6 @@ static void wait_for_empty_slot(struct region *region)
 		 !lock_byte(region_fd, F_GETLK, CONSUMER_BYTE));
 	if (sem_trywait(&region->empty) == -1) /* nothing posted just before it ended */
 		die("sem_timedwait", region_name, PEER " is gone", "the stream was cut short");
-}
-
-/* Take our lock on one byte of the region (F_SETLK, F_SETLKW), or ask
- * whether nobody else holds one there (F_GETLK): 1 if so, 0 if another does. */
-static int lock_byte(int fd, int command, off_t byte)
-{
-	struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = byte,
-			      .l_len = 1 };
-	if (fcntl(fd, command, &lock) == 0)
-		return command != F_GETLK || lock.l_type == F_UNLCK;
-	if (errno != EAGAIN && errno != EACCES)
-		die("fcntl", region_name, strerror(errno), NULL);
-	return 0;
 }
 
 /* A descriptor 0, 1 or 2 closed at our start is filled with /dev/null, opened
