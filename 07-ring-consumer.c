@@ -90,6 +90,7 @@ int main(int argc, char *argv[])
 static struct region *attach_region(const char *name)
 {
 	const char *fix = "remove it or pass another NAME";
+	const char *killed = "left by a killed run: a new " PEER " replaces it";
 	const struct timespec pause = { 0, 50 * 1000000L }; /* 50 ms */
 	unsigned state = 0; /* the first word; a read of an empty object leaves it 0 */
 	for (int polls = 1, empty = 0; state == 0; polls++) {
@@ -120,8 +121,7 @@ static struct region *attach_region(const char *name)
 		if (pread(region_fd, &state, sizeof state, 0) == -1)
 			die("pread", name, strerror(errno), NULL);
 		if (state == 0 && ++empty > 40) /* 2 s */
-			die(st.st_size > 0 ? "pread" : "fstat", name, "still empty after 2 s",
-			    "left by a killed run: a new " PEER " replaces it");
+			die(st.st_size > 0 ? "pread" : "fstat", name, "still empty after 2 s", killed);
 	}
 	if (state != RING_READY && state != RING_JOINED)
 		die("pread", name, "not a 07 ring (wrong magic number)", fix);
@@ -140,8 +140,7 @@ static struct region *attach_region(const char *name)
 		die("fcntl", name, strerror(errno), NULL);
 	}
 	if (!atomic_compare_exchange_strong(&region->state, &(unsigned){ RING_READY }, RING_JOINED))
-		die("mmap", name, "already has a " PROGRAM,
-		    "left by a killed run: a new " PEER " replaces it");
+		die("mmap", name, "already has a " PROGRAM, killed);
 	for (int i = 0; i < SLOT_COUNT; i++)
 		if (sem_post(&region->empty) == -1)
 			die("sem_post", name, strerror(errno), NULL);
@@ -151,8 +150,7 @@ static struct region *attach_region(const char *name)
 /* Below: what keeps a dead partner from hanging us. */
 
 /* sem_wait that a dead producer cannot hang: every 200 ms, ask anew (F_GETLK
- * overwrites the question) whether it holds its lock, which the kernel drops
- * however it ends. */
+ * overwrites the question) whether it holds its lock, dropped however it ends. */
 static void wait_for_full_slot(struct region *region, const char *name)
 {
 	struct flock lock;

@@ -44,9 +44,8 @@ struct region {
 _Static_assert(ATOMIC_INT_LOCK_FREE == 2, "only a lock-free atomic works between processes");
 
 static struct region *create_region(const char *name);
-static void replace_stale_region(const char *name);
+static int keep_or_replace(const char *name, int fd);
 static void wait_for_empty_slot(struct region *region);
-static int lock_byte(int fd, int command, off_t byte);
 static void hold_standard_descriptors(void);
 static int valid_name(const char *name);
 static void catch_stop_signals(void);
@@ -54,8 +53,7 @@ static void clean_up(void);
 static void say(const char *call, const char *object, const char *reason, const char *fix);
 static _Noreturn void die(const char *call, const char *object, const char *reason, const char *fix);
 
-static const char *region_name;           /* what clean_up removes, */
-static volatile sig_atomic_t must_remove; /* while the name is ours to remove */
+static const char *region_name; /* what clean_up removes while our region has it */
 static volatile sig_atomic_t region_fd = -1; /* open while we run: closing it drops our lock */
 
 int main(int argc, char *argv[])
@@ -79,7 +77,6 @@ int main(int argc, char *argv[])
 	wait_for_empty_slot(region);
 	if (shm_unlink(name) == -1 && errno != ENOENT)
 		die("shm_unlink", name, strerror(errno), NULL);
-	must_remove = 0; /* a signal before this finds the name gone from our region */
 	if (isatty(STDIN_FILENO))
 		fprintf(stderr, "%s: reading standard input; end it with Ctrl-D\n", PROGRAM);
 
@@ -108,26 +105,17 @@ int main(int argc, char *argv[])
 	return 0;
 }
 
-/* O_EXCL: the region is new and ours. Lock our byte, reserve the pages (ftruncate
- * would not, and a store could raise SIGBUS), make both semaphores (no slot is
- * empty until a consumer joins), then store RING_READY with release ordering. */
+/* O_EXCL: the region is new and ours; keep_or_replace keeps it, or clears a name
+ * that a killed run left, and we try again. Reserve the pages (ftruncate would not,
+ * and a store could raise SIGBUS), make both semaphores (no slot is empty until a
+ * consumer joins), then store RING_READY with release ordering. */
 static struct region *create_region(const char *name)
 {
-	struct stat st = { .st_nlink = 0 };
-	while (st.st_nlink == 0) { /* 0: a producer took it, still empty, for a killed run's */
-		while ((region_fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600)) == -1) {
-			if (errno != EEXIST)
-				die("shm_open", name, strerror(errno), NULL);
-			replace_stale_region(name);
-		}
-		must_remove = 1; /* while our region has the name (clean_up asks fstat) */
-		/* F_SETLKW: another producer may hold it a moment while it looks at it. */
-		lock_byte(region_fd, F_SETLKW, PRODUCER_BYTE);
-		if (fstat(region_fd, &st) == -1)
-			die("fstat", name, strerror(errno), NULL);
-		if (st.st_nlink == 0 && close(region_fd) == -1)
-			die("close", name, strerror(errno), NULL);
-	}
+	do {
+		region_fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL, 0600);
+		if (region_fd == -1 && errno != EEXIST)
+			die("shm_open", name, strerror(errno), NULL);
+	} while (!keep_or_replace(name, region_fd));
 	int error = posix_fallocate(region_fd, 0, (off_t)sizeof(struct region));
 	if (error != 0)
 		die("posix_fallocate", name, strerror(error), NULL);
@@ -141,27 +129,47 @@ static struct region *create_region(const char *name)
 	return region;
 }
 
-/* Below: what removes the region when we are stopped early, replaces one that
- * a killed run left, and keeps a dead or late partner from hanging us. */
+/* Below: what replaces a region that a killed run left, removes ours when we
+ * are stopped early, and keeps a dead or late partner from hanging us. */
 
-/* The name is taken: replace it only if a killed run left it: ours, nobody's
- * lock on it, and a ring or one its producer was making (size 0, or state 0).
- * We hold the producer's lock from our look to the removal, so that two
- * producers cannot both replace it. */
-static void replace_stale_region(const char *name)
+/* Take our lock on one byte of the region (F_SETLK, F_SETLKW), or ask
+ * whether nobody else holds one there (F_GETLK): 1 if so, 0 if another does. */
+static int lock_byte(int fd, int command, off_t byte)
+{
+	struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = byte,
+			      .l_len = 1 };
+	if (fcntl(fd, command, &lock) == 0)
+		return command != F_GETLK || lock.l_type == F_UNLCK;
+	if (errno != EAGAIN && errno != EACCES)
+		die("fcntl", region_name, strerror(errno), NULL);
+	return 0;
+}
+
+/* One look, under the producer's lock, at our new object (fd) or, given -1, at
+ * what has the name. Ours, with the name still, is kept: 1. Anything else must be
+ * what a killed run left (our user's, nobody's lock on it, a ring or one its
+ * producer was making: size 0, or state 0), or it is refused; then it is removed
+ * unless another producer, which held the lock from its look to the removal as we
+ * do, took it first (no name left), and we try again: 0. */
+static int keep_or_replace(const char *name, int fd)
 {
 	struct stat st;
 	unsigned state = 0; /* the state word comes first in the region */
-	int fd = shm_open(name, O_RDWR, 0); /* O_RDWR: for a write lock; a FIFO opens at once */
+	int ours = fd != -1;
+	if (!ours)
+		fd = shm_open(name, O_RDWR, 0); /* O_RDWR: for a write lock; a FIFO opens at once */
 	if (fd == -1 && errno == ENOENT)
-		return;
+		return 0;
 	if (fd == -1)
 		die("shm_open", name, strerror(errno), "pass another NAME");
 	const char *fix = "wait for it to end or pass another NAME";
-	if (!lock_byte(fd, F_SETLK, PRODUCER_BYTE)) /* a live producer holds it */
+	/* F_SETLKW on ours: another producer may hold it a moment while it looks at it. */
+	if (!lock_byte(fd, ours ? F_SETLKW : F_SETLK, PRODUCER_BYTE))
 		die("shm_open", name, "already has a " PROGRAM, fix);
 	if (fstat(fd, &st) == -1)
 		die("fstat", name, strerror(errno), NULL);
+	if (ours && st.st_nlink > 0)
+		return 1;
 	if (st.st_uid != geteuid())
 		die("shm_open", name, "belongs to another user", "pass another NAME");
 	int sized = st.st_size == (off_t)sizeof(struct region);
@@ -173,13 +181,14 @@ static void replace_stale_region(const char *name)
 		    "not a 07 ring: remove it or pass another NAME");
 	if (!lock_byte(fd, F_GETLK, CONSUMER_BYTE))
 		die("shm_open", name, "already has a " PEER, fix);
-	if (st.st_nlink > 0) { /* no other producer removed it before we had the lock */
+	if (st.st_nlink > 0) {
 		say("replacing the region at", name, "left by a killed run", NULL);
 		if (shm_unlink(name) == -1 && errno != ENOENT)
 			die("shm_unlink", name, strerror(errno), NULL);
 	}
 	if (close(fd) == -1)
 		die("close", name, strerror(errno), NULL);
+	return 0;
 }
 
 /* sem_wait that a dead consumer cannot hang: 200 ms at a time. Until it has
@@ -204,19 +213,6 @@ static void wait_for_empty_slot(struct region *region)
 		 !lock_byte(region_fd, F_GETLK, CONSUMER_BYTE));
 	if (sem_trywait(&region->empty) == -1) /* nothing posted just before it ended */
 		die("sem_timedwait", region_name, PEER " is gone", "the stream was cut short");
-}
-
-/* Take our lock on one byte of the region (F_SETLK, F_SETLKW), or ask
- * whether nobody else holds one there (F_GETLK): 1 if so, 0 if another does. */
-static int lock_byte(int fd, int command, off_t byte)
-{
-	struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = byte,
-			      .l_len = 1 };
-	if (fcntl(fd, command, &lock) == 0)
-		return command != F_GETLK || lock.l_type == F_UNLCK;
-	if (errno != EAGAIN && errno != EACCES)
-		die("fcntl", region_name, strerror(errno), NULL);
-	return 0;
 }
 
 /* A descriptor 0, 1 or 2 closed at our start is filled with /dev/null, opened
@@ -269,15 +265,13 @@ static void catch_stop_signals(void)
 		die("signal", "SIGPIPE/SIGXFSZ", strerror(errno), NULL);
 }
 
-/* What a stop signal or any exit runs: remove the name while it is ours, before
- * the consumer has joined and while our region has it (fstat: async-signal-safe);
- * once removed, by main or by a producer that took it for a killed run's, the name
- * may be another producer's. */
+/* What a stop signal or any exit runs: remove the name while our region has it
+ * (fstat, async-signal-safe, says so); once removed, by main or by a producer that
+ * took it for a killed run's, the name may be another producer's. */
 static void clean_up(void)
 {
 	struct stat st;
-	if (must_remove && fstat(region_fd, &st) == 0 && st.st_nlink > 0) {
-		must_remove = 0;
+	if (fstat(region_fd, &st) == 0 && st.st_nlink > 0) {
 		/* Not on POSIX's async-signal-safe list, but on Linux shm_unlink is
 		 * a single unlink of /dev/shm/NAME: no locks, no allocation.
 		 * NOLINTNEXTLINE(bugprone-signal-handler,cert-sig30-c) */

@@ -593,8 +593,8 @@ test_truncating_the_region_under_a_producer_started_with_sigbus_ignored_removes_
 	RUN="env --ignore-signal=SIGBUS ${RUN:-}" truncated_under_a_waiting_producer
 }
 
-# A producer stopped by a signal in the moment between its removal of the
-# name and its must_remove = 0 must not remove the name again: by then it
+# A producer stopped by a signal in the moment after its removal of the
+# name must not remove the name again (clean_up asks fstat): by then it
 # may be another producer's region (held there by a SIGSTOP as its unlink
 # returns, while a second pair starts at the name).
 test_a_producer_stopped_as_it_removes_the_name_leaves_the_next_producers_region() {
