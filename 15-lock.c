@@ -25,7 +25,7 @@
 #include <unistd.h>
 
 #define PROGRAM "15-lock"
-enum kind { OFD, POSIX, FLOCK };
+enum kind { OFD, POSIX, FLOCK, NO_KIND };
 enum { MAX_WAIT = 86400 };
 
 static void hold_standard_descriptors(void);
@@ -50,10 +50,9 @@ int main(int argc, char *argv[])
 	opterr = 0;
 	while ((option = getopt(argc, argv, "+m:snw:f:r")) != -1) {
 		if (option == 'm')
-			kind = strcmp(optarg, "posix") == 0   ? POSIX
-			       : strcmp(optarg, "flock") == 0 ? FLOCK : OFD;
-		if (option == 'm' && kind == OFD)
-			bad |= strcmp(optarg, "ofd") != 0;
+			kind = strcmp(optarg, "ofd") == 0     ? OFD
+			       : strcmp(optarg, "posix") == 0 ? POSIX
+			       : strcmp(optarg, "flock") == 0 ? FLOCK : NO_KIND;
 		if (option == 'w')
 			bad |= (seconds = strtol(optarg, &end, 10)) > MAX_WAIT || optarg[0] < '1' ||
 			       optarg[0] > '9' || *end != '\0';
@@ -62,7 +61,7 @@ int main(int argc, char *argv[])
 		shared |= option == 's';
 		no_wait |= option == 'n';
 		reopen |= option == 'r';
-		bad |= option == '?';
+		bad |= option == '?' || kind == NO_KIND;
 	}
 	if (bad || optind == argc || path[0] == '\0' || (no_wait && seconds > 0)) {
 		fprintf(stderr, "usage: %s [-m ofd|posix|flock] [-s] [-n | -w SECONDS] [-f FILE] "
@@ -116,8 +115,7 @@ int main(int argc, char *argv[])
 	}
 	(void)alarm(0); /* exec gives COMMAND SIGALRM's default action back */
 
-	/* Step 3 (-r), the trap: as a library might, open FILE and close it,
-	 * which drops our POSIX lock (an OFD or flock one stays). */
+	/* Step 3 (-r), the trap: open and close FILE, as a library might: a POSIX lock is lost. */
 	if (reopen) {
 		int other = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 		if (other == -1)
@@ -129,8 +127,7 @@ int main(int argc, char *argv[])
 	/* Step 4: run COMMAND and wait; we hold the lock meanwhile. */
 	int status = run(argv + optind);
 
-	/* Step 5: unlock by closing; the file stays (see the README). End as
-	 * COMMAND ended, by its signal too, with no core file of ours. */
+	/* Step 5: unlock by closing (the file stays: see the README), and end as COMMAND ended. */
 	if (close(fd) == -1)
 		die("close", path, strerror(errno), NULL);
 	end_like(status);
@@ -144,16 +141,14 @@ static void on_alarm(int sig)
 	(void)alarm(1);
 }
 
-/* Below: running COMMAND so that it ends as it would alone, and the
- * error line. */
+/* Below: running COMMAND so that it ends as it would alone, and the error line. */
 
-/* fork and exec COMMAND, passing on what we are sent until it ends. The
- * signals are blocked before fork and taken with sigwaitinfo: no handler
- * races fork, and nothing is sent to a pid already reaped. */
+/* fork and exec COMMAND, passing on what we are sent until it ends. The signals are blocked
+ * before fork and taken with sigwaitinfo: no handler races fork, and no kill a reaped pid. */
 static int run(char *command[])
 {
 	static const int forwarded[] = { SIGTERM, SIGHUP, SIGINT, SIGQUIT };
-	struct sigaction old;
+	struct sigaction old, old_chld, default_action = { .sa_handler = SIG_DFL };
 	sigset_t taken, old_mask;
 	sigemptyset(&taken);
 	sigaddset(&taken, SIGCHLD);
@@ -162,9 +157,7 @@ static int run(char *command[])
 			die("sigaction", "SIGTERM/SIGHUP/SIGINT/SIGQUIT", strerror(errno), NULL);
 		else if (old.sa_handler != SIG_IGN) /* one ignored (nohup) stays ignored */
 			sigaddset(&taken, forwarded[i]);
-	/* An ignored SIGCHLD would reap COMMAND for us, and never come; COMMAND
-	 * gets back what we inherited. */
-	struct sigaction default_action = { .sa_handler = SIG_DFL }, old_chld;
+	/* An ignored SIGCHLD would reap COMMAND for us, and never come; COMMAND gets ours back. */
 	if (sigaction(SIGCHLD, &default_action, &old_chld) == -1)
 		die("sigaction", "SIGCHLD", strerror(errno), NULL);
 	if (sigprocmask(SIG_BLOCK, &taken, &old_mask) == -1)
@@ -185,8 +178,7 @@ static int run(char *command[])
 		int status = 0, sig = sigwaitinfo(&taken, &info);
 		if (sig == -1 && errno != EINTR) /* EINTR: Linux, after a stop and a continue */
 			die("sigwaitinfo", "SIGCHLD", strerror(errno), NULL);
-		/* Not one from the terminal (neither SI_USER nor SI_QUEUE): that
-		 * reaches COMMAND's group already. */
+		/* Only from kill (SI_USER, SI_QUEUE): the terminal signals COMMAND's group too. */
 		if (sig > 0 && sig != SIGCHLD &&
 		    (info.si_code == SI_USER || info.si_code == SI_QUEUE))
 			(void)kill(pid, sig); /* not reaped yet: the pid is COMMAND's */

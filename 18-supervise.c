@@ -8,8 +8,7 @@
  * pidfd) and the time; if we are killed, COMMAND is too. Without pidfds,
  * SIGCHLD and kill stand in. Tested with glibc and musl, both ways.
  */
-/* syscall(2), for pidfd_open and pidfd_send_signal: no wrapper in musl or glibc before 2.36 */
-#define _DEFAULT_SOURCE
+#define _DEFAULT_SOURCE /* syscall(2): no pidfd_open wrapper in musl, nor glibc before 2.36 */
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
@@ -28,7 +27,7 @@
 #include <unistd.h>
 
 #define PROGRAM "18-supervise"
-enum { TIMED_OUT = 124, FAILED = 125, MAX_SECONDS = 1000000 };
+enum { TIMED_OUT = 124, FAILED = 125, KILLED = 128 + SIGKILL, MAX_SECONDS = 1000000 };
 
 static void hold_standard_descriptors(void);
 static int signal_number(const char *name);
@@ -48,19 +47,18 @@ int main(int argc, char *argv[])
 	int option, bad = 0;
 	opterr = 0;
 	while ((option = getopt(argc, argv, "+s:k:")) != -1)
-		if (option == 's' ? (timeout_signal = signal_number(optarg)) == 0
-				  : option != 'k' || (grace_ms = milliseconds(grace_text = optarg)) < 0)
-			bad = 1;
+		bad |= option == 's' ? (timeout_signal = signal_number(optarg)) == 0
+		       : option != 'k' || (grace_ms = milliseconds(grace_text = optarg)) < 0;
 	if (bad || argc - optind < 2 || (limit_ms = milliseconds(limit_text = argv[optind])) < 0) {
-		fprintf(stderr, "usage: %s [-s SIGNAL] [-k SECONDS] SECONDS COMMAND [ARG...]   (SIGNAL:"
-			" TERM by default, a name or a number; SECONDS: 0 to %d)\n", PROGRAM, MAX_SECONDS);
+		fprintf(stderr, "usage: %s [-s SIGNAL] [-k SECONDS] SECONDS COMMAND [ARG...]   "
+			"(SIGNAL: TERM by default, a name or a number; SECONDS: 0 to %d)\n",
+			PROGRAM, MAX_SECONDS);
 		return 2;
 	}
 	char **command = argv + optind + 1;
 
-	/* Step 1: a signalfd for the signals we pass on, and SIGCHLD (COMMAND's
-	 * end without pidfds). Blocked first, they wait for it to read them.
-	 * One ignored at our start (nohup) stays ignored, as in 15: not passed on. */
+	/* Step 1: a signalfd for the signals we pass on, and SIGCHLD (COMMAND's end without
+	 * pidfds). Blocked first, they wait for it to read them. */
 	static const int passed_on[] = { SIGINT, SIGTERM, SIGHUP };
 	struct sigaction old, old_chld, default_action = { .sa_handler = SIG_DFL };
 	sigset_t taken, old_mask;
@@ -69,7 +67,7 @@ int main(int argc, char *argv[])
 	for (int i = 0; i < 3; i++)
 		if (sigaction(passed_on[i], NULL, &old) == -1)
 			die("sigaction", "SIGINT/SIGTERM/SIGHUP", strerror(errno), NULL);
-		else if (old.sa_handler != SIG_IGN)
+		else if (old.sa_handler != SIG_IGN) /* one ignored (nohup) stays so, as in 15 */
 			sigaddset(&taken, passed_on[i]);
 	/* An ignored SIGCHLD would have the kernel reap COMMAND, and waitpid
 	 * fail; COMMAND gets it back as it ran alone (timeout(1): default). */
@@ -89,7 +87,7 @@ int main(int argc, char *argv[])
 		die("fork", command[0], strerror(errno), NULL);
 	if (child == 0) {
 		if (prctl(PR_SET_PDEATHSIG, (unsigned long)SIGKILL) == -1 || getppid() != parent)
-			_exit(FAILED); /* prctl cannot fail for SIGKILL; with us dead, no one to tell */
+			_exit(FAILED); /* prctl cannot fail for SIGKILL; we died: nobody to tell */
 		(void)sigprocmask(SIG_SETMASK, &old_mask, NULL); /* a valid mask: cannot fail */
 		(void)sigaction(SIGCHLD, &old_chld, NULL); /* valid: cannot fail */
 		execvp(command[0], command);
@@ -110,7 +108,7 @@ int main(int argc, char *argv[])
 	if (close(sigfd) == -1 || (pidfd != -1 && close(pidfd) == -1))
 		die("close", "signalfd or pidfd", strerror(errno), NULL);
 	if (timed_out)
-		exit(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL ? 128 + SIGKILL : TIMED_OUT);
+		exit(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL ? KILLED : TIMED_OUT);
 	end_like(status);
 }
 
@@ -126,6 +124,7 @@ static long long now_ms(void)
  * ended; poll skips a -1) and the clock. Returns COMMAND's status. */
 static int supervise(pid_t child, int pidfd, int sigfd, const char *command)
 {
+	const char *signaller = pidfd != -1 ? "pidfd_send_signal" : "kill";
 	long long deadline = limit_ms > 0 ? now_ms() + limit_ms : -1;
 	for (;;) {
 		struct pollfd fds[2] = { { .fd = sigfd, .events = POLLIN },
@@ -138,8 +137,7 @@ static int supervise(pid_t child, int pidfd, int sigfd, const char *command)
 		if (fds[0].revents != 0 && read(sigfd, &info, sizeof info) != (ssize_t)sizeof info)
 			die("read", "signalfd", strerror(errno), NULL);
 
-		/* Ctrl-C from the terminal (SI_KERNEL, not SI_USER or SI_QUEUE)
-		 * has reached COMMAND already: it is in the foreground group. */
+		/* Not from the terminal (SI_KERNEL): its Ctrl-C reached COMMAND's group already. */
 		if (fds[0].revents != 0 && info.ssi_signo != SIGCHLD &&
 		    (info.ssi_code == SI_USER || info.ssi_code == SI_QUEUE))
 			sig = (int)info.ssi_signo;
@@ -149,14 +147,15 @@ static int supervise(pid_t child, int pidfd, int sigfd, const char *command)
 		 * the child. ESRCH: it has just ended; its pidfd or SIGCHLD follows. */
 		if (sig != 0 && (pidfd != -1 ? syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0)
 					     : kill(child, sig)) == -1 && errno != ESRCH)
-			die(pidfd != -1 ? "pidfd_send_signal" : "kill", command, strerror(errno), NULL);
+			die(signaller, command, strerror(errno), NULL);
 		if (ready == 0) {
+			const char *after = timed_out ? grace_text : limit_text;
 			char when[4096], sent[32];
-			(void)snprintf(when, sizeof when, timed_out ? "still running %s s after that"
-				       : "still running after %s s", timed_out ? grace_text : limit_text);
+			(void)snprintf(when, sizeof when, !timed_out ? "still running after %s s"
+				       : "still running %s s after that", after);
 			(void)snprintf(sent, sizeof sent, "sent signal %d", sig);
 			say(command, when, sent, NULL);
-			deadline = !timed_out && grace_ms > 0 && sig != SIGKILL ? now_ms() + grace_ms : -1;
+			deadline = grace_ms > 0 && sig != SIGKILL ? now_ms() + grace_ms : -1;
 			timed_out = 1;
 		}
 
@@ -170,8 +169,7 @@ static int supervise(pid_t child, int pidfd, int sigfd, const char *command)
 	}
 }
 
-/* ======================================================================
- * Below: reading the arguments, ending like COMMAND, and the error line. */
+/* Below: reading the arguments, ending like COMMAND, and the error line. */
 
 /* A name (TERM, SIGTERM) or any number the kernel has, 32 to 34 too (which
  * a C library keeps for itself below SIGRTMIN); 0 if it is neither. */
