@@ -144,7 +144,7 @@ static void on_alarm(int sig)
 /* Below: running COMMAND so that it ends as it would alone, and the error line. */
 
 /* fork and exec COMMAND, passing on what we are sent until it ends. The signals are blocked
- * before fork and taken with sigwaitinfo: no handler races fork, and no kill a reaped pid. */
+ * before fork and taken with sigwaitinfo: no handler races fork, none goes to a reaped pid. */
 static int run(char *command[])
 {
 	static const int forwarded[] = { SIGTERM, SIGHUP, SIGINT, SIGQUIT };
