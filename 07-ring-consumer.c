@@ -43,6 +43,7 @@ _Static_assert(ATOMIC_INT_LOCK_FREE == 2, "only a lock-free atomic works between
 
 static struct region *attach_region(const char *name);
 static void wait_for_full_slot(struct region *region, const char *name);
+static int producer_runs(const char *name);
 static int write_all(int fd, const void *buf, size_t len);
 static void hold_standard_descriptors(void);
 static int valid_name(const char *name);
@@ -85,8 +86,8 @@ int main(int argc, char *argv[])
 	return 0;
 }
 
-/* Wait for the name as long as it takes, then 2 s at most while it is empty (size
- * or state 0: a producer at work). Trust nothing: its owner, type, size, state. */
+/* Wait for the name as long as it takes; while it is empty (size or state 0), as long
+ * as its producer runs (Ctrl-Z too), else 2 s. Trust nothing: owner, type, size, state. */
 static struct region *attach_region(const char *name)
 {
 	const char *fix = "remove it or pass another NAME";
@@ -120,7 +121,7 @@ static struct region *attach_region(const char *name)
 			die("fstat", name, "wrong type or size for a 07 ring", fix);
 		if (pread(region_fd, &state, sizeof state, 0) == -1)
 			die("pread", name, strerror(errno), NULL);
-		if (state == 0 && ++empty > 40) /* 2 s */
+		if (state == 0 && !producer_runs(name) && ++empty > 40) /* 2 s */
 			die(st.st_size > 0 ? "pread" : "fstat", name, "still empty after 2 s", killed);
 	}
 	if (state != RING_READY && state != RING_JOINED)
@@ -149,11 +150,9 @@ static struct region *attach_region(const char *name)
 
 /* Below: what keeps a dead partner from hanging us. */
 
-/* sem_wait that a dead producer cannot hang: every 200 ms, ask anew (F_GETLK
- * overwrites the question) whether it holds its lock, dropped however it ends. */
+/* sem_wait that a dead producer cannot hang: every 200 ms, ask whether it runs. */
 static void wait_for_full_slot(struct region *region, const char *name)
 {
-	struct flock lock;
 	do {
 		struct timespec deadline; /* CLOCK_REALTIME: a step stretches or cuts one wait */
 		if (clock_gettime(CLOCK_REALTIME, &deadline) == -1)
@@ -164,13 +163,20 @@ static void wait_for_full_slot(struct region *region, const char *name)
 			return;
 		if (errno != ETIMEDOUT && errno != EINTR)
 			die("sem_timedwait", name, strerror(errno), NULL);
-		lock = (struct flock){ .l_type = F_WRLCK, .l_whence = SEEK_SET,
-				       .l_start = PRODUCER_BYTE, .l_len = 1 };
-		if (fcntl(region_fd, F_GETLK, &lock) == -1)
-			die("fcntl", name, strerror(errno), NULL);
-	} while (lock.l_type != F_UNLCK);
+	} while (producer_runs(name));
 	if (sem_trywait(&region->full) == -1) /* nothing posted just before it ended */
 		die("sem_timedwait", name, PEER " is gone", "the stream was cut short");
+}
+
+/* Whether a producer holds its lock on the region, which it takes as it makes it and
+ * the kernel drops however it ends (F_GETLK overwrites the question: ask anew). */
+static int producer_runs(const char *name)
+{
+	struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET,
+			      .l_start = PRODUCER_BYTE, .l_len = 1 };
+	if (fcntl(region_fd, F_GETLK, &lock) == -1)
+		die("fcntl", name, strerror(errno), NULL);
+	return lock.l_type != F_UNLCK;
 }
 
 /* write() may take only part of the buffer (pipes, sockets, signals):

@@ -692,6 +692,33 @@ test_a_producer_killed_while_it_makes_its_region_is_replaced_by_the_next_one() {
 	replaced_round_trip
 }
 
+# A producer stopped (Ctrl-Z, here a SIGSTOP as it reserves its pages)
+# still holds its lock on its empty object: the consumer waits for it past
+# the 2 s it gives an object nobody holds, and takes its stream once it goes on.
+test_a_consumer_waits_for_a_producer_stopped_while_it_makes_its_region() {
+	needs cmd strace
+	ring_layout
+	printf 'after the stop\n' > "$T/in"
+	strace -qq -o /dev/null -e inject=fallocate:signal=SIGSTOP:when=1 \
+		"$BIN/07-ring-producer" "/$ID-r" < "$T/in" 2> "$T/perr" &
+	local tracer=$! producer
+	producer=$(child_of $tracer)
+	wait_until stopped "$producer"
+	spawn 07-ring-consumer "/$ID-r" > "$T/out" 2> "$T/cerr"
+	local consumer=$!
+	wait_until has_open $consumer
+	sleep 2.5 # what is asserted is time passing: past the 2 s for an unheld object
+	local waited=1
+	! exited $consumer || waited=0
+	kill -CONT "$producer" # first: a stopped process would outlive the case
+	[ "$waited" = 1 ] || { kill -TERM "$producer"; fail "the consumer gave up: $(cat "$T/cerr")"; }
+	finished $consumer 0
+	TMO=$NOTICE finished "$tracer" 0
+	same "$T/in" "$T/out"
+	says "$T/cerr"
+	no_region
+}
+
 # The name of an empty object may be taken in the moment between another
 # producer's shm_open and its lock: stopped there (by a SIGSTOP as its
 # shm_open returns), it finds its object gone once it has the lock, tries
