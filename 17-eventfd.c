@@ -49,10 +49,11 @@ static eventfd_t produce(const struct ring *ring);
 static void wait_for(int fd, int peer);
 static _Noreturn void child_ended(int status);
 static int write_all(int fd, const void *buf, size_t len);
+static int reap_child(void);
 static int reap(pid_t child);
 static _Noreturn void die(const char *call, const char *object, const char *reason, const char *fix);
 
-static volatile sig_atomic_t child_pid; /* for clean_up; 0 in the child */
+static volatile sig_atomic_t child_pid; /* for clean_up and wait_for; 0 in the child */
 
 int main(int argc, char *argv[])
 {
@@ -78,7 +79,8 @@ int main(int argc, char *argv[])
 		die("mmap", "ring", strerror(errno), NULL);
 
 	/* Step 2: semaphores count slots, a counter sums bytes; a full counter fails, not hangs.
-	 * Reads of them follow poll or cannot block, writes wait only near 2^64: no EINTR. */
+	 * No EINTR loops on them: a read comes after poll said readable (or does not block),
+	 * and a write would block only at a count near 2^64, so no signal can cut one short. */
 	ring.free_slots = eventfd((unsigned)count, EFD_SEMAPHORE | EFD_CLOEXEC);
 	ring.filled = eventfd(0, EFD_SEMAPHORE | EFD_CLOEXEC);
 	ring.bytes = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -107,10 +109,10 @@ int main(int argc, char *argv[])
 
 	/* Step 5: the child keeps alive[0], the parent alive[1] or else a pidfd
 	 * of its unreaped child; each closes the other's end. */
-	int ours = child != 0;
-	if (alive[!ours] != -1 && close(alive[!ours]) == -1)
+	int mine = child != 0, theirs = child == 0; /* the child: alive[0], the parent: alive[1] */
+	if (alive[theirs] != -1 && close(alive[theirs]) == -1)
 		die("close", "the peer's end", strerror(errno), NULL);
-	ring.peer = alive[ours] != -1 ? alive[ours] : (int)syscall(SYS_pidfd_open, child, 0);
+	ring.peer = alive[mine] != -1 ? alive[mine] : (int)syscall(SYS_pidfd_open, child, 0);
 	if (ring.peer == -1)
 		die("pidfd_open", "child", strerror(errno), NULL);
 
@@ -120,9 +122,9 @@ int main(int argc, char *argv[])
 	} else {
 		eventfd_t sent = produce(&ring), counted = 0;
 
-		/* Step 7: the child's end, then the sum of all it added (EAGAIN: 0). */
-		int status = reap(child);
-		child_pid = 0;
+		/* Step 7: the child's end, then the sum of all it added (a counter at 0
+		 * fails the read with EAGAIN: the sum is 0). */
+		int status = reap_child();
 		if (status != 0)
 			child_ended(status);
 		if (eventfd_read(ring.bytes, &counted) == -1 && errno != EAGAIN)
@@ -184,8 +186,8 @@ static eventfd_t produce(const struct ring *ring)
 	}
 }
 
-/* Either side: sleep until fd is readable, and take 1 from a doorbell (the
- * caller reads standard input); a peer that ended first ends us too. */
+/* Either side: sleep until fd is readable, and take 1 from a doorbell (standard
+ * input the caller reads itself); a peer that ended first ends us too. */
 static void wait_for(int fd, int peer)
 {
 	struct pollfd fds[2] = { { .fd = fd, .events = POLLIN }, { .fd = peer, .events = POLLIN } };
@@ -197,7 +199,7 @@ static void wait_for(int fd, int peer)
 		die("poll", "parent", "the parent died before the end (the output is cut short)",
 		    NULL);
 	if (fds[1].revents != 0)
-		child_ended(reap((pid_t)child_pid));
+		child_ended(reap_child());
 	if (fd != STDIN_FILENO && eventfd_read(fd, &one) == -1)
 		die("read", "doorbell", strerror(errno), NULL);
 }
@@ -211,7 +213,7 @@ static void clean_up(void)
 {
 	pid_t pid = (pid_t)child_pid;
 	child_pid = 0;
-	if (pid > 0 && kill(pid, SIGKILL) == 0) /* it fails only if the child is gone */
+	if (pid > 0 && kill(pid, SIGKILL) == 0) /* unreaped (reap_child): still the child's pid */
 		while (waitpid(pid, NULL, 0) == -1 && errno == EINTR)
 			continue;
 }
@@ -220,7 +222,6 @@ static void clean_up(void)
  * output closed: we end as quietly. One that exited said why itself. */
 static _Noreturn void child_ended(int status)
 {
-	child_pid = 0;
 	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGPIPE) {
 		signal(SIGPIPE, SIG_DFL);
 		raise(SIGPIPE);
@@ -245,6 +246,19 @@ static int write_all(int fd, const void *buf, size_t len)
 		len -= (size_t)n;
 	}
 	return 0;
+}
+
+/* The child's status once it has ended: its pid is forgotten while it is still
+ * a zombie (WNOWAIT), so that clean_up never kills a pid the kernel gave away. */
+static int reap_child(void)
+{
+	siginfo_t info;
+	while (waitid(P_PID, (id_t)child_pid, &info, WEXITED | WNOWAIT) == -1)
+		if (errno != EINTR)
+			die("waitid", "child", strerror(errno), NULL);
+	pid_t child = (pid_t)child_pid;
+	child_pid = 0;
+	return reap(child);
 }
 
 /* Wait for the child, retrying after a signal; its status as waitpid
