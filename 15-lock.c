@@ -115,7 +115,8 @@ int main(int argc, char *argv[])
 	}
 	(void)alarm(0); /* exec gives COMMAND SIGALRM's default action back */
 
-	/* Step 3 (-r), the trap: open and close FILE, as a library might: a POSIX lock is lost. */
+	/* Step 3 (-r), the trap: as a library might, open FILE and close it,
+	 * which drops our POSIX lock (an OFD or flock one stays). */
 	if (reopen) {
 		int other = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 		if (other == -1)
@@ -157,7 +158,8 @@ static int run(char *command[])
 			die("sigaction", "SIGTERM/SIGHUP/SIGINT/SIGQUIT", strerror(errno), NULL);
 		else if (old.sa_handler != SIG_IGN) /* one ignored (nohup) stays ignored */
 			sigaddset(&taken, forwarded[i]);
-	/* An ignored SIGCHLD would reap COMMAND for us, and never come; COMMAND gets ours back. */
+	/* An ignored SIGCHLD would reap COMMAND for us, and never come; COMMAND
+	 * gets back the action we inherited (old_chld). */
 	if (sigaction(SIGCHLD, &default_action, &old_chld) == -1)
 		die("sigaction", "SIGCHLD", strerror(errno), NULL);
 	if (sigprocmask(SIG_BLOCK, &taken, &old_mask) == -1)
@@ -166,7 +168,7 @@ static int run(char *command[])
 	if (pid == -1)
 		die("fork", command[0], strerror(errno), NULL);
 	if (pid == 0) {
-		(void)sigaction(SIGCHLD, &old_chld, NULL); /* valid: cannot fail */
+		(void)sigaction(SIGCHLD, &old_chld, NULL); /* from sigaction: cannot fail */
 		(void)sigprocmask(SIG_SETMASK, &old_mask, NULL);
 		execvp(command[0], command);
 		int error = errno;

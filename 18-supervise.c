@@ -87,7 +87,7 @@ int main(int argc, char *argv[])
 		die("fork", command[0], strerror(errno), NULL);
 	if (child == 0) {
 		if (prctl(PR_SET_PDEATHSIG, (unsigned long)SIGKILL) == -1 || getppid() != parent)
-			_exit(FAILED); /* prctl cannot fail for SIGKILL; we died: nobody to tell */
+			_exit(FAILED); /* prctl cannot fail for SIGKILL; the supervisor died */
 		(void)sigprocmask(SIG_SETMASK, &old_mask, NULL); /* a valid mask: cannot fail */
 		(void)sigaction(SIGCHLD, &old_chld, NULL); /* valid: cannot fail */
 		execvp(command[0], command);
@@ -151,10 +151,11 @@ static int supervise(pid_t child, int pidfd, int sigfd, const char *command)
 		if (ready == 0) {
 			const char *after = timed_out ? grace_text : limit_text;
 			char when[4096], sent[32];
-			(void)snprintf(when, sizeof when, !timed_out ? "still running after %s s"
-				       : "still running %s s after that", after);
+			(void)snprintf(when, sizeof when, timed_out ? "still running %s s after that"
+				       : "still running after %s s", after);
 			(void)snprintf(sent, sizeof sent, "sent signal %d", sig);
 			say(command, when, sent, NULL);
+			/* after a SIGKILL (-s KILL, or -k's) no further deadline */
 			deadline = grace_ms > 0 && sig != SIGKILL ? now_ms() + grace_ms : -1;
 			timed_out = 1;
 		}
