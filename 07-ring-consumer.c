@@ -131,7 +131,8 @@ static struct region *attach_region(const char *name)
 	if (region == MAP_FAILED)
 		die("mmap", name, strerror(errno), NULL);
 
-	/* Our lock, then RING_JOINED for RING_READY: an acquire, so we see the semaphores. */
+	/* Our lock, then swap RING_READY for RING_JOINED: the acquire that pairs with
+	 * the producer's release store, so that we see its semaphores made. */
 	struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET,
 			      .l_start = CONSUMER_BYTE, .l_len = 1 };
 	if (fcntl(region_fd, F_SETLK, &lock) == -1) {

@@ -105,8 +105,8 @@ int main(int argc, char *argv[])
 	return 0;
 }
 
-/* O_EXCL: the region is new and ours; keep_or_replace keeps it, or clears a name
- * that a killed run left, and we try again. Reserve the pages (ftruncate would not,
+/* O_EXCL: the region is new and ours; keep_or_replace keeps it, or, having cleared a
+ * killed run's name or found ours gone, has us try again. Reserve the pages (ftruncate would not,
  * and a store could raise SIGBUS), make both semaphores (no slot is empty until a
  * consumer joins), then store RING_READY with release ordering. */
 static struct region *create_region(const char *name)
@@ -146,11 +146,11 @@ static int lock_byte(int fd, int command, off_t byte)
 }
 
 /* One look, under the producer's lock, at our new object (fd) or, given -1, at
- * what has the name. Ours, with the name still, is kept: 1. Anything else must be
- * what a killed run left (our user's, nobody's lock on it, a ring or one its
- * producer was making: size 0, or state 0), or it is refused; then it is removed
- * unless another producer, which held the lock from its look to the removal as we
- * do, took it first (no name left), and we try again: 0. */
+ * what has the name. 1: ours, still named: keep it. Else it must be what a killed
+ * run left (our user's, nobody's lock on it, a ring or one being made: size 0 or
+ * state 0), or we die; it is removed if it still has its name (another producer,
+ * holding the lock from its look to its removal, may have removed it), and 0: the
+ * name was free, or is now, so try again. */
 static int keep_or_replace(const char *name, int fd)
 {
 	struct stat st;
@@ -169,7 +169,7 @@ static int keep_or_replace(const char *name, int fd)
 	if (fstat(fd, &st) == -1)
 		die("fstat", name, strerror(errno), NULL);
 	if (ours && st.st_nlink > 0)
-		return 1;
+		return 1; /* ours without its name passes every check below, and is closed */
 	if (st.st_uid != geteuid())
 		die("shm_open", name, "belongs to another user", "pass another NAME");
 	int sized = st.st_size == (off_t)sizeof(struct region);
