@@ -113,8 +113,9 @@ int main(int argc, char *argv[])
 	if (claimed == -1)
 		die("semop", keypath, strerror(errno), REMOVED(errno));
 
-	/* Step 3: take a full slot, write it out (its length is the producer's: checked),
-	 * give it back empty, the end slot too: all 16 back tell all was written. */
+	/* Step 3 (step 2 is the producer's): take a full slot, write it out (its length is
+	 * the producer's: checked), give it back empty, the end slot too: the producer
+	 * waits for all 16 back (its step 4), which tells it all was written. */
 	uint32_t length = 1;
 	for (uint32_t next = 0; length > 0; next = (next + 1) % SLOT_COUNT) {
 		take(FULL);
@@ -224,7 +225,7 @@ static void take(int semaphore)
  * calls on Linux. NOLINTBEGIN(bugprone-signal-handler,cert-sig30-c) */
 static void clean_up(void)
 {
-	/* A producer here removes the set itself once it sees us gone. */
+	/* A producer here removes the set itself: at its step 4, or once it sees us gone. */
 	if (set_id != -1 && semctl(set_id, PRODUCER_HERE, GETVAL) != 1) {
 		(void)semctl(set_id, 0, IPC_RMID); /* best effort: nobody is left to tell */
 		(void)shmctl(segment_id, IPC_RMID, NULL); /* destroyed at the last shmdt */
