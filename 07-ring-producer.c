@@ -53,7 +53,8 @@ static void clean_up(void);
 static void say(const char *call, const char *object, const char *reason, const char *fix);
 static _Noreturn void die(const char *call, const char *object, const char *reason, const char *fix);
 
-static const char *region_name; /* what clean_up removes while our region has it */
+static const char *region_name; /* what clean_up removes while our region has it, */
+static volatile sig_atomic_t must_remove = 1; /* until main has removed it itself */
 static volatile sig_atomic_t region_fd = -1; /* open while we run: closing it drops our lock */
 
 int main(int argc, char *argv[])
@@ -77,6 +78,7 @@ int main(int argc, char *argv[])
 	wait_for_empty_slot(region);
 	if (shm_unlink(name) == -1 && errno != ENOENT)
 		die("shm_unlink", name, strerror(errno), NULL);
+	must_remove = 0; /* a link to the region elsewhere would keep st_nlink above 0 */
 	if (isatty(STDIN_FILENO))
 		fprintf(stderr, "%s: reading standard input; end it with Ctrl-D\n", PROGRAM);
 
@@ -265,13 +267,13 @@ static void catch_stop_signals(void)
 		die("signal", "SIGPIPE/SIGXFSZ", strerror(errno), NULL);
 }
 
-/* What a stop signal or any exit runs: remove the name while our region has it
- * (fstat, async-signal-safe, says so); once removed, by main or by a producer that
- * took it for a killed run's, the name may be another producer's. */
+/* What a stop signal or any exit runs: remove the name until main has, while our
+ * region has it (fstat, async-signal-safe, says so); once removed, by main or by a
+ * producer that took it for a killed run's, the name may be another producer's. */
 static void clean_up(void)
 {
 	struct stat st;
-	if (fstat(region_fd, &st) == 0 && st.st_nlink > 0) {
+	if (must_remove && fstat(region_fd, &st) == 0 && st.st_nlink > 0) {
 		/* Not on POSIX's async-signal-safe list, but on Linux shm_unlink is
 		 * a single unlink of /dev/shm/NAME: no locks, no allocation.
 		 * NOLINTNEXTLINE(bugprone-signal-handler,cert-sig30-c) */

@@ -630,6 +630,37 @@ test_a_producer_stopped_as_it_removes_the_name_leaves_the_next_producers_region(
 	no_region
 }
 
+# A link to the region elsewhere in /dev/shm keeps its link count above 0
+# once the producer has removed the name: a producer stopped mid-stream must
+# still leave the name alone, which may be the next pair's by then.
+test_a_link_to_the_region_never_makes_a_stopped_producer_remove_the_next_pairs() {
+	ring_layout
+	mkfifo "$T/feed"
+	exec 3<> "$T/feed"
+	spawn 07-ring-producer "/$ID-r" < "$T/feed" 2> "$T/perr" 3>&-
+	local first=$!
+	wait_until state_is "$RING_READY"
+	ln "/dev/shm/$ID-r" "/dev/shm/$ID-link"
+	spawn 07-ring-consumer "/$ID-r" > "$T/out" 2> "$T/cerr" 3>&-
+	local consumer=$!
+	wait_until test ! -e "/dev/shm/$ID-r"
+	printf 'the second pair\n' > "$T/in2"
+	spawn 07-ring-producer "/$ID-r" < "$T/in2" 2> "$T/perr2"
+	local second=$!
+	wait_until state_is "$RING_READY"
+	kill -TERM $first
+	finished $first $((128 + $(signum SIGTERM)))
+	rm "/dev/shm/$ID-link"
+	state_is "$RING_READY" || fail "the stopped producer removed the second one's region"
+	run 07-ring-consumer "/$ID-r" > "$T/out2" 2> "$T/cerr2"
+	finished $second 0
+	same "$T/in2" "$T/out2"
+	TMO=$NOTICE finished $consumer 1
+	stderr_is "$T/cerr" "$(gone_line 07-ring-consumer 07-ring-producer)"
+	exec 3>&-
+	no_region
+}
+
 # Empty, but no region of ours could be a FIFO: refused at once (the line
 # says why; a wait for a producer would end in "still empty"), left alone.
 test_a_fifo_at_the_name_is_refused_and_left_alone() {
