@@ -115,6 +115,7 @@ static void serve(struct chan *c)
 {
 	struct command cmd;
 	while (read_exact(control_to_b[0], &cmd, sizeof cmd) == 0 && cmd.phase != PHASE_QUIT) {
+		c->pingpong = cmd.phase == PHASE_PINGPONG;
 		if (c->mech->begin)
 			c->mech->begin(c, cmd.bytes);
 		struct rusage before;
@@ -150,6 +151,7 @@ static struct outcome run_phase(struct chan *c, int phase, size_t bytes, uint64_
 {
 	struct outcome out;
 	struct rusage before;
+	c->pingpong = phase == PHASE_PINGPONG;
 	if (c->mech->begin)
 		c->mech->begin(c, bytes);
 	struct command cmd = { phase, (uint32_t)bytes, count };

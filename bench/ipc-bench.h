@@ -109,6 +109,7 @@ struct chan {
 	uint64_t spin_ns;                /* atomic ring: how long to spin before sleeping */
 	int sem_spin;                    /* semaphore rings: spin before sleeping */
 	int store;                       /* rings: how a message is stored (STORE_*) */
+	int pingpong;                    /* this phase is a round trip (set before begin) */
 	long syscalls;
 };
 

@@ -85,13 +85,19 @@ void shm_ring_create(struct chan *c)
 
 /* How every ring stores the messages of a phase: built in the slot with
  * ordinary stores, or built aside in the private buffer and copied in with
- * memcpy or streaming stores (store_message, references.c). The round
- * trip's 64 bytes, one cache line, are always built in place; a larger
- * message is stored the way store_for says: --store's, else across CPUs
- * the way this run's spin ring found fastest at that size. */
+ * memcpy or streaming stores (store_message, references.c). A message of
+ * 64 bytes, one cache line, is always built in place, and so is a round
+ * trip's of any size unless --store says otherwise: its reader reads it at
+ * once, where streaming stores would first send it to memory (bench/README,
+ * "What limits each ring"). A larger message of a stream is stored the way
+ * store_for says: --store's, else across CPUs the way this run's spin ring
+ * found fastest at that size. */
 static void choose_store(struct chan *c, size_t bytes)
 {
-	c->store = bytes > PING_BYTES ? store_for(bytes, c->placement) : STORE_IN_PLACE;
+	if (bytes <= PING_BYTES || (c->pingpong && opt.store < 0))
+		c->store = STORE_IN_PLACE;
+	else
+		c->store = store_for(bytes, c->placement);
 }
 
 /* Where the sender builds its next message: the slot, or the buffer. */
