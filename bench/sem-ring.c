@@ -86,18 +86,17 @@ void shm_ring_create(struct chan *c)
 /* How every ring stores the messages of a phase: built in the slot with
  * ordinary stores, or built aside in the private buffer and copied in with
  * memcpy or streaming stores (store_message, references.c). A message of
- * 64 bytes, one cache line, is always built in place, and so is a round
- * trip's of any size unless --store says otherwise: its reader reads it at
- * once, where streaming stores would first send it to memory (bench/README,
- * "What limits each ring"). A larger message of a stream is stored the way
- * store_for says: --store's, else across CPUs the way this run's spin ring
- * found fastest at that size. */
+ * 64 bytes, one cache line, is always built in place; a larger one is
+ * stored the way store_for says: --store's, else across CPUs the way this
+ * run's spin ring found fastest at that size, but for a round trip never
+ * with streaming stores (memcpy instead): its reader reads the message at
+ * once, and streaming stores send it to memory first (bench/README, "What
+ * limits each ring"). */
 static void choose_store(struct chan *c, size_t bytes)
 {
-	if (bytes <= PING_BYTES || (c->pingpong && opt.store < 0))
-		c->store = STORE_IN_PLACE;
-	else
-		c->store = store_for(bytes, c->placement);
+	c->store = bytes > PING_BYTES ? store_for(bytes, c->placement) : STORE_IN_PLACE;
+	if (c->pingpong && c->store == STORE_STREAM && opt.store < 0)
+		c->store = STORE_MEMCPY;
 }
 
 /* Where the sender builds its next message: the slot, or the buffer. */
