@@ -141,8 +141,21 @@ stall_output() {
 
 # child_of PID: the one child of PID, once it has one.
 child_of() {
-	wait_until pgrep -P "$1" > /dev/null
-	pgrep -P "$1" | head -n 1
+	wait_until a_child "$1" > /dev/null
+	a_child "$1"
+}
+# a_child PID: a child of PID, if it has one. strace forks short-lived
+# children of its own, to probe the kernel, before the program it starts:
+# a child of strace counts once it has become something else.
+a_child() {
+	local pid parent
+	parent=$(cat "/proc/$1/comm" 2> /dev/null) || return 1
+	for pid in $(pgrep -P "$1"); do
+		[ "$parent" = strace ] && [ "$(cat "/proc/$pid/comm" 2> /dev/null)" = strace ] && continue
+		echo "$pid"
+		return 0
+	done
+	return 1
 }
 
 # quiet_under_head BYTES PROGRAM ARGS...: run PROGRAM with its output into
