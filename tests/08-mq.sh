@@ -454,18 +454,26 @@ test_a_receiver_never_takes_a_new_sender_for_the_sender_of_a_killed_runs_stream(
 	queue_gone "/$ID-q"
 }
 
-test_a_receiver_that_comes_mid_stream_is_refused() {
+# a_pair_mid_stream: a sender fed from $T/feed, held open on descriptor 3
+# (end of file once it is closed), and a receiver that has written the
+# first part; their pids in the caller's $sender and $receiver.
+a_pair_mid_stream() {
 	mq_case
 	mkfifo "$T/feed"
 	exec 3<> "$T/feed"
-	spawn 08-mq-send "/$ID-q" < "$T/feed" 2> "$T/serr" 3>&- # EOF once we close 3
-	local sender=$!
-	spawn 08-mq-recv "/$ID-q" > "$T/out" 3>&-
-	local first=$!
+	spawn 08-mq-send "/$ID-q" < "$T/feed" 2> "$T/serr" 3>&-
+	sender=$!
+	spawn 08-mq-recv "/$ID-q" > "$T/out" 2> "$T/rerr" 3>&-
+	receiver=$!
 	printf 'first part\n' >&3
 	wait_until test -s "$T/out"
-	kill -KILL $first
-	finished $first 137
+}
+
+test_a_receiver_that_comes_mid_stream_is_refused() {
+	local sender receiver
+	a_pair_mid_stream
+	kill -KILL "$receiver"
+	finished "$receiver" 137
 	spawn 08-mq-recv "/$ID-q" > "$T/out2" 2> "$T/rerr" 3>&-
 	local second=$!
 	wait_until is_blocked $second
@@ -474,7 +482,7 @@ test_a_receiver_that_comes_mid_stream_is_refused() {
 	stderr_is "$T/rerr" "08-mq-recv: mq_receive /$ID-q: the stream began before we came (run the pair again)"
 	[ ! -s "$T/out2" ] || fail "the second receiver wrote part of the stream"
 	exec 3>&-
-	finished $sender 1
+	finished "$sender" 1
 	stderr_is "$T/serr" "08-mq-send: mq_send /$ID-q: 08-mq-recv stopped before the end of the stream"
 	queue_gone "/$ID-q"
 }
@@ -482,21 +490,14 @@ test_a_receiver_that_comes_mid_stream_is_refused() {
 # A message the protocol has no place for, put in the queue mid-stream by
 # another process of ours, ends the receiver: PRIORITY TEXT, then the line.
 a_foreign_message_is_refused() {
-	mq_case
-	mkfifo "$T/feed"
-	exec 3<> "$T/feed"
-	spawn 08-mq-send "/$ID-q" < "$T/feed" 2> "$T/serr" 3>&- # EOF once we close 3
-	local sender=$!
-	spawn 08-mq-recv "/$ID-q" > "$T/out" 2> "$T/rerr" 3>&-
-	local receiver=$!
-	printf 'first part\n' >&3
-	wait_until test -s "$T/out"
+	local sender receiver
+	a_pair_mid_stream
 	mqtool send "/$ID-q" "$1" "$2"
-	finished $receiver 1
+	finished "$receiver" 1
 	stderr_is "$T/rerr" "08-mq-recv: mq_receive /$ID-q: a message out of the protocol"
 	printf 'first part\n' | cmp -s - "$T/out" || fail "the receiver wrote what it refused"
 	exec 3>&-
-	finished $sender 1
+	finished "$sender" 1
 	stderr_is "$T/serr" "08-mq-send: mq_send /$ID-q: 08-mq-recv stopped before the end of the stream"
 	queue_gone "/$ID-q"
 }
