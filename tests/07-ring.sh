@@ -449,8 +449,11 @@ has_open() {
 	done
 	return 1
 }
-# stopped PID: the process is stopped, by a signal or at a tracer's stop.
-stopped() { case $(state "$1") in T | t) true ;; *) false ;; esac; }
+# stopped_by_sigstop: the program strace started has stopped on the SIGSTOP
+# injected at its call (strace says so in $T/stops). Its state alone cannot
+# tell: a traced program shows "t" at every stop strace makes on the way,
+# the one before that call has run too.
+stopped_by_sigstop() { grep -q -e '--- stopped by SIGSTOP ---' "$T/stops" 2> /dev/null; }
 # new_ready_region INODE: a region other than INODE is at /$ID-r, ready.
 new_ready_region() { [ "$(stat -c %i "/dev/shm/$ID-r" 2> /dev/null)" != "$1" ] && state_is "$RING_READY"; }
 # replaced_round_trip [COMMAND...]: a producer replaces the stale region at
@@ -602,14 +605,14 @@ test_a_producer_stopped_as_it_removes_the_name_leaves_the_next_producers_region(
 	ring_layout
 	mkfifo "$T/feed"
 	exec 3<> "$T/feed"
-	strace -qq -o /dev/null -e inject=unlink,unlinkat:signal=SIGSTOP:when=1 \
+	strace -qq -o "$T/stops" -e trace=unlink,unlinkat -e inject=unlink,unlinkat:signal=SIGSTOP:when=1 \
 		"$BIN/07-ring-producer" "/$ID-r" < "$T/feed" 2> "$T/perr" 3>&- &
 	local tracer=$! first
 	first=$(child_of $tracer)
 	wait_until state_is "$RING_READY"
 	spawn 07-ring-consumer "/$ID-r" > "$T/out" 2> "$T/cerr" 3>&-
 	local consumer=$!
-	wait_until stopped "$first"
+	wait_until stopped_by_sigstop
 	no_region
 	printf 'the second pair\n' > "$T/in2"
 	spawn 07-ring-producer "/$ID-r" < "$T/in2" 2> "$T/perr2"
@@ -730,11 +733,11 @@ test_a_consumer_waits_for_a_producer_stopped_while_it_makes_its_region() {
 	needs cmd strace
 	ring_layout
 	printf 'after the stop\n' > "$T/in"
-	strace -qq -o /dev/null -e inject=fallocate:signal=SIGSTOP:when=1 \
+	strace -qq -o "$T/stops" -e trace=fallocate -e inject=fallocate:signal=SIGSTOP:when=1 \
 		"$BIN/07-ring-producer" "/$ID-r" < "$T/in" 2> "$T/perr" &
 	local tracer=$! producer
 	producer=$(child_of $tracer)
-	wait_until stopped "$producer"
+	wait_until stopped_by_sigstop
 	spawn 07-ring-consumer "/$ID-r" > "$T/out" 2> "$T/cerr"
 	local consumer=$!
 	wait_until has_open $consumer
@@ -770,12 +773,12 @@ test_a_producer_whose_new_region_was_taken_for_a_killed_runs_tries_again() {
 	read -r call nth < <(awk -v name="/$ID-r\"" '{ call = substr($0, 1, index($0, "(") - 1); n[call]++ }
 		index($0, name) && /O_EXCL/ { print call, n[call]; exit }' "$T/trace")
 	[ -n "$nth" ] || fail "no shm_open in $(cat "$T/trace")"
-	strace -qq -o /dev/null -e inject="$call":signal=SIGSTOP:when="$nth" \
+	strace -qq -o "$T/stops" -e trace="$call" -e inject="$call":signal=SIGSTOP:when="$nth" \
 		"$BIN/07-ring-producer" "/$ID-r" < /dev/null 2> "$T/first" &
 	tracer=$!
 	local first
 	first=$(child_of $tracer)
-	wait_until stopped "$first"
+	wait_until stopped_by_sigstop
 	[ -e "/dev/shm/$ID-r" ] && [ ! -s "/dev/shm/$ID-r" ] || fail "no empty region to take"
 	replaced_round_trip first_tries_again
 }
