@@ -6,11 +6,13 @@ UNNAMED="already locked (this kind of lock does not name its holder)"
 
 # hold KIND [OPTIONS...]: a 15-lock holding $T/lock of KIND while its
 # command sleeps; sets $holder (15-lock) and $sleeper (its command) and
-# returns once the lock is taken (the command starts only then).
+# returns once the lock is taken and the command runs (its child is
+# `sleep` only once it has exec'd: before, a signal finds 15-lock's code).
 hold() {
 	spawn 15-lock -m "$1" "${@:2}" -f "$T/lock" sleep 30
 	holder=$!
 	sleeper=$(child_of "$holder")
+	wait_until grep -qx sleep "/proc/$sleeper/comm"
 }
 
 # release: end the holder with SIGTERM, which it forwards to its command.
