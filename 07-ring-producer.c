@@ -107,10 +107,11 @@ int main(int argc, char *argv[])
 	return 0;
 }
 
-/* O_EXCL: the region is new and ours; keep_or_replace keeps it, or, having cleared a
- * killed run's name or found ours gone, has us try again. Reserve the pages (ftruncate would not,
- * and a store could raise SIGBUS), make both semaphores (no slot is empty until a
- * consumer joins), then store RING_READY with release ordering. */
+/* O_EXCL: the region is new and ours; keep_or_replace keeps it, or, having
+ * cleared a killed run's name or found ours gone, has us try again. Reserve the
+ * pages (ftruncate would not, and a store could raise SIGBUS), make both
+ * semaphores (no slot is empty until a consumer joins), then store RING_READY
+ * with release ordering. */
 static struct region *create_region(const char *name)
 {
 	do {
